@@ -1,0 +1,1 @@
+"""The platform-neutral vocabulary cogs speak: messages, ports, commands, cogs, settings."""

@@ -1,0 +1,179 @@
+"""The base of every capability, and what the runtime hands it.
+
+A cog is a class in a module named in the config's `[bot] cogs` list; the module exports it
+as `COG`. The cog declares, on its methods:
+
+- commands with `@command(...)` (see `bot.core.commands`);
+- scheduled jobs with `@every("30s")`, or by overriding `jobs()` for times from settings;
+- GitHub webhook handlers with `@on_github("issues", ...)`;
+- chat member-join handlers with `@on_member_join`;
+- autocomplete sources with `@completer("tickets")`.
+
+Its settings are the config section named by `section` (default: the cog's `name`),
+validated with its `Settings` model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from typing import Any, ClassVar
+
+from bot.core.commands import CommandSpec, bound_specs
+from bot.core.events import GitHubEvent, MemberJoined
+from bot.core.outbox import Outbox
+from bot.core.ports import ChatPort, GitHubPort
+from bot.core.settings import NoSettings, Section
+from governance.clock import Clock
+from governance.db import Database
+from governance.durations import parse_duration
+
+JOB_ATTR = "__roadie_job__"
+GITHUB_ATTR = "__roadie_github__"
+JOIN_ATTR = "__roadie_member_join__"
+COMPLETER_ATTR = "__roadie_completer__"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job: every `every`, or daily at `daily_at` in `timezone`."""
+
+    name: str
+    run: Callable[[], Awaitable[None]]
+    every: timedelta | None = None
+    daily_at: time | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Where a set of repositories is announced (the full routing rules live in the config)."""
+
+    repos: tuple[str, ...]
+    destination: str
+
+
+@dataclass
+class Destinations:
+    """Logical destinations and which one is a project's feed."""
+
+    names: frozenset[str]
+    feeds: tuple[Feed, ...] = ()
+    fallback_feed: str = "admins"
+
+    def for_project(self, project: str) -> str:
+        """The feed destination of a project: the first feed whose patterns match it."""
+        for feed in self.feeds:
+            if any(fnmatch.fnmatchcase(project.lower(), p.lower()) for p in feed.repos):
+                return feed.destination
+        return self.fallback_feed
+
+
+@dataclass
+class CogContext:
+    """What every cog may use. Cogs reach the outside only through these."""
+
+    db: Database
+    clock: Clock
+    outbox: Outbox
+    destinations: Destinations
+    org: str
+    bot_login: str
+    github: GitHubPort | None = None
+    chat: Mapping[str, ChatPort] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("roadie"))
+
+
+GitHubHandler = Callable[[GitHubEvent], Awaitable[bool]]
+JoinHandler = Callable[[MemberJoined], Awaitable[None]]
+Completer = Callable[[str], list[tuple[str, str]]]
+
+
+class Cog:
+    name: ClassVar[str] = ""
+    section: ClassVar[str] = ""
+    Settings: ClassVar[type[Section]] = NoSettings
+
+    def __init__(self, ctx: CogContext, settings: Any) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.log = ctx.log.getChild(self.name)
+
+    @classmethod
+    def config_section(cls) -> str:
+        return cls.section or cls.name
+
+    async def start(self) -> None:
+        """Called once after wiring, before transports connect."""
+
+    async def stop(self) -> None:
+        """Called at shutdown."""
+
+    def commands(self) -> list[CommandSpec]:
+        return bound_specs(self, self.name)
+
+    def jobs(self) -> list[Job]:
+        jobs = []
+        for attr, (every, daily_at) in self._marked(JOB_ATTR):
+            jobs.append(Job(f"{self.name}.{attr}", getattr(self, attr), every, daily_at))
+        return jobs
+
+    def github_handlers(self) -> dict[str, list[GitHubHandler]]:
+        handlers: dict[str, list[GitHubHandler]] = {}
+        for attr, events in self._marked(GITHUB_ATTR):
+            for name in events:
+                handlers.setdefault(name, []).append(getattr(self, attr))
+        return handlers
+
+    def join_handlers(self) -> list[JoinHandler]:
+        return [getattr(self, attr) for attr, _ in self._marked(JOIN_ATTR)]
+
+    def completers(self) -> dict[str, Completer]:
+        return {source: getattr(self, attr) for attr, source in self._marked(COMPLETER_ATTR)}
+
+    def _marked(self, marker: str) -> list[tuple[str, Any]]:
+        found = []
+        for attr in dir(type(self)):
+            value = getattr(getattr(type(self), attr, None), marker, None)
+            if value is not None:
+                found.append((attr, value))
+        return found
+
+
+def every(interval: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run the method every `interval` (a duration such as "30s")."""
+    delta = parse_duration(interval)
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(func, JOB_ATTR, (delta, None))
+        return func
+
+    return mark
+
+
+def on_github(*events: str) -> Callable[[GitHubHandler], GitHubHandler]:
+    """Handle webhook deliveries of these events. Return True when the event was acted on."""
+
+    def mark(func: GitHubHandler) -> GitHubHandler:
+        setattr(func, GITHUB_ATTR, events)
+        return func
+
+    return mark
+
+
+def on_member_join(func: JoinHandler) -> JoinHandler:
+    setattr(func, JOIN_ATTR, True)
+    return func
+
+
+def completer(source: str) -> Callable[[Completer], Completer]:
+    """Offer (label, value) suggestions for parameters declared with `autocomplete=source`."""
+
+    def mark(func: Completer) -> Completer:
+        setattr(func, COMPLETER_ATTR, source)
+        return func
+
+    return mark

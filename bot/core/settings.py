@@ -1,0 +1,31 @@
+"""Types for config sections: durations as people write them, and the base settings model."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from governance.durations import DURATION_HINT, format_duration, parse_duration
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected {DURATION_HINT}, as a quoted string")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, so that typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoSettings(Section):
+    pass

@@ -1,0 +1,1 @@
+"""The GitHub port, implemented with PyGithub."""

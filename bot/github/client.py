@@ -1,0 +1,164 @@
+"""GitHubPort on PyGithub. PyGithub is synchronous, so every call runs in a worker thread.
+
+Errors become PlatformError: 5xx, timeouts and rate limits are worth retrying (with the
+wait GitHub asked for); other 4xx answers are permanent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, RateLimitExceededException
+from github.Issue import Issue
+
+from bot.core.ports import GitHubIssue, GitHubUser, PlatformError
+
+T = TypeVar("T")
+
+
+def _error(error: Exception) -> PlatformError:
+    if isinstance(error, RateLimitExceededException):
+        reset = (error.headers or {}).get("x-ratelimit-reset") or (error.headers or {}).get(
+            "X-RateLimit-Reset")
+        retry_after = float((error.headers or {}).get("retry-after", 60))
+        if reset and str(reset).isdigit():
+            retry_after = max(1.0, int(reset) - datetime.now(UTC).timestamp())
+        return PlatformError("github", "rate limited", retry_after=retry_after, status=error.status)
+    if isinstance(error, GithubException):
+        message = error.data.get("message") if isinstance(error.data, dict) else error.data
+        permanent = 400 <= error.status < 500 and error.status not in (408, 429)
+        return PlatformError("github", f"{error.status} {message}", permanent=permanent,
+                             status=error.status)
+    return PlatformError("github", f"unreachable: {error}")
+
+
+def _issue(repo: str, issue: Issue) -> GitHubIssue:
+    return GitHubIssue(repo=repo, number=issue.number, title=issue.title or "",
+                       body=issue.body or "", state=issue.state or "", url=issue.html_url or "",
+                       assignees=tuple(a.login for a in issue.assignees or ()))
+
+
+class PyGithubPort:
+    def __init__(self, *, org: str, token: str | None, api_url: str = "https://api.github.com",
+                 timeout: int = 15, throttle: bool = True) -> None:
+        self.org = org
+        spacing: dict[str, Any] = {} if throttle else {"seconds_between_requests": None,
+                                                       "seconds_between_writes": None}
+        self._gh = Github(auth=Auth.Token(token) if token else None, base_url=api_url,
+                          timeout=timeout, retry=None, lazy=True, **spacing)
+
+    async def _call(self, func: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.to_thread(func, *args)
+        except (GithubException, requests.RequestException) as error:
+            raise _error(error) from error
+
+    def _request(self, verb: str, url: str, body: Any = None) -> tuple[dict[str, Any], Any]:
+        return self._gh.requester.requestJsonAndCheck(verb, url, input=body)
+
+    # --- people -----------------------------------------------------------------------
+
+    async def block_user(self, login: str) -> None:
+        await self._call(self._request, "PUT", f"/orgs/{self.org}/blocks/{login}")
+
+    async def unblock_user(self, login: str) -> None:
+        await self._call(self._request, "DELETE", f"/orgs/{self.org}/blocks/{login}")
+
+    async def is_blocked(self, login: str) -> bool:
+        return await self._call(self._status_is_204, f"/orgs/{self.org}/blocks/{login}")
+
+    async def is_org_member(self, login: str) -> bool:
+        return await self._call(self._status_is_204, f"/orgs/{self.org}/members/{login}")
+
+    def _status_is_204(self, url: str) -> bool:
+        try:
+            self._request("GET", url)
+            return True
+        except GithubException as error:
+            if error.status == 404:
+                return False
+            raise
+
+    async def get_user(self, login: str) -> GitHubUser | None:
+        def fetch() -> GitHubUser | None:
+            try:
+                user = self._gh.get_user(login)
+                user.login  # noqa: B018 - a lazy object: reading it loads the user
+                created = user.created_at
+            except GithubException as error:
+                if error.status == 404:
+                    return None
+                raise
+            return GitHubUser(
+                login=user.login, created_at=created.astimezone(UTC) if created else None,
+                public_repos=user.public_repos or 0, followers=user.followers or 0,
+                name=user.name or "", bio=user.bio or "", blog=user.blog or "",
+                company=user.company or "", type=user.type or "User",
+                avatar_is_default="gravatar_id" not in user.raw_data
+                or not user.raw_data.get("avatar_url"))
+
+        return await self._call(fetch)
+
+    async def org_members(self) -> list[str]:
+        return await self._call(
+            lambda: [m.login for m in self._gh.get_organization(self.org).get_members()])
+
+    async def team_members(self, team_slug: str) -> list[str]:
+        def fetch() -> list[str]:
+            team = self._gh.get_organization(self.org).get_team_by_slug(team_slug)
+            return [m.login for m in team.get_members()]
+
+        return await self._call(fetch)
+
+    async def add_team_member(self, team_slug: str, login: str) -> None:
+        await self._call(self._request, "PUT",
+                         f"/orgs/{self.org}/teams/{team_slug}/memberships/{login}")
+
+    # --- issues -----------------------------------------------------------------------
+
+    def _repo(self, repo: str):  # type: ignore[no-untyped-def]
+        return self._gh.get_repo(f"{self.org}/{repo}", lazy=True)
+
+    async def create_issue(self, repo: str, title: str, body: str, *,
+                           assignees: tuple[str, ...] = (),
+                           labels: tuple[str, ...] = ()) -> GitHubIssue:
+        def create() -> GitHubIssue:
+            issue = self._repo(repo).create_issue(title=title, body=body,
+                                                  assignees=list(assignees), labels=list(labels))
+            return _issue(repo, issue)
+
+        return await self._call(create)
+
+    async def get_issue(self, repo: str, number: int) -> GitHubIssue:
+        return await self._call(lambda: _issue(repo, self._repo(repo).get_issue(number)))
+
+    async def edit_issue(self, repo: str, number: int, *, body: str | None = None,
+                         title: str | None = None, state: str | None = None) -> GitHubIssue:
+        def edit() -> GitHubIssue:
+            changes = {k: v for k, v in (("body", body), ("title", title), ("state", state))
+                       if v is not None}
+            data, _ = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
+                                    changes)
+            return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
+                               body=data.get("body") or "", state=data.get("state") or "",
+                               url=data.get("html_url") or "",
+                               assignees=tuple(a["login"] for a in data.get("assignees") or ()))
+
+        return await self._call(edit)
+
+    async def comment_issue(self, repo: str, number: int, body: str) -> None:
+        await self._call(self._request, "POST",
+                         f"/repos/{self.org}/{repo}/issues/{number}/comments", {"body": body})
+
+    async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
+        def fetch() -> list[int]:
+            pulls, _ = self._request("GET", f"/repos/{self.org}/{repo}/commits/{sha}/pulls")
+            return [p["number"] for p in (pulls or []) if p.get("merged_at")]
+
+        return await self._call(fetch)
+
+

@@ -1,0 +1,1 @@
+"""Wiring and the moving parts: dispatcher, outbox sender, webhook worker, scheduler, server."""

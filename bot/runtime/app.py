@@ -1,0 +1,231 @@
+"""Roadie, wired: database, cogs, commands, outbox, webhooks, scheduler, server, transports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from bot.config import RoadieConfig
+from bot.core.cog import Cog, CogContext, Destinations, Feed, Job
+from bot.core.commands import CommandRegistry, bound_specs
+from bot.core.events import MemberJoined
+from bot.core.messages import Reply
+from bot.core.outbox import Outbox, outbox_scope
+from bot.core.ports import GitHubPort
+from bot.runtime.builtin import Builtins
+from bot.runtime.dispatcher import Dispatcher, Speaker
+from bot.runtime.loader import load_cog_settings
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import Scheduler
+from bot.runtime.sender import OutboxSender
+from bot.runtime.server import Server, build_app
+from bot.runtime.webhooks import WebhookReceiver, WebhookWorker
+from bot.transports.base import Transport
+from governance.audit import Actor
+from governance.clock import Clock, SystemClock
+from governance.db import Database
+from governance.migrate import schema_state, upgrade
+from governance.outbox import service as outbox_rows
+from governance.people.roles import Role
+from governance.people.service import sync_config_roles
+from governance.projects.service import register_project
+
+log = logging.getLogger("roadie")
+
+
+class StartupError(Exception):
+    """Roadie cannot start; the message says what to do."""
+
+
+def build_transports(config: RoadieConfig) -> list[Transport]:
+    transports: list[Transport] = []
+    if config.console_enabled:
+        from bot.transports.console import ConsoleTransport
+
+        transports.append(ConsoleTransport(config.destinations))
+    return transports
+
+
+def build_github(config: RoadieConfig) -> GitHubPort | None:
+    token = config.github.token.value()
+    if token is None:
+        return None
+    from bot.github.client import PyGithubPort
+
+    return PyGithubPort(org=config.bot.org, token=token, api_url=config.github.api_url)
+
+
+class Roadie:
+    def __init__(self, config: RoadieConfig, *, clock: Clock | None = None,
+                 transports: Sequence[Transport] | None = None,
+                 github: GitHubPort | None = None, db: Database | None = None,
+                 instance: str | None = None, use_config_github: bool = True) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.db = db or Database(config.database_url)
+        self.metrics = Metrics()
+        self.transports = list(build_transports(config) if transports is None else transports)
+        self.ports = {t.platform: t for t in self.transports}
+        self.github = github if github is not None or not use_config_github else build_github(
+            config)
+        self.sender = OutboxSender(self.db, self.clock, self.ports, config.outbox, self.metrics,
+                                   self.instance)
+        self.metrics.watch_outbox(self._outbox_depth)
+        self.outbox = Outbox(self.clock, self._platforms_for, wake=self.sender.wake)
+        self.destinations = Destinations(
+            frozenset(config.destinations),
+            tuple(Feed(tuple(f.repos), f.destination) for f in config.feeds))
+        self.context = CogContext(db=self.db, clock=self.clock, outbox=self.outbox,
+                                  destinations=self.destinations, org=config.bot.org,
+                                  bot_login=config.bot.github_login, github=self.github,
+                                  chat=self.ports, log=log)
+        self.cogs: list[Cog] = [cls(self.context, settings)
+                                for cls, settings in load_cog_settings(config)]
+        self.registry = CommandRegistry()
+        for spec in bound_specs(Builtins(self.registry), "builtin"):
+            self.registry.add(spec)
+        for cog in self.cogs:
+            for spec in cog.commands():
+                self.registry.add(spec)
+        for transport in self.transports:
+            for spec in transport.commands():
+                self.registry.add(spec)
+        self.dispatcher = Dispatcher(self.db, self.clock, self.registry, self.metrics)
+        self.webhook_worker = WebhookWorker(self.db, self.clock, self.metrics,
+                                            self._github_handlers(), self.instance)
+        self.jobs: list[Job] = [job for cog in self.cogs for job in cog.jobs()]
+        self.scheduler = Scheduler(self.db, self.clock, self.jobs, self.metrics,
+                                   holder=self.instance, lease_ttl=config.scheduler.lease_ttl)
+        self.receiver = self._receiver()
+        self.server = Server(
+            build_app(self.db, self.metrics, receiver=self.receiver,
+                      webhook_path=config.github.webhook_path, max_body=config.github.max_body,
+                      status={"instance": self.instance}),
+            config.server.host, config.server.port) if config.server.enabled else None
+        self._completers = {source: func for cog in self.cogs
+                            for source, func in cog.completers().items()}
+        self._started = False
+
+    # --- wiring helpers -----------------------------------------------------------------
+
+    def _platforms_for(self, destination: str) -> list[str]:
+        return [name for name, port in self.ports.items() if port.place_for(destination)]
+
+    def _outbox_depth(self) -> dict[tuple[str, str], int]:
+        with self.db.transaction() as session:
+            return outbox_rows.depth(session)
+
+    def _github_handlers(self) -> dict[str, list[tuple[str, Any]]]:
+        handlers: dict[str, list[tuple[str, Any]]] = {}
+        for cog in self.cogs:
+            for event, funcs in cog.github_handlers().items():
+                for func in funcs:
+                    handlers.setdefault(event, []).append((f"{cog.name}.{func.__name__}", func))
+        return handlers
+
+    def _receiver(self) -> WebhookReceiver | None:
+        secret = self.config.github.webhook_secret.value()
+        if secret is None and not self.config.github.insecure_allow_unsigned_webhooks:
+            return None
+        return WebhookReceiver(self.db, self.clock, self.metrics,
+                               secret=secret.encode() if secret else None,
+                               max_body=self.config.github.max_body,
+                               on_stored=self.webhook_worker.wake)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def prepare_database(self) -> None:
+        """Bring the schema up to date (SQLite) or refuse a stale one (PostgreSQL); seed."""
+        state = schema_state(self.db)
+        if not state.up_to_date:
+            if not self.db.is_sqlite:
+                current = ", ".join(sorted(state.current)) or "empty"
+                raise StartupError(
+                    f"The database schema is behind the code ({current} vs "
+                    f"{', '.join(sorted(state.heads))}). Run `roadie db upgrade --config "
+                    "<your config>` first, from one replica.")
+            upgrade(self.db)
+        self.seed()
+
+    def seed(self) -> None:
+        people = self.config.people
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            sync_config_roles(session, {Role.ADMIN: people.admins,
+                                        Role.MODERATOR: people.moderators,
+                                        Role.MEMBER: people.members}, now)
+            for name in self.config.projects.names:
+                register_project(session, name=name, now=now, actor=Actor.system(),
+                                 source="config", reason="listed in the config")
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.prepare_database)
+        for cog in self.cogs:
+            await cog.start()
+        self.sender.start()
+        self.webhook_worker.start()
+        self.scheduler.start()
+        if self.server is not None:
+            await self.server.start()
+        if self.receiver is None:
+            log.warning("the GitHub webhook receiver is off: set %s (or "
+                        "github.insecure_allow_unsigned_webhooks for development)",
+                        self.config.github.webhook_secret.source())
+        for transport in self.transports:
+            await transport.start(self)
+        self._started = True
+        log.info("Roadie is up as %s: platforms %s, %d cogs, %d commands, %d jobs",
+                 self.instance, ", ".join(self.ports) or "none", len(self.cogs),
+                 len(self.registry), len(self.jobs))
+
+    async def stop(self) -> None:
+        for transport in reversed(self.transports):
+            await transport.stop()
+        if self.server is not None:
+            await self.server.stop()
+        await self.scheduler.stop()
+        await self.webhook_worker.stop()
+        await self.sender.stop()
+        for cog in reversed(self.cogs):
+            await cog.stop()
+        self.db.dispose()
+
+    # --- the Hub, as transports see it --------------------------------------------------
+
+    async def run_text(self, speaker: Speaker, text: str) -> Reply:
+        return await self.dispatcher.run_text(speaker, text)
+
+    async def run_values(self, speaker: Speaker, path: tuple[str, ...],
+                         raw: dict[str, Any]) -> Reply:
+        return await self.dispatcher.run_values(speaker, path, raw)
+
+    async def member_joined(self, joined: MemberJoined) -> None:
+        for cog in self.cogs:
+            for handler in cog.join_handlers():
+                try:
+                    with outbox_scope(f"join:{joined.platform}:{joined.user_id}:"
+                                      f"{joined.joined_at.isoformat()}:{cog.name}"):
+                        await handler(joined)
+                except Exception:
+                    log.exception("%s: member-join handler failed for %s:%s", cog.name,
+                                  joined.platform, joined.user_id)
+
+    def complete(self, source: str, prefix: str) -> list[tuple[str, str]]:
+        completer = self._completers.get(source)
+        if completer is None:
+            return []
+        try:
+            return completer(prefix)[:25]
+        except Exception:
+            log.exception("autocomplete %s failed", source)
+            return []
+
+    async def settle(self) -> None:
+        await self.webhook_worker.drain(timeout=3.0)
+        await self.sender.drain(timeout=3.0)

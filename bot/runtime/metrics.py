@@ -1,0 +1,49 @@
+"""Prometheus metrics, one registry per Roadie instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class _OutboxDepth(Collector):
+    def __init__(self, read: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self._read = read
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily("roadie_outbox_depth", "Outbox rows waiting or failed",
+                                   labels=["platform", "status"])
+        try:
+            for (platform, status), count in self._read().items():
+                family.add_metric([platform, status], count)
+        except Exception:  # the database is down: /healthz says so; report no samples
+            pass
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.commands = Counter("roadie_commands", "Commands by name and outcome",
+                                ["command", "outcome"], registry=self.registry)
+        self.webhooks = Counter("roadie_webhook_deliveries", "Webhook requests by outcome",
+                                ["event", "outcome"], registry=self.registry)
+        self.webhook_processing = Counter("roadie_webhook_processed",
+                                          "Stored deliveries processed, by outcome",
+                                          ["event", "outcome"], registry=self.registry)
+        self.sent = Counter("roadie_outbox_sent", "Outbox sends by platform and outcome",
+                            ["platform", "outcome"], registry=self.registry)
+        self.sweeps = Histogram("roadie_sweep_duration_seconds", "Scheduled job durations",
+                                ["job"], registry=self.registry,
+                                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        self.leader = Gauge("roadie_scheduler_leader", "1 when this replica runs the sweeps",
+                            registry=self.registry)
+
+    def watch_outbox(self, read: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self.registry.register(_OutboxDepth(read))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

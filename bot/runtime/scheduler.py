@@ -1,0 +1,124 @@
+"""Scheduled jobs: APScheduler fires them; a lease in the database picks who runs them.
+
+Jobs live only in memory and ask the database what is due, so nothing is lost by a restart.
+Exactly one replica holds the lease and runs the jobs; a tick of a job is claimed in the
+database before it runs, so even a lease handover cannot run the same tick twice. When the
+holder dies, its lease expires after `lease_ttl` and another replica takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core.cog import Job
+from bot.runtime.metrics import Metrics
+from governance.clock import Clock
+from governance.db import Database
+from governance.scheduling import service as scheduling
+
+log = logging.getLogger("roadie.scheduler")
+LEASE = "scheduler"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def tick_of(job: Job, now: datetime) -> datetime:
+    """The tick a run at `now` belongs to: the start of its interval, or its minute."""
+    if job.every is not None:
+        step = job.every.total_seconds()
+        return EPOCH + timedelta(seconds=(now - EPOCH).total_seconds() // step * step)
+    return now.replace(second=0, microsecond=0)
+
+
+class Scheduler:
+    def __init__(self, db: Database, clock: Clock, jobs: Sequence[Job], metrics: Metrics, *,
+                 holder: str, lease_ttl: timedelta) -> None:
+        self._db = db
+        self._clock = clock
+        self._jobs = list(jobs)
+        self._metrics = metrics
+        self.holder = holder
+        self._ttl = lease_ttl
+        self._lease_until: datetime | None = None
+        self._aps = AsyncIOScheduler(timezone=UTC)
+        self._lease_task: asyncio.Task[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._lease_until is not None and self._clock.now() < self._lease_until
+
+    def renew_lease(self) -> bool:
+        now = self._clock.now()
+        try:
+            with self._db.transaction() as session:
+                held = scheduling.try_hold_lease(session, name=LEASE, holder=self.holder, now=now,
+                                                 ttl=self._ttl)
+        except Exception:
+            log.exception("could not renew the scheduler lease")
+            held = False
+        was_leader = self.is_leader
+        # Stop a little before the lease really ends, so two holders never overlap.
+        self._lease_until = now + self._ttl * 0.8 if held else None
+        if held != was_leader:
+            log.info("%s %s the scheduler lease", self.holder, "holds" if held else "lost")
+        self._metrics.leader.set(1 if held else 0)
+        return held
+
+    async def _keep_lease(self) -> None:
+        interval = max(self._ttl.total_seconds() / 3, 0.2)
+        while True:
+            await asyncio.to_thread(self.renew_lease)
+            await asyncio.sleep(interval)
+
+    def start(self) -> None:
+        for job in self._jobs:
+            if job.every is not None:
+                trigger = IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC)
+            elif job.daily_at is not None:
+                trigger = CronTrigger(hour=job.daily_at.hour, minute=job.daily_at.minute,
+                                      timezone=job.timezone)
+            else:
+                raise ValueError(f"job {job.name} has neither an interval nor a time of day")
+            self._aps.add_job(self.run_job, trigger, args=[job], id=job.name, name=job.name,
+                              max_instances=1, coalesce=True, misfire_grace_time=30)
+        self._aps.start()
+        self._lease_task = asyncio.create_task(self._keep_lease(), name="scheduler-lease")
+
+    async def stop(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+        if self._lease_until is not None:
+            try:
+                with self._db.transaction() as session:
+                    scheduling.release_lease(session, name=LEASE, holder=self.holder)
+            except Exception:
+                log.exception("could not release the scheduler lease")
+            self._lease_until = None
+
+    async def run_job(self, job: Job) -> bool:
+        """Run one tick of a job if this replica leads and the tick is not taken; True if run."""
+        if not self.is_leader:
+            return False
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            if not scheduling.claim_tick(session, job=job.name, tick=tick_of(job, now),
+                                         holder=self.holder, now=now):
+                return False
+        started = time.perf_counter()
+        try:
+            await job.run()
+        except Exception:
+            log.exception("scheduled job %s failed; it runs again at its next tick", job.name)
+        finally:
+            self._metrics.sweeps.labels(job.name).observe(time.perf_counter() - started)
+        return True

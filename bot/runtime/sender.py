@@ -1,0 +1,205 @@
+"""The outbox sender: due rows out to the platforms, within their rate limits.
+
+Rows are queued per (platform, destination) so that one slow channel holds up no other.
+Each row is claimed just before it is sent, so two replicas never send the same row, and it
+is marked sent only once the platform has answered with the message's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from bot.config import OutboxSection
+from bot.core.messages import Message
+from bot.core.ports import ChatPort, PlatformError
+from bot.runtime.metrics import Metrics
+from bot.runtime.ratelimit import Limiter, SlidingWindow
+from governance.clock import Clock
+from governance.db import Database
+from governance.outbox import service as rows
+from governance.outbox.models import SENT, OutboxMessage
+from governance.people.service import chat_ids_for_logins
+
+log = logging.getLogger("roadie.sender")
+FAILURE_REPORT_DESTINATION = "admins"
+
+
+class OutboxSender:
+    def __init__(self, db: Database, clock: Clock, ports: Mapping[str, ChatPort],
+                 settings: OutboxSection, metrics: Metrics, worker: str) -> None:
+        self._db = db
+        self._clock = clock
+        self._ports = ports
+        self._settings = settings
+        self._metrics = metrics
+        self._worker = worker
+        self._limiter = Limiter()
+        self._queues: dict[tuple[str, str], asyncio.Queue[int]] = {}
+        self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._queued: set[int] = set()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._task, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until nothing due is left to send (used by the console between commands)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            self._idle.clear()
+            self.wake()
+            try:
+                await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                return False
+            if not self._queued and not self._has_due():
+                return True
+        return False
+
+    def _has_due(self) -> bool:
+        with self._db.transaction() as session:
+            return bool(rows.due(session, platforms=list(self._ports), now=self._clock.now(),
+                                 limit=1))
+
+    async def _run(self) -> None:
+        poll = self._settings.poll_interval.total_seconds()
+        while True:
+            try:
+                self._collect()
+            except Exception:
+                log.exception("could not read the outbox; trying again")
+            if not self._queued:
+                self._idle.set()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), poll)
+
+    def _collect(self) -> None:
+        if not self._ports:
+            return
+        with self._db.transaction() as session:
+            found = rows.due(session, platforms=list(self._ports), now=self._clock.now())
+        for row in found:
+            if row.id is None or row.id in self._queued:
+                continue
+            self._queued.add(row.id)
+            lane = (row.platform, row.destination)
+            queue = self._queues.setdefault(lane, asyncio.Queue())
+            queue.put_nowait(row.id)
+            worker = self._workers.get(lane)
+            if worker is None or worker.done():
+                self._workers[lane] = asyncio.create_task(self._lane(lane, queue))
+
+    async def _lane(self, lane: tuple[str, str], queue: asyncio.Queue[int]) -> None:
+        platform, destination = lane
+        port = self._ports[platform]
+        place = port.place_for(destination)
+        per_place, per_platform = port.rates()
+        windows = [w for w in (self._limiter.window((platform, destination), per_place),
+                               self._limiter.window((platform, ""), per_platform)) if w]
+        while not queue.empty():
+            row_id = queue.get_nowait()
+            try:
+                await self._limiter.acquire(windows)
+                await self._deliver(row_id, port, place, windows)
+            except Exception:
+                log.exception("outbox row %s: unexpected error", row_id)
+            finally:
+                self._queued.discard(row_id)
+        if not self._queued:
+            self._idle.set()
+            self.wake()
+
+    async def _deliver(self, row_id: int, port: ChatPort, place: str | None,
+                       windows: list[SlidingWindow]) -> None:
+        now = self._clock.now()
+        with self._db.transaction() as session:
+            row = rows.claim(session, row_id, worker=self._worker, now=now)
+            if row is None:
+                return
+            message = Message.from_json(row.payload)
+            mentions = chat_ids_for_logins(session, row.platform, message.mentions)
+            original = (rows.sent_remote_id(session, row.platform, row.edit_of)
+                        if row.edit_of else None)
+        if place is None:
+            self._give_up(row, f"destination {row.destination!r} is not mapped on {row.platform}")
+            return
+        try:
+            if row.edit_of and original is not None and original[0] != SENT:
+                with self._db.transaction() as session:
+                    rows.mark_retry(session, row_id, error="waiting for the original message",
+                                    not_before=now + timedelta(seconds=1), count_attempt=False)
+                return
+            if row.edit_of and original is not None:
+                await port.edit(place, original[1], message, mentions=mentions)
+                remote_id = original[1]
+            else:
+                remote_id = await port.send(place, message, key=row.key, mentions=mentions)
+        except PlatformError as error:
+            self._failed(row, error, windows)
+            return
+        except Exception as error:  # a transport bug must not lose the message
+            log.exception("outbox row %s: %s failed", row_id, row.platform)
+            self._failed(row, PlatformError(row.platform, repr(error)), windows)
+            return
+        with self._db.transaction() as session:
+            rows.mark_sent(session, row_id, remote_id=remote_id, now=self._clock.now())
+        self._metrics.sent.labels(row.platform, "sent").inc()
+
+    def _failed(self, row: OutboxMessage, error: PlatformError,
+                windows: list[SlidingWindow]) -> None:
+        assert row.id is not None
+        now = self._clock.now()
+        if error.retry_after is not None:
+            for window in windows:
+                window.pause(error.retry_after)
+            with self._db.transaction() as session:
+                rows.mark_retry(session, row.id, error=str(error), count_attempt=False,
+                                not_before=now + timedelta(seconds=error.retry_after))
+            self._metrics.sent.labels(row.platform, "rate_limited").inc()
+            return
+        if error.permanent or row.attempts + 1 >= self._settings.give_up_after:
+            self._give_up(row, str(error))
+            return
+        backoff = min(timedelta(seconds=2 ** row.attempts), self._settings.max_backoff)
+        with self._db.transaction() as session:
+            rows.mark_retry(session, row.id, error=str(error), not_before=now + backoff)
+        self._metrics.sent.labels(row.platform, "retry").inc()
+        log.warning("outbox row %s to %s on %s failed (%s); retrying in %s", row.id,
+                    row.destination, row.platform, error, backoff)
+
+    def _give_up(self, row: OutboxMessage, error: str) -> None:
+        assert row.id is not None
+        log.error("outbox row %s to %s on %s failed for good: %s", row.id, row.destination,
+                  row.platform, error)
+        self._metrics.sent.labels(row.platform, "failed").inc()
+        with self._db.transaction() as session:
+            rows.mark_failed(session, row.id, error=error)
+            others = [p for p, port in self._ports.items()
+                      if p != row.platform and port.place_for(FAILURE_REPORT_DESTINATION)]
+            if others and not row.key.startswith("outbox-failed:"):
+                report = Message(
+                    title=f"A message to {row.destination} on {row.platform} could not be sent",
+                    body=f"{error}\n`roadie doctor` checks what Roadie may do on each platform.",
+                    tone="danger")
+                rows.enqueue(session, platforms=others, destination=FAILURE_REPORT_DESTINATION,
+                             payload=report.to_json(), key=f"outbox-failed:{row.id}",
+                             now=self._clock.now())
+        self.wake()
+

@@ -1,0 +1,1 @@
+"""Chat transports: the console, Discord and Zulip."""

@@ -1,0 +1,196 @@
+"""People: linking chat accounts to GitHub logins, roles, and `/whoami`."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.config import PeopleSection
+from bot.core.cog import Cog, on_github
+from bot.core.commands import Arg, Invocation, Option, Target, command
+from bot.core.events import GitHubEvent
+from bot.core.messages import Message
+from governance.audit import Actor
+from governance.durations import format_duration
+from governance.errors import Refusal
+from governance.people import service as people
+from governance.people.models import Person
+from governance.people.roles import GRANTABLE, Role
+from governance.projects.service import require_project
+
+ROLE_NAMES = tuple(r.label for r in GRANTABLE)
+
+
+class PeopleCog(Cog):
+    name = "people"
+    Settings = PeopleSection
+    settings: PeopleSection
+
+    @command("link start", "Link your chat account to your GitHub login",
+             Arg("login", "your GitHub login", kind="login"), group_default=True)
+    async def link(self, call: Invocation, login: str) -> str:
+        with self.ctx.db.transaction() as session:
+            code = people.start_link(session, platform=call.platform, user_id=call.user_id,
+                                     display_name=call.display_name, login=login,
+                                     now=call.now, ttl=self.settings.link_code_ttl)
+        return (f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
+                f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
+                f"`/link confirm {code.code}`. The code works once, for "
+                f"{format_duration(self.settings.link_code_ttl)}.")
+
+    @command("link confirm", "Confirm someone's link with the code they were given",
+             Arg("code", "the code from their `/link`"), role=Role.ADMIN)
+    async def confirm(self, call: Invocation, code: str) -> str:
+        with self.ctx.db.transaction() as session:
+            identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
+                                                    now=call.now)
+            person = people.profile_of(session, session.get(Person, identity.person_id))
+            self.ctx.outbox.post_to_person(session, person.login or "", Message(
+                title="Your chat account is linked",
+                body=f"{call.profile.login} confirmed that this account is {person.login} on "
+                     "GitHub."))
+        return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
+
+    @command("unlink", "Unlink a chat account from its GitHub login (yours, or any as admin)",
+             Arg("target", "the chat account, as a mention (admins only)", kind="target",
+                 optional=True))
+    async def unlink(self, call: Invocation, target: Target | None) -> str:
+        platform, user_id = call.platform, call.user_id
+        if target is not None:
+            if call.profile.role < Role.ADMIN:
+                raise Refusal("Only admins unlink other accounts.", "Run `/unlink` alone.")
+            if target.platform == "github":
+                raise Refusal("Name the chat account, not the GitHub login.",
+                              "Mention it, e.g. `/unlink discord:1234`.")
+            platform, user_id = target.platform, target.id
+        with self.ctx.db.transaction() as session:
+            people.unlink(session, actor=call.actor, platform=platform, user_id=user_id,
+                          now=call.now)
+        return f"Unlinked {platform}:{user_id}."
+
+    @command("whoami", "Who Roadie thinks you are, and what you may do")
+    async def whoami(self, call: Invocation) -> str:
+        profile = call.profile
+        if not profile.linked:
+            return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
+                    "to a GitHub login, so you count as anyone: you may read `/help` and "
+                    "`/whoami`. Run `/link <github-login>` to link.")
+        with self.ctx.db.transaction() as session:
+            assert profile.person_id is not None
+            accounts = [f"{i.platform}:{i.display_name or i.user_id}"
+                        for i in people.identities_of(session, profile.person_id)]
+        roles = sorted(profile.roles, reverse=True)
+        role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
+        lines = [f"You are {profile.login} on GitHub.",
+                 f"Linked chat accounts: {', '.join(accounts) or 'none'}.",
+                 f"Roles: {role_text}."]
+        if profile.lead_of:
+            lines.append(f"Lead of: {', '.join(sorted(profile.lead_of))}.")
+        lines.append(f"You may use everything up to the {profile.role.label} role; "
+                     "`/help` lists those commands.")
+        return "\n".join(lines)
+
+    @command("grant", "Give someone a role (lead needs the project)",
+             Arg("login", "their GitHub login", kind="login"),
+             Arg("role", "the role to grant", choices=ROLE_NAMES),
+             Arg("project", "the project, for the lead role", optional=True, default="",
+                 autocomplete="projects"),
+             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+    async def grant(self, call: Invocation, login: str, role: str, project: str,
+                    reason: str) -> str:
+        granted = Role.parse(role)
+        with self.ctx.db.transaction() as session:
+            if project:
+                require_project(session, project)
+            people.grant_role(session, actor=call.actor, login=login, role=granted,
+                              project=project, now=call.now, reason=reason)
+            self.ctx.outbox.post(session, "modlog", Message(
+                title=f"{login} is now {role}" + (f" of {project}" if project else ""),
+                body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+        return f"{login} is now {role}" + (f" of {project}." if project else ".")
+
+    @command("revoke", "Take a role away",
+             Arg("login", "their GitHub login", kind="login"),
+             Arg("role", "the role to revoke", choices=ROLE_NAMES),
+             Arg("project", "the project, for the lead role", optional=True, default="",
+                 autocomplete="projects"),
+             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+    async def revoke(self, call: Invocation, login: str, role: str, project: str,
+                     reason: str) -> str:
+        with self.ctx.db.transaction() as session:
+            people.revoke_role(session, actor=call.actor, login=login, role=Role.parse(role),
+                               project=project, now=call.now, reason=reason)
+            self.ctx.outbox.post(session, "modlog", Message(
+                title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
+                body=f"Revoked by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+        return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
+
+    @command("roles", "Who holds a role",
+             Arg("role", "the role to list", choices=ROLE_NAMES, optional=True, default=""),
+             role=Role.MEMBER)
+    async def roles(self, call: Invocation, role: str) -> str:
+        wanted = [Role.parse(role)] if role else [Role.ADMIN, Role.MODERATOR, Role.LEAD]
+        lines = []
+        with self.ctx.db.transaction() as session:
+            for item in wanted:
+                names = [p.display_login for p in people.holders(session, item)]
+                lines.append(f"{item.label}: {', '.join(names) or 'nobody'}")
+        return "\n".join(lines)
+
+    # --- GitHub -------------------------------------------------------------------------
+
+    @on_github("issue_comment")
+    async def link_code_in_comment(self, event: GitHubEvent) -> bool:
+        if event.action != "created":
+            return False
+        body, commenter = event.text("comment", "body"), event.text("comment", "user", "login")
+        if not commenter or people.CODE_PATTERN.search(body) is None:
+            return False
+        member = await self._org_member(commenter)
+        with self.ctx.db.transaction() as session:
+            linked = people.confirm_link_by_comment(session, commenter=commenter, body=body,
+                                                    now=self.ctx.clock.now())
+            if not linked:
+                return False
+            if member:
+                self._ensure_member(session, commenter)
+            self.ctx.outbox.post_to_person(session, commenter, Message(
+                title="Your chat account is linked",
+                body=f"Your comment proved that this account is {commenter} on GitHub.",
+                tone="success"))
+        return True
+
+    @on_github("organization")
+    async def org_membership(self, event: GitHubEvent) -> bool:
+        login = event.text("membership", "user", "login")
+        if not login or event.action not in ("member_added", "member_removed"):
+            return False
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            if event.action == "member_added":
+                return self._ensure_member(session, login)
+            profile = people.profile_for_login(session, login)
+            if Role.MEMBER in profile.roles:
+                try:
+                    people.revoke_role(session, actor=Actor.github(event.sender or "github"),
+                                       login=login, role=Role.MEMBER, now=now,
+                                       reason="left the GitHub org")
+                except Refusal:
+                    return False
+                return True
+        return False
+
+    def _ensure_member(self, session: Session, login: str) -> bool:
+        if Role.MEMBER in people.profile_for_login(session, login).roles:
+            return False
+        people.grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER,
+                          now=self.ctx.clock.now(), reason="a member of the GitHub org",
+                          source="github")
+        return True
+
+    async def _org_member(self, login: str) -> bool:
+        if self.ctx.github is None or not self.settings.members_from_github:
+            return False
+        return await self.ctx.github.is_org_member(login)
+
+
+COG = PeopleCog

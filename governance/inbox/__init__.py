@@ -1,0 +1,1 @@
+"""GitHub webhook deliveries, stored before they are processed."""

@@ -1,0 +1,64 @@
+"""Store a delivery once, then hand it to exactly one worker at a time until it is settled."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, or_, select
+
+from governance.db import insert_ignoring_conflicts
+from governance.inbox.models import DONE, FAILED, IGNORED, PENDING, WebhookDelivery
+
+
+def store_delivery(session: Session, *, delivery_id: str, event: str, action: str, hook_id: str,
+                   payload: str, now: datetime) -> bool:
+    """Store a delivery; False when this delivery id was stored before (a redelivery)."""
+    row = {"delivery_id": delivery_id, "event": event, "action": action, "hook_id": hook_id,
+           "payload": payload, "received_at": now, "status": PENDING, "attempts": 0,
+           "not_before": now, "claimed_by": "", "error": ""}
+    return insert_ignoring_conflicts(session, WebhookDelivery, [row], ("delivery_id",)) == 1
+
+
+def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 20,
+                  hold: timedelta = timedelta(seconds=120)) -> list[WebhookDelivery]:
+    rows = list(session.exec(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.status == PENDING, WebhookDelivery.not_before <= now,
+               or_(col(WebhookDelivery.claimed_until).is_(None),
+                   col(WebhookDelivery.claimed_until) < now))
+        .order_by(col(WebhookDelivery.id)).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all())
+    for row in rows:
+        row.claimed_by, row.claimed_until = worker, now + hold
+    session.flush()
+    return rows
+
+
+def settle(session: Session, row_id: int, *, handled: bool, now: datetime) -> None:
+    """Mark a delivery processed: `handled` when some handler acted on it, else ignored."""
+    row = session.get(WebhookDelivery, row_id)
+    if row is not None:
+        row.status, row.processed_at, row.claimed_until = (DONE if handled else IGNORED), now, None
+        row.attempts += 1
+
+
+def retry_later(session: Session, row_id: int, *, error: str, now: datetime,
+                max_attempts: int) -> bool:
+    """Put a failed delivery back with backoff; False once it has failed for good."""
+    row = session.get(WebhookDelivery, row_id)
+    if row is None:
+        return False
+    row.attempts += 1
+    row.error, row.claimed_until = error[:4000], None
+    if row.attempts >= max_attempts:
+        row.status, row.processed_at = FAILED, now
+        return False
+    row.not_before = now + timedelta(seconds=min(2 ** row.attempts, 600))
+    return True
+
+
+def find_delivery(session: Session, delivery_id: str) -> WebhookDelivery | None:
+    return session.exec(
+        select(WebhookDelivery).where(WebhookDelivery.delivery_id == delivery_id)
+    ).first()

@@ -1,0 +1,1 @@
+"""Outgoing chat messages, written down before they are sent."""

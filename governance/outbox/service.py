@@ -1,0 +1,132 @@
+"""Enqueue, claim, and settle outgoing messages.
+
+A row is sent by whichever worker claims it; a claim expires, so a crashed worker's rows
+are taken up again. Rows are marked sent only after the platform accepted them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, or_, select
+
+from governance.db import insert_ignoring_conflicts
+from governance.outbox.models import FAILED, PENDING, SENT, SUPERSEDED, OutboxMessage
+
+
+def enqueue(session: Session, *, platforms: Iterable[str], destination: str, payload: str,
+            key: str, now: datetime, edit_of: str | None = None,
+            not_before: datetime | None = None) -> int:
+    """Add one row per platform; a key already used on a platform adds nothing there."""
+    rows = [
+        {"platform": platform, "destination": destination, "key": key, "edit_of": edit_of,
+         "payload": payload, "status": PENDING, "attempts": 0, "not_before": not_before or now,
+         "claimed_by": "", "created_at": now, "remote_id": "", "last_error": ""}
+        for platform in platforms
+    ]
+    if edit_of is not None:
+        # Only the newest edit of a message matters: older ones not yet sent are dropped.
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.edit_of) == edit_of, OutboxMessage.status == PENDING,
+                   col(OutboxMessage.platform).in_([r["platform"] for r in rows]),
+                   or_(col(OutboxMessage.claimed_until).is_(None),
+                       col(OutboxMessage.claimed_until) < now))
+            .values(status=SUPERSEDED)
+        )
+    return insert_ignoring_conflicts(session, OutboxMessage, rows, ("platform", "key"))
+
+
+def due(session: Session, *, platforms: Iterable[str], now: datetime,
+        limit: int = 200) -> list[OutboxMessage]:
+    """Rows that are due and not held by a live claim, oldest first. Nothing is claimed."""
+    return list(session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
+               col(OutboxMessage.platform).in_(list(platforms)),
+               or_(col(OutboxMessage.claimed_until).is_(None),
+                   col(OutboxMessage.claimed_until) < now))
+        .order_by(col(OutboxMessage.id)).limit(limit)
+    ).all())
+
+
+def claim(session: Session, row_id: int, *, worker: str, now: datetime,
+          hold: timedelta = timedelta(seconds=60)) -> OutboxMessage | None:
+    """Claim one row for sending; None when it is settled or another worker holds it."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, OutboxMessage.status == PENDING,
+               or_(col(OutboxMessage.claimed_until).is_(None),
+                   col(OutboxMessage.claimed_until) < now,
+                   col(OutboxMessage.claimed_by) == worker))
+        .values(claimed_by=worker, claimed_until=now + hold)
+    )
+    if not getattr(result, "rowcount", 0):
+        return None
+    return session.get(OutboxMessage, row_id, populate_existing=True)
+
+
+def next_due(session: Session, platforms: Iterable[str]) -> datetime | None:
+    return session.exec(
+        select(func.min(OutboxMessage.not_before))
+        .where(OutboxMessage.status == PENDING, col(OutboxMessage.platform).in_(list(platforms)))
+    ).first()
+
+
+def sent_remote_id(session: Session, platform: str, key: str) -> tuple[str, str] | None:
+    """(status, remote id) of the message with this key on a platform, or None if unknown."""
+    row = session.exec(
+        select(OutboxMessage.status, OutboxMessage.remote_id)
+        .where(OutboxMessage.platform == platform, OutboxMessage.key == key)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def mark_sent(session: Session, row_id: int, *, remote_id: str, now: datetime) -> None:
+    row = session.get(OutboxMessage, row_id)
+    if row is not None:
+        row.status, row.remote_id, row.sent_at = SENT, remote_id, now
+        row.attempts += 1
+        row.claimed_until = None
+
+
+def mark_retry(session: Session, row_id: int, *, error: str, not_before: datetime,
+               count_attempt: bool = True) -> int:
+    """Put a row back for a later attempt; return how many attempts it has had."""
+    row = session.get(OutboxMessage, row_id)
+    if row is None:
+        return 0
+    row.attempts += 1 if count_attempt else 0
+    row.last_error, row.not_before, row.claimed_until = error[:2000], not_before, None
+    return row.attempts
+
+
+def mark_failed(session: Session, row_id: int, *, error: str) -> None:
+    row = session.get(OutboxMessage, row_id)
+    if row is not None:
+        row.status, row.last_error, row.claimed_until = FAILED, error[:2000], None
+        row.attempts += 1
+
+
+def depth(session: Session) -> dict[tuple[str, str], int]:
+    """How many rows wait, by (platform, status) for pending and failed rows."""
+    rows = session.exec(
+        select(OutboxMessage.platform, OutboxMessage.status, func.count())
+        .where(col(OutboxMessage.status).in_([PENDING, FAILED]))
+        .group_by(OutboxMessage.platform, OutboxMessage.status)
+    ).all()
+    return {(platform, status): count for platform, status, count in rows}
+
+
+def prune_sent(session: Session, *, older_than: datetime) -> int:
+    """Forget settled rows that no longer matter; a sent row is kept while it may be edited."""
+    result = session.execute(
+        OutboxMessage.__table__.delete().where(  # type: ignore[attr-defined]
+            col(OutboxMessage.status).in_([SENT, SUPERSEDED]),
+            col(OutboxMessage.created_at) < older_than,
+            col(OutboxMessage.edit_of).is_not(None) | (OutboxMessage.status == SUPERSEDED),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,1 @@
+"""People, their chat identities, their roles, and the proof that links them."""

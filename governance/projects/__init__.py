@@ -1,0 +1,1 @@
+"""The org's projects (repositories) that Roadie looks after."""

@@ -1,0 +1,1 @@
+"""Who runs the scheduled sweeps, and which ticks have run."""
