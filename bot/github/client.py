@@ -57,8 +57,10 @@ class PyGithubPort:
         except (GithubException, requests.RequestException) as error:
             raise _error(error) from error
 
-    def _request(self, verb: str, url: str, body: Any = None) -> tuple[dict[str, Any], Any]:
-        return self._gh.requester.requestJsonAndCheck(verb, url, input=body)
+    def _request(self, verb: str, url: str, body: Any = None) -> Any:
+        """The JSON answer of a REST call (PyGithub answers headers and data)."""
+        _headers, data = self._gh.requester.requestJsonAndCheck(verb, url, input=body)
+        return data
 
     # --- people -----------------------------------------------------------------------
 
@@ -121,7 +123,7 @@ class PyGithubPort:
     # --- issues -----------------------------------------------------------------------
 
     def _repo(self, repo: str):  # type: ignore[no-untyped-def]
-        return self._gh.get_repo(f"{self.org}/{repo}", lazy=True)
+        return self._gh.get_repo(f"{self.org}/{repo}")
 
     async def create_issue(self, repo: str, title: str, body: str, *,
                            assignees: tuple[str, ...] = (),
@@ -141,7 +143,7 @@ class PyGithubPort:
         def edit() -> GitHubIssue:
             changes = {k: v for k, v in (("body", body), ("title", title), ("state", state))
                        if v is not None}
-            data, _ = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
+            data = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
                                     changes)
             return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
                                body=data.get("body") or "", state=data.get("state") or "",
@@ -156,7 +158,7 @@ class PyGithubPort:
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:
-            pulls, _ = self._request("GET", f"/repos/{self.org}/{repo}/commits/{sha}/pulls")
+            pulls = self._request("GET", f"/repos/{self.org}/{repo}/commits/{sha}/pulls")
             return [p["number"] for p in (pulls or []) if p.get("merged_at")]
 
         return await self._call(fetch)

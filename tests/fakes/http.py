@@ -1,0 +1,95 @@
+"""A small base for fake HTTP services on 127.0.0.1: start, stop, record, fail on demand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> web.Response:
+    # Exactly "application/json": some clients treat "; charset=utf-8" as text.
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class Failure:
+    method: str
+    path_prefix: str
+    status: int
+    times: int
+    headers: dict[str, str]
+    body: Any
+
+
+BODY = web.RequestKey("json", object)
+"""The request's JSON body, parsed once by the recording middleware."""
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: Any
+
+
+class FakeService:
+    """Subclasses add routes in `routes(app)`; every request is recorded in `calls`."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.failures: list[Failure] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._record_and_fail])
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def fail(self, method: str, path_prefix: str, *, status: int = 502, times: int = 1,
+             headers: dict[str, str] | None = None, body: Any = None) -> None:
+        """The next `times` requests matching method and path prefix get `status`."""
+        self.failures.append(Failure(method.upper(), path_prefix, status, times, headers or {},
+                                     body if body is not None else {"message": "fake failure"}))
+
+    def called(self, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method.upper() and c.path == path]
+
+    @web.middleware
+    async def _record_and_fail(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+        self.calls.append(Call(request.method, request.path, body))
+        for failure in self.failures:
+            if failure.times > 0 and request.method == failure.method and request.path.startswith(
+                failure.path_prefix
+            ):
+                failure.times -= 1
+                return json_response(failure.body, failure.status, failure.headers)
+        request[BODY] = body
+        return await handler(request)
