@@ -21,13 +21,13 @@ DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
 
 
 def _load(path: str) -> RoadieConfig:
-    try:
-        return load_config(path)
-    except ConfigError as error:
-        print(f"{path}: the config has {len(error.problems)} problem(s):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return load_config(path)
+
+
+def _print_problems(path: str, error: ConfigError) -> None:
+    print(f"{path}: the config has {len(error.problems)} problem(s):", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  - {problem}", file=sys.stderr)
 
 
 def _logging(config: RoadieConfig) -> None:
@@ -59,9 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             update={"enabled": "always"})})
     _logging(config)
     try:
-        roadie = Roadie(config)
-        asyncio.run(_serve(roadie))
-    except (ConfigError, StartupError) as error:
+        asyncio.run(_serve(Roadie(config)))
+    except StartupError as error:
         print(f"roadie: {error}", file=sys.stderr)
         return 2
     return 0
@@ -72,13 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args.path)
-    try:
-        roadie = Roadie(config, transports=[], use_config_github=True)
-    except ConfigError as error:
-        print(f"{args.path}: the config has {len(error.problems)} problem(s):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 2
+    roadie = Roadie(config, transports=[], use_config_github=True)
     platforms = config.chat_platforms + (["console"] if config.console_enabled else [])
     print(f"{args.path} is valid.")
     print(f"  org: {config.bot.org}")
@@ -182,7 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"roadie: no config at {args.config}; pass --config PATH "
               "(config.example.toml runs as is)", file=sys.stderr)
         return 2
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ConfigError as error:
+        _print_problems(error.path or getattr(args, "config", "the config"), error)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ DEFAULT_COGS = ["cogs.people", "cogs.projects"]
 class ConfigError(Exception):
     """The config cannot be used; `problems` lists each one as `key: what is wrong`."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], path: str = "") -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -277,18 +278,18 @@ def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> R
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"{path}: no such file (copy config.example.toml to start)"]) from None
+        raise ConfigError(["no such file (copy config.example.toml to start)"], str(path)) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{path}: not valid TOML: {error}"]) from None
+        raise ConfigError([f"not valid TOML: {error}"], str(path)) from None
     if "base_dir" in raw:
-        raise ConfigError(["base_dir: unknown key"])
+        raise ConfigError(["base_dir: unknown key"], str(path))
     try:
         config = RoadieConfig.model_validate({**raw, "base_dir": path.resolve().parent})
     except ValidationError as error:
-        raise ConfigError(describe_errors(error)) from None
+        raise ConfigError(describe_errors(error), str(path)) from None
     problems = check_references(config) + check_secrets(config)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, str(path))
     return config
 
 

@@ -1,0 +1,80 @@
+"""The config: every problem named by key, value and what was expected; secrets kept out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+from tests.support import EXAMPLE, write_config
+
+
+def _problems(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    return error.value.problems
+
+
+def test_the_example_loads_as_is() -> None:
+    config = load_config(EXAMPLE)
+    assert config.console_enabled
+    assert config.people.admins == ["alice"]
+    assert config.database_url.startswith("sqlite:///")
+
+
+def test_errors_name_key_value_and_expectation(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"people": {"link_code_ttl": "3 days"},
+                                   "server": {"bind": "localhost"},
+                                   "bot": {"colour": "blue"}})
+    problems = _problems(path)
+    assert ("people.link_code_ttl: '3 days' is not a duration such as 30s, 15m, 72h, 7d or "
+            "1d12h (got '3 days')") in problems
+    assert any(p.startswith("server.bind: expected host:port") and "'localhost'" in p
+               for p in problems)
+    assert any(p.startswith("bot.colour: unknown key") for p in problems)
+
+
+def test_a_secret_in_the_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"discord": {"token": "super-secret-value"}})
+    problems = _problems(path)
+    assert any("`token` must not be written in the config file" in p for p in problems)
+    assert not any("super-secret-value" in p for p in problems)
+
+
+def test_enabled_platforms_need_their_secret(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ROADIE_DISCORD_TOKEN", raising=False)
+    path = write_config(tmp_path, {"discord": {"enabled": True,
+                                               "guild_id": "123456789012345678"}})
+    assert _problems(path) == ["discord: enabled, but its secret is not set; set "
+                               "$ROADIE_DISCORD_TOKEN"]
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-a-file\n")
+    path = write_config(tmp_path, {"discord": {"enabled": True, "token_file": str(secret_file),
+                                               "guild_id": "123456789012345678"}})
+    config = load_config(path)
+    assert config.discord.token.value() == "from-a-file"
+    assert "from-a-file" not in repr(config)
+    monkeypatch.setenv("ROADIE_DISCORD_TOKEN", "from-env")
+    path = write_config(tmp_path, {"discord": {"enabled": True,
+                                               "guild_id": "123456789012345678"}})
+    assert load_config(path).discord.token.value() == "from-env"
+
+
+def test_references_are_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path, {"feeds": [{"repos": ["*"], "destination": "nowhere"}]})
+    [problem] = _problems(path)
+    assert problem.startswith("feeds[0].destination: 'nowhere' is not a destination; known:")
+
+
+def test_unknown_sections_and_cogs(tmp_path: Path) -> None:
+    from bot.runtime.loader import load_cog_settings
+
+    config = load_config(write_config(tmp_path, {"escalatoins": {"x": 1},
+                                                 "bot": {"cogs": ["cogs.nope"]}}))
+    with pytest.raises(ConfigError) as error:
+        load_cog_settings(config)
+    text = "\n".join(error.value.problems)
+    assert "cannot import 'cogs.nope'" in text
+    assert "escalatoins: unknown section" in text

@@ -1,0 +1,115 @@
+"""Scheduled jobs: one replica runs each tick; when it dies, another takes over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.core.cog import Job
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import Scheduler
+from governance.clock import FakeClock
+from governance.db import Database
+from tests.support import ROOT, write_config
+
+
+def _scheduler(db: Database, clock: FakeClock, name: str, runs: list[str]) -> Scheduler:
+    async def run() -> None:
+        runs.append(name)
+
+    job = Job("test.job", run, every=timedelta(seconds=10))
+    return Scheduler(db, clock, [job], Metrics(), holder=name, lease_ttl=timedelta(seconds=30))
+
+
+async def test_only_the_lease_holder_runs_and_each_tick_once(db: Database,
+                                                             clock: FakeClock) -> None:
+    runs: list[str] = []
+    a, b = _scheduler(db, clock, "a", runs), _scheduler(db, clock, "b", runs)
+    assert a.renew_lease()
+    assert not b.renew_lease()
+    job = a._jobs[0]
+    assert await a.run_job(job)
+    assert not await a.run_job(job)  # the same tick again
+    assert not await b.run_job(job)  # not the holder
+    clock.advance(timedelta(seconds=10))
+    assert a.renew_lease()
+    assert await a.run_job(job)
+    assert runs == ["a", "a"]
+
+
+async def test_an_expired_lease_passes_to_another_replica(db: Database,
+                                                          clock: FakeClock) -> None:
+    runs: list[str] = []
+    a, b = _scheduler(db, clock, "a", runs), _scheduler(db, clock, "b", runs)
+    assert a.renew_lease()
+    clock.advance(timedelta(seconds=29))
+    assert not b.renew_lease()
+    clock.advance(timedelta(seconds=2))  # a stopped renewing: its lease ran out
+    assert b.renew_lease()
+    assert not a.is_leader
+    assert await b.run_job(b._jobs[0])
+    assert runs == ["b"]
+
+
+def _start(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config)],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def _lines(path: Path) -> list[tuple[int, int]]:
+    if not path.exists():
+        return []
+    return [(int(pid), int(tick)) for pid, tick in
+            (line.split() for line in path.read_text().splitlines() if line.strip())]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_processes_share_the_jobs_and_survive_a_kill(tmp_path: Path, pg_db: Database) -> None:
+    ticks = tmp_path / "ticks.txt"
+    config = write_config(tmp_path, {
+        "bot": {"cogs": ["tests.ticker_cog"]}, "ticker": {"path": str(ticks)},
+        "console": {"enabled": "never"}, "scheduler": {"lease_ttl": "6s"},
+    }, database=pg_db.url)
+    first, second = _start(config), _start(config)
+    try:
+        deadline = time.time() + 30
+        while len(_lines(ticks)) < 5 and time.time() < deadline:
+            time.sleep(0.2)
+        before = _lines(ticks)
+        assert len(before) >= 5, "no ticks ran"
+        leaders = {pid for pid, _ in before}
+        assert len(leaders) == 1, "only the lease holder runs the jobs"
+        leader = first if first.pid in leaders else second
+        survivor = second if leader is first else first
+        leader.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        while time.time() - killed_at < 60:
+            if any(pid == survivor.pid for pid, _ in _lines(ticks)):
+                break
+            time.sleep(0.2)
+        took = time.time() - killed_at
+        after = _lines(ticks)
+        assert any(pid == survivor.pid for pid, _ in after), "nobody took over"
+        assert took < 60
+        tick_values = [tick for _, tick in after]
+        assert len(tick_values) == len(set(tick_values)), "a tick ran twice"
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (first, second):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    assert survivor.returncode == 0, survivor.stderr.read() if survivor.stderr else ""
