@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Column, Text
 from sqlmodel import Field, Session, SQLModel, select
 
+from governance.db import insert_ignoring_conflicts
+
 GENESIS = "0" * 64
 SYSTEM = "roadie"
 
@@ -82,10 +84,8 @@ def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, rea
 def record(session: Session, *, actor: Actor, action: str, target: str, at: datetime,
            reason: str = "", data: dict[str, Any] | None = None) -> AuditEntry:
     """Append an entry in the caller's transaction. Writers are ordered by the head row lock."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        head = AuditHead()
-        session.add(head)
+    insert_ignoring_conflicts(session, AuditHead, [{"id": 1, "seq": 0, "hash": GENESIS}], ("id",))
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
     seq = head.seq + 1
     body = canonical(data)
     digest = entry_hash(seq, at, actor.name, action, target, reason, body, head.hash)

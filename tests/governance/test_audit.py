@@ -88,3 +88,23 @@ def test_a_rolled_back_change_leaves_no_entry(db: Database, clock: FakeClock) ->
         report = verify(session)
     assert report.ok
     assert report.checked == 1
+
+
+def test_concurrent_writers_keep_one_chain(db: Database, clock: FakeClock) -> None:
+    """Two replicas (two engines) appending at once never fork the chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def append(replica: int) -> None:
+        engine = Database(db.url)
+        for index in range(25):
+            with engine.transaction() as session:
+                record(session, actor=Actor.system(), action="test.race",
+                       target=f"replica:{replica}", at=clock.now(), data={"i": index})
+        engine.dispose()
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(append, (1, 2)))
+    with db.transaction() as session:
+        report = verify(session)
+    assert report.ok
+    assert report.checked == 50
