@@ -292,30 +292,31 @@ class Blocker:
                       now: datetime) -> str:
         if not reason.strip():
             raise Refusal("An unblock needs a reason.", "`/unblock <target> <reason>`.")
-        actor = Actor(requester.name)
+        actor, by = Actor(requester.name), who(requester.name)
         with self.ctx.db.transaction() as session:
             subject = resolve(session, target.platform, target.id)
             case = cases.holding_case(session, subject.accounts)
             if case is None:
                 rows = cases.retry_failed_lifts(session, accounts=subject.accounts, actor=actor,
-                                                now=now, hold=CLAIM)
+                                                reason=reason.strip(), now=now, hold=CLAIM)
                 if not rows:
                     raise Refusal(f"{subject.label} is not blocked by any open case.",
                                   f"`/cases {subject.label}` shows its history. A block made by "
                                   "hand on GitHub or in chat is lifted there.")
                 case = cases.get_case(session, rows[0].case_id)
+                title = f"Case #{case.id}: {case.subject}, lift tried again by {by}"
+            elif case.state == AWAITING:
+                rows = cases.lift_case(session, case=case, actor=actor, reason=reason.strip(),
+                                       now=now)
+                title = f"Case #{case.id}: withdrawn by {by}"
+                self._close_request(session, case, Message(
+                    title=title, body=f"Nothing was blocked. {reason.strip()}", tone="info"))
             else:
-                was_awaiting = case.state == AWAITING
                 rows = cases.lift_case(session, case=case, actor=actor, reason=reason.strip(),
                                        now=now, hold=CLAIM)
-                if was_awaiting:
-                    self._close_request(session, case, Message(
-                        title=f"Case #{case.id}: withdrawn by {who(requester.name)}",
-                        body=f"Nothing was blocked. {reason.strip()}", tone="info"))
+                title = f"Case #{case.id}: {case.subject} unblocked by {by}"
         steps = [Step.of(row, case, cases.UNBLOCK) for row in rows]
-        return await self._act_and_report(
-            case, steps, [], title=f"Case #{case.id}: {case.subject} unblocked by "
-                                   f"{who(requester.name)}", lifting=True)
+        return await self._act_and_report(case, steps, [], title=title, lifting=True)
 
     # --- acting and reporting --------------------------------------------------------------
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.core.cog import Cog, completer, every, on_github, on_member_join
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
-from bot.core.messages import Message
+from bot.core.messages import Message, Reply
 from cogs.moderation.blocking import Blocker, BlockRequest
 from cogs.moderation.render import case_summary
 from cogs.moderation.settings import ModerationSettings
@@ -20,8 +20,12 @@ from governance.moderation import service as cases
 from governance.moderation.subjects import Requester, resolve
 from governance.people.roles import Role
 
-T = TypeVar("T")
 CASE_ACTIONS = ("reason", "appeal")
+
+
+def private(text: str) -> Reply:
+    """Moderation answers go to the moderator only (the modlog has them for everyone)."""
+    return Reply(text=text, private=True)
 
 
 def requester_of(call: Invocation) -> Requester:
@@ -40,10 +44,10 @@ class ModerationCog(Cog):
         self.watch = SpamWatch(ctx, settings, self.blocker)
 
     async def _logged(self, call: Invocation, command_text: str, subject: str,
-                      flow: Callable[[], Awaitable[T]]) -> T:
+                      flow: Callable[[], Awaitable[str]]) -> Reply:
         """Run a moderation flow; a refusal goes to the modlog before it is shown."""
         try:
-            return await flow()
+            return private(await flow())
         except Refusal as refusal:
             self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
             raise
@@ -60,7 +64,7 @@ class ModerationCog(Cog):
                     of="int"),
              role=Role.MODERATOR, group_default=True)
     async def block(self, call: Invocation, target: Target, reason: str, github: bool,
-                    chat: bool, **options: Any) -> str:
+                    chat: bool, **options: Any) -> Reply:
         duration: timedelta | None = options.get("for")
         request = BlockRequest(target=target, reason=reason, github=github, chat=chat,
                                duration=duration,
@@ -72,7 +76,7 @@ class ModerationCog(Cog):
     @command("block confirm", "Confirm another moderator's block as the second moderator",
              Arg("number", "the case number", kind="int", autocomplete="awaiting-cases"),
              role=Role.MODERATOR)
-    async def confirm(self, call: Invocation, number: int) -> str:
+    async def confirm(self, call: Invocation, number: int) -> Reply:
         return await self._logged(call, f"/block confirm {number}", f"case:{number}",
                                   lambda: self.blocker.confirm(requester_of(call), number,
                                                                call.now))
@@ -80,7 +84,7 @@ class ModerationCog(Cog):
     @command("unblock", "Lift a block everywhere it holds",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
              Text("reason", "why, for the case log"), role=Role.MODERATOR)
-    async def unblock(self, call: Invocation, target: Target, reason: str) -> str:
+    async def unblock(self, call: Invocation, target: Target, reason: str) -> Reply:
         return await self._logged(call, f"/unblock {target}", str(target),
                                   lambda: self.blocker.unblock(requester_of(call), target,
                                                                reason, call.now))
@@ -93,14 +97,14 @@ class ModerationCog(Cog):
                  optional=True, default=""),
              Text("text", "the new reason, or the appeal's outcome", optional=True),
              role=Role.MODERATOR)
-    async def case(self, call: Invocation, number: int, action: str, text: str) -> str:
+    async def case(self, call: Invocation, number: int, action: str, text: str) -> Reply:
         if not action:
             if text:
                 raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
                               f"`/case {number} reason <text>` or `/case {number} appeal "
                               "<outcome>`.")
             with self.ctx.db.transaction() as session:
-                return self.blocker.details(session, number, call.now)
+                return private(self.blocker.details(session, number, call.now))
         with self.ctx.db.transaction() as session:
             if action == "reason":
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
@@ -120,29 +124,29 @@ class ModerationCog(Cog):
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")
             self.ctx.outbox.post(session, "modlog", message)
-        return answer
+        return private(answer)
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
              role=Role.MODERATOR, group_default=True)
-    async def cases_of(self, call: Invocation, target: Target) -> str:
+    async def cases_of(self, call: Invocation, target: Target) -> Reply:
         with self.ctx.db.transaction() as session:
             subject = resolve(session, target.platform, target.id)
             found = cases.cases_for(session, subject.accounts)
         if not found:
-            return f"No cases for {subject.label}."
-        return "\n".join([f"Cases of {subject.label}, newest first:",
-                          *(f"- {case_summary(c)}" for c in found)])
+            return private(f"No cases for {subject.label}.")
+        return private("\n".join([f"Cases of {subject.label}, newest first:",
+                                  *(f"- {case_summary(c)}" for c in found)]))
 
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
-    async def cases_by(self, call: Invocation, moderator: str) -> str:
+    async def cases_by(self, call: Invocation, moderator: str) -> Reply:
         with self.ctx.db.transaction() as session:
             found = cases.cases_by(session, Actor.github(moderator))
         if not found:
-            return f"{moderator} has opened or confirmed no cases."
-        return "\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
-                          *(f"- {case_summary(c)}" for c in found)])
+            return private(f"{moderator} has opened or confirmed no cases.")
+        return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
+                                  *(f"- {case_summary(c)}" for c in found)]))
 
     @completer("awaiting-cases")
     def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:

@@ -231,7 +231,7 @@ def lift_case(session: Session, *, case: ModerationCase, actor: Actor, reason: s
 
 
 def retry_failed_lifts(session: Session, *, accounts: Iterable[Account], actor: Actor,
-                       now: datetime, hold: timedelta) -> list[CaseAccount]:
+                       reason: str, now: datetime, hold: timedelta) -> list[CaseAccount]:
     """Try again to unblock accounts whose lift a platform had refused."""
     keys = [a.key for a in accounts]
     if not keys:
@@ -243,7 +243,7 @@ def retry_failed_lifts(session: Session, *, accounts: Iterable[Account], actor: 
     for row in rows:
         row.state, row.next_attempt_at, row.attempts = UNBLOCKING, now + hold, 0
         record(session, actor=actor, action="moderation.lift.retry",
-               target=case_target(row.case_id), at=now,
+               target=case_target(row.case_id), at=now, reason=reason,
                data={"platform": row.platform, "account": row.account})
     return rows
 

@@ -6,9 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.core.ports import PlatformError
-from governance.audit import history
+from cogs.moderation.blocking import CLAIM
+from governance.audit import Actor, history
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.moderation import service as cases
+from governance.moderation.subjects import github_account
 from tests.cogs.moderation.world import OrderedChat, fake_github, iso, world
 
 SPAMMER_DISCORD = "2001"
@@ -27,6 +30,7 @@ async def test_a_block_reaches_github_and_chat(tmp_path: Path, db: Database,
             "✅ GitHub: sam is blocked in the jazzband org.",
             "✅ Discord: sam (2001) is banned. (told them how to appeal.)",
         ]
+        assert w.replies[-1].private  # the channel does not see it; the modlog does
         assert github.called("PUT", "/orgs/jazzband/blocks/sam")
         assert "sam" in github.blocked
         assert w.chat.bans == [(SPAMMER_DISCORD, "case #1: crypto spam links", 2)]
@@ -85,6 +89,24 @@ async def test_a_partial_failure_is_reported_then_retried(tmp_path: Path, db: Da
         shown = await w.say("bob", "/case 1")
         assert "✅ GitHub: sam is blocked" in shown
         assert "✅ Discord: sam (2001) is banned." in shown
+
+
+async def test_a_block_recorded_but_never_carried_out_is_done_by_the_sweep(
+        tmp_path: Path, db: Database, clock: FakeClock) -> None:
+    async with fake_github() as github, world(tmp_path, db, clock, github) as w:
+        # As if Roadie stopped right after recording the case, before calling anyone.
+        with db.transaction() as session:
+            cases.open_case(session, actor=Actor.github("bob"), now=clock.now(),
+                            hold=CLAIM, opening=cases.Opening(
+                                subject="sam", accounts=(github_account("sam"),),
+                                reason="spam"))
+        await w.run_job("moderation.sweep")
+        assert not github.called("PUT", "/orgs/jazzband/blocks/sam")  # still held by its claim
+
+        clock.advance(CLAIM)
+        await w.run_job("moderation.sweep")
+        assert "sam" in github.blocked
+        assert "✅ GitHub: sam is blocked in the jazzband org." in w.last("modlog")
 
 
 async def test_a_refusing_platform_is_reported_and_not_retried(tmp_path: Path, db: Database,
@@ -174,6 +196,17 @@ async def test_an_unconfirmed_block_lapses(tmp_path: Path, db: Database,
         assert "Case #2" in await w.say("dana", "/block veteran spam, again")
 
 
+async def test_when_github_cannot_tell_a_second_moderator_is_asked(
+        tmp_path: Path, db: Database, clock: FakeClock) -> None:
+    async with fake_github() as github, world(tmp_path, db, clock, github) as w:
+        github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
+        github.fail("GET", "/orgs/jazzband/members/sam", status=502)
+        reply = await w.say("bob", "/block sam spam")
+        assert ("needs a second moderator, because GitHub could not say whether sam is an org "
+                "member (502 fake failure)") in reply
+        assert "sam" not in github.blocked
+
+
 async def test_two_person_always_and_never(tmp_path: Path, db: Database,
                                            clock: FakeClock) -> None:
     async with fake_github() as github:
@@ -184,6 +217,11 @@ async def test_two_person_always_and_never(tmp_path: Path, db: Database,
             reply = await w.say("bob", "/block newbie spam")
             assert 'because every block needs a second moderator here (two_person = "always")' \
                 in reply
+            withdrawn = await w.say("bob", "/unblock newbie wrong account")
+            assert withdrawn.splitlines() == ["Case #1: withdrawn by bob.",
+                                              "➖ GitHub: newbie was not blocked."]
+            assert w.at("moderators")[-1].text.startswith("**Case #1: withdrawn by bob**")
+            assert not github.called("PUT", "/orgs/jazzband/blocks/newbie")
         never = {"moderation": {"two_person": "never"}}
         async with world(tmp_path, db, clock, github, never) as w:
             reply = await w.say("bob", "/block olive spam")
@@ -220,7 +258,7 @@ async def test_every_refusal_says_why_and_goes_to_the_modlog(tmp_path: Path, db:
         assert not github.called("PUT", "/orgs/jazzband/blocks/sam")
         assert w.chat.bans == []
         assert "✋ A block needs a reason" not in await w.say("bob", "/block sam")  # usage
-        assert "`reason` is missing" in w.replies[-1]
+        assert "`reason` is missing" in w.replies[-1].text
         # Only moderators block: the framework refuses members before anything runs.
         assert (await w.say("carol", "/block sam spam")).startswith(
             "✋ /block user needs the moderator role")
@@ -280,6 +318,21 @@ async def test_unblock_lifts_everywhere(tmp_path: Path, db: Database, clock: Fak
         assert w.chat.unbans == [(SPAMMER_DISCORD, "case #1: it was a false alarm")]
         listed = await w.say("bob", "/cases sam")
         assert "#1 lifted, 2026-01-05 09:00 UTC, by bob: sam: spam" in listed
+
+
+async def test_a_refused_lift_is_reported_and_tried_again_on_request(
+        tmp_path: Path, db: Database, clock: FakeClock) -> None:
+    async with fake_github() as github, world(tmp_path, db, clock, github) as w:
+        await w.say("bob", f"/block discord:{SPAMMER_DISCORD} spam")
+        w.chat.fail_next(1, PlatformError("discord", "403 Missing Permissions", permanent=True),
+                         only=("unban",))
+        reply = await w.say("bob", f"/unblock discord:{SPAMMER_DISCORD} appeal granted")
+        assert ("❌ Discord: 2001 is STILL blocked: discord answered: 403 Missing Permissions. "
+                "Lift it by hand, or try again with `/unblock`.") in reply
+        again = await w.say("bob", f"/unblock discord:{SPAMMER_DISCORD} permissions fixed")
+        assert again.splitlines() == ["Case #1: discord:2001, lift tried again by bob.",
+                                      "↩️ Discord: 2001 is unbanned."]
+        assert w.chat.unbans == [(SPAMMER_DISCORD, "case #1: appeal granted")]
 
 
 async def test_the_rate_limit(tmp_path: Path, db: Database, clock: FakeClock) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.core.messages import Message
+from bot.core.messages import Message, Reply
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
 from governance.audit import Actor
@@ -52,12 +52,12 @@ class World:
     github: FakeGitHub
     chat: OrderedChat
     clock: FakeClock
-    replies: list[str] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
 
     async def say(self, login: str, text: str) -> str:
         """A command as typed in chat by one of SPEAKERS; returns the reply's text."""
         reply = await say(self.roadie, "discord", SPEAKERS[login], text.removeprefix("/"))
-        self.replies.append(reply.as_text())
+        self.replies.append(reply)
         return reply.as_text()
 
     def link(self, login: str, discord_id: str) -> None:
