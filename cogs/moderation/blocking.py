@@ -16,11 +16,9 @@ from sqlmodel import Session
 from bot.core.cog import CogContext
 from bot.core.commands import Target
 from bot.core.messages import Choice, Message
-from bot.core.ports import PlatformError
 from cogs.moderation.actions import Step, perform_all
 from cogs.moderation.render import (
     account_line,
-    age,
     case_details,
     expiry_line,
     login_of,
@@ -30,6 +28,7 @@ from cogs.moderation.render import (
     who,
 )
 from cogs.moderation.settings import ModerationSettings
+from cogs.moderation.standing import standing_of
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Forbidden, Refusal
@@ -53,7 +52,6 @@ from governance.moderation.subjects import (
     refuse_protected,
     resolve,
 )
-from governance.people.roles import Role
 
 CLAIM = timedelta(minutes=5)
 """How long the replica that attempts an account holds it before the sweep may try again."""
@@ -90,7 +88,7 @@ class Blocker:
             subject = resolve(session, request.target.platform, request.target.id)
             refuse_protected(subject, requester, self.ctx.bot_login)
         chosen, skipped = self._choose(subject, request)
-        standing = await self._standing(subject, now)
+        standing = await standing_of(self.ctx, self.settings, subject, now)
         opening = cases.Opening(
             subject=subject.label, accounts=chosen, reason=request.reason, scope=request.scope,
             delete_message_days=days, duration=request.duration,
@@ -153,55 +151,6 @@ class Blocker:
             raise Refusal(f"Roadie cannot block {subject.label} anywhere. " + " ".join(skipped),
                           "Name an account on a platform Roadie serves.")
         return tuple(chosen), skipped
-
-    async def _standing(self, subject: Subject, now: datetime) -> list[str]:
-        """Why the target needs a second moderator; empty when it does not."""
-        rule = self.settings.two_person
-        if rule == "never":
-            return []
-        if rule == "always":
-            return ['every block needs a second moderator here (two_person = "always")']
-        kinds = set(self.settings.standing)
-        roles, label = subject.profile.roles, subject.label
-        reasons: list[str] = []
-        if "project-lead" in kinds and Role.LEAD in roles:
-            reasons.append(f"{label} leads {', '.join(sorted(subject.profile.lead_of))}")
-        login = subject.login
-        github = self.ctx.github
-        if "org-member" in kinds:
-            if Role.MEMBER in roles:
-                reasons.append(f"{label} is a member of the {self.ctx.org} org")
-            elif login is not None and github is not None:
-                try:
-                    if await github.is_org_member(login):
-                        reasons.append(f"{login} is a member of the {self.ctx.org} org")
-                except PlatformError as error:
-                    reasons.append(f"GitHub could not say whether {login} is an org member "
-                                   f"({error.detail})")
-        if "account-age" in kinds:
-            reasons.extend(await self._old_accounts(subject, now))
-        return reasons
-
-    async def _old_accounts(self, subject: Subject, now: datetime) -> list[str]:
-        oldest = self.settings.established_age
-        reasons = []
-        for account in subject.accounts:
-            created: datetime | None = None
-            try:
-                if account.platform == GITHUB and self.ctx.github is not None:
-                    user = await self.ctx.github.get_user(account.display or account.account)
-                    created = user.created_at if user is not None else None
-                elif account.platform in self.ctx.chat:
-                    member = await self.ctx.chat[account.platform].lookup_member(account.account)
-                    created = member.account_created_at if member is not None else None
-            except PlatformError as error:
-                reasons.append(f"{platform_name(account.platform)} could not say how old "
-                               f"{account.label} is ({error.detail})")
-                continue
-            if created is not None and now - created >= oldest:
-                reasons.append(f"the {platform_name(account.platform)} account {account.label} "
-                               f"is {age(now - created)} old")
-        return reasons
 
     def _check_rate(self, session: Session, requester: Requester, now: datetime) -> None:
         limit, window = self.settings.rate_limit, self.settings.rate_window

@@ -16,6 +16,7 @@ from cogs.moderation.settings import ModerationSettings
 from cogs.moderation.watch import SpamWatch
 from governance.audit import Actor
 from governance.errors import Refusal
+from governance.moderation import joins
 from governance.moderation import service as cases
 from governance.moderation.subjects import Requester, resolve
 from governance.people.roles import Role
@@ -163,7 +164,7 @@ class ModerationCog(Cog):
         await self.blocker.sweep()
         with self.ctx.db.transaction() as session:
             window = self.settings.signals.join_window
-            cases.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
+            joins.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
 
     @on_github("organization", "membership")
     async def member_added(self, event: GitHubEvent) -> bool:

@@ -15,7 +15,7 @@ from cogs.moderation.render import platform_name
 from cogs.moderation.settings import ModerationSettings
 from governance.audit.log import SYSTEM
 from governance.errors import Refusal
-from governance.moderation import service as cases
+from governance.moderation import joins
 from governance.moderation.signals import Newcomer, Score, score
 from governance.moderation.subjects import GITHUB, Requester, resolve
 from governance.people.roles import Role
@@ -77,12 +77,12 @@ class SpamWatch:
             subject = resolve(session, platform, key)
             if subject.profile.role >= Role.MODERATOR:
                 return False
-            cases.record_join(session, platform=platform, account=key, at=joined_at)
-            recent = cases.joins_since(session, platform, joined_at - settings.join_window)
+            joins.record_join(session, platform=platform, account=key, at=joined_at)
+            recent = joins.joins_since(session, platform, joined_at - settings.join_window)
             result = score(replace(newcomer, recent_joins=recent), settings.thresholds(), now)
             if result.points < settings.alert_score:
                 return False
-            cases.record_signal(session, platform=platform, account=key, points=result.points,
+            joins.record_signal(session, platform=platform, account=key, points=result.points,
                                 summary=result.summary(), now=now)
             self.ctx.outbox.post(session, "moderators",
                                  self._alert(target, where, result, platform))

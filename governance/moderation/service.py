@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, record
-from governance.db import insert_ignoring_conflicts
 from governance.errors import Conflict, Forbidden, NotFound, Refusal
 from governance.moderation.models import (
     ACTIVE,
@@ -36,7 +35,6 @@ from governance.moderation.models import (
     CaseAccount,
     CaseAmendment,
     CaseAppeal,
-    JoinSeen,
     ModerationCase,
 )
 from governance.moderation.subjects import Account
@@ -189,13 +187,17 @@ def confirm_case(session: Session, *, number: int, actor: Actor, now: datetime,
     return case
 
 
-def lapse_due(session: Session, now: datetime) -> list[ModerationCase]:
-    """Cases nobody confirmed in time: nothing was blocked, and their accounts are free."""
-    cases = list(session.exec(
-        select(ModerationCase).where(ModerationCase.state == AWAITING,
-                                     col(ModerationCase.confirm_by) <= now)
+def _due_cases(session: Session, state: str, due_at: Any, now: datetime) -> list[ModerationCase]:
+    """Cases in `state` whose time in column `due_at` has come, locked."""
+    return list(session.exec(
+        select(ModerationCase).where(ModerationCase.state == state, due_at <= now)
         .with_for_update()
     ).all())
+
+
+def lapse_due(session: Session, now: datetime) -> list[ModerationCase]:
+    """Cases nobody confirmed in time: nothing was blocked, and their accounts are free."""
+    cases = _due_cases(session, AWAITING, col(ModerationCase.confirm_by), now)
     for case in cases:
         assert case.id is not None
         case.state = LAPSED
@@ -250,11 +252,7 @@ def retry_failed_lifts(session: Session, *, accounts: Iterable[Account], actor: 
 
 def expire_due(session: Session, now: datetime) -> list[ModerationCase]:
     """Timed blocks whose time ran out, lifted; their accounts are due for unblocking now."""
-    cases = list(session.exec(
-        select(ModerationCase).where(ModerationCase.state == ACTIVE,
-                                     col(ModerationCase.expires_at) <= now)
-        .with_for_update()
-    ).all())
+    cases = _due_cases(session, ACTIVE, col(ModerationCase.expires_at), now)
     for case in cases:
         lift_case(session, case=case, actor=Actor.system(), reason=RAN_OUT, now=now)
     return cases
@@ -473,33 +471,3 @@ def oldest_block_since(session: Session, actor: Actor, since: datetime) -> datet
     ).one()
     found = [t for t in (opened, confirmed) if t is not None]
     return min(found) if found else None
-
-
-# --- joins --------------------------------------------------------------------------------
-
-
-def record_join(session: Session, *, platform: str, account: str, at: datetime) -> None:
-    """Note a join (once, however often the same event arrives)."""
-    insert_ignoring_conflicts(session, JoinSeen,
-                              [{"platform": platform, "account": account, "joined_at": at}],
-                              ("platform", "account", "joined_at"))
-
-
-def joins_since(session: Session, platform: str, since: datetime) -> int:
-    return int(session.exec(
-        select(func.count()).select_from(JoinSeen)
-        .where(JoinSeen.platform == platform, col(JoinSeen.joined_at) >= since)
-    ).one())
-
-
-def forget_joins(session: Session, before: datetime) -> int:
-    result = session.execute(
-        JoinSeen.__table__.delete().where(col(JoinSeen.joined_at) < before))  # type: ignore[attr-defined]
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def record_signal(session: Session, *, platform: str, account: str, points: int, summary: str,
-                  now: datetime) -> None:
-    record(session, actor=Actor.system(), action="moderation.signal",
-           target=f"{platform}:{account}", at=now, reason=summary, data={"points": points})
-
