@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.core.cog import Cog, completer, every, on_github, on_member_join
+from bot.core.cog import Cog, CogContext, completer, every, on_github, on_member_join
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
 from bot.core.messages import Message, Reply
@@ -18,6 +18,7 @@ from governance.audit import Actor
 from governance.errors import Refusal
 from governance.moderation import joins
 from governance.moderation import service as cases
+from governance.moderation.models import ACTIVE
 from governance.moderation.subjects import Requester, resolve
 from governance.people.roles import Role
 
@@ -30,8 +31,8 @@ def private(text: str) -> Reply:
 
 
 def requester_of(call: Invocation) -> Requester:
-    return Requester(name=call.actor.name, login=call.profile.login,
-                     chat=(call.platform, call.user_id), person_id=call.profile.person_id)
+    return Requester(name=call.actor.name, chat=(call.platform, call.user_id),
+                     person_id=call.profile.person_id)
 
 
 class ModerationCog(Cog):
@@ -39,7 +40,7 @@ class ModerationCog(Cog):
     Settings = ModerationSettings
     settings: ModerationSettings
 
-    def __init__(self, ctx: Any, settings: ModerationSettings) -> None:
+    def __init__(self, ctx: CogContext, settings: ModerationSettings) -> None:
         super().__init__(ctx, settings)
         self.blocker = Blocker(ctx, settings)
         self.watch = SpamWatch(ctx, settings, self.blocker)
@@ -121,7 +122,7 @@ class ModerationCog(Cog):
                 message = Message(title=f"Case #{number}: appeal recorded by "
                                         f"{call.profile.login}", body=appeal.outcome)
                 answer = f"Case #{number}: appeal recorded: {appeal.outcome}"
-                if case.state == "active":
+                if case.state == ACTIVE:
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")
             self.ctx.outbox.post(session, "modlog", message)

@@ -97,7 +97,6 @@ class Requester:
 
     name: str
     """The audit actor name, e.g. `github:bob`."""
-    login: str | None = None
     chat: tuple[str, str] | None = None
     person_id: int | None = None
 
