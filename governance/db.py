@@ -99,6 +99,7 @@ def insert_ignoring_conflicts(
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=conflict)
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    statement = (insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=conflict)
+                 .returning(*(table.c[name] for name in conflict)))
+    # Count the rows RETURNING gives back: psycopg 3 reports no rowcount (-1) for this insert.
+    return len(session.execute(statement).all())

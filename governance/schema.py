@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 from governance.audit import log as _audit  # noqa: F401
 from governance.inbox import models as _inbox  # noqa: F401
+from governance.moderation import models as _moderation  # noqa: F401
 from governance.outbox import models as _outbox  # noqa: F401
 from governance.people import models as _people  # noqa: F401
 from governance.projects import models as _projects  # noqa: F401

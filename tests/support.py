@@ -106,7 +106,8 @@ class Sent:
 class RecordingChat:
     """A chat platform that records what it is sent, and fails when told to.
 
-    `fail_next(n, error)` makes the next n sends raise `error`.
+    `fail_next(n, error)` makes the next n calls (sends, edits, bans, unbans) raise `error`;
+    `fail_next(n, error, only=("ban",))` fails only the next n calls of those kinds.
     """
 
     def __init__(self, platform: str = "recording", destinations: Iterable[str] = DESTINATIONS,
@@ -118,16 +119,19 @@ class RecordingChat:
         self.bans: list[tuple[str, str, int]] = []
         self.unbans: list[tuple[str, str]] = []
         self.members: dict[str, ChatMember] = {}
-        self._failures: list[PlatformError] = []
+        self._failures: list[tuple[PlatformError, tuple[str, ...]]] = []
         self.send_times: list[float] = []
         self.hub: Hub | None = None
 
-    def fail_next(self, count: int, error: PlatformError) -> None:
-        self._failures.extend([error] * count)
+    def fail_next(self, count: int, error: PlatformError,
+                  only: tuple[str, ...] = ("send", "edit", "ban", "unban")) -> None:
+        self._failures.extend([(error, only)] * count)
 
-    def _maybe_fail(self) -> None:
-        if self._failures:
-            raise self._failures.pop(0)
+    def _maybe_fail(self, call: str) -> None:
+        for index, (error, only) in enumerate(self._failures):
+            if call in only:
+                del self._failures[index]
+                raise error
 
     def place_for(self, destination: str) -> str | None:
         if destination in self._destinations or destination.startswith(DIRECT_PREFIX):
@@ -142,7 +146,7 @@ class RecordingChat:
 
     async def send(self, place: str, message: Message, *, key: str,
                    mentions: dict[str, str]) -> str:
-        self._maybe_fail()
+        self._maybe_fail("send")
         self.send_times.append(asyncio.get_running_loop().time())
         remote_id = str(len(self.sent) + 1)
         self.sent.append(Sent(place, message, key, remote_id))
@@ -150,15 +154,15 @@ class RecordingChat:
 
     async def edit(self, place: str, remote_id: str, message: Message, *,
                    mentions: dict[str, str]) -> None:
-        self._maybe_fail()
+        self._maybe_fail("edit")
         self.sent[int(remote_id) - 1].edits.append(message)
 
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
-        self._maybe_fail()
+        self._maybe_fail("ban")
         self.bans.append((user_id, reason, delete_message_days))
 
     async def unban(self, user_id: str, *, reason: str) -> None:
-        self._maybe_fail()
+        self._maybe_fail("unban")
         self.unbans.append((user_id, reason))
 
     async def lookup_member(self, user_id: str) -> ChatMember | None:

@@ -1,0 +1,176 @@
+"""Moderation: `/block`, `/unblock`, `/case`, `/cases`, the retry sweep, and spam signals."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from bot.core.cog import Cog, CogContext, completer, every, on_github, on_member_join
+from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
+from bot.core.events import GitHubEvent, MemberJoined
+from bot.core.messages import Message, Reply
+from cogs.moderation.blocking import Blocker, BlockRequest
+from cogs.moderation.render import case_summary
+from cogs.moderation.settings import ModerationSettings
+from cogs.moderation.watch import SpamWatch
+from governance.audit import Actor
+from governance.errors import Refusal
+from governance.moderation import joins
+from governance.moderation import service as cases
+from governance.moderation.models import ACTIVE
+from governance.moderation.subjects import Requester, resolve
+from governance.people.roles import Role
+
+CASE_ACTIONS = ("reason", "appeal")
+
+
+def private(text: str) -> Reply:
+    """Moderation answers go to the moderator only (the modlog has them for everyone)."""
+    return Reply(text=text, private=True)
+
+
+def requester_of(call: Invocation) -> Requester:
+    return Requester(name=call.actor.name, chat=(call.platform, call.user_id),
+                     person_id=call.profile.person_id)
+
+
+class ModerationCog(Cog):
+    name = "moderation"
+    Settings = ModerationSettings
+    settings: ModerationSettings
+
+    def __init__(self, ctx: CogContext, settings: ModerationSettings) -> None:
+        super().__init__(ctx, settings)
+        self.blocker = Blocker(ctx, settings)
+        self.watch = SpamWatch(ctx, settings, self.blocker)
+
+    async def _logged(self, call: Invocation, command_text: str, subject: str,
+                      flow: Callable[[], Awaitable[str]]) -> Reply:
+        """Run a moderation flow; a refusal goes to the modlog before it is shown."""
+        try:
+            return private(await flow())
+        except Refusal as refusal:
+            self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
+            raise
+
+    # --- blocking ---------------------------------------------------------------------
+
+    @command("block user", "Block an account on GitHub and in chat, and open a case",
+             Arg("target", "a GitHub login, or a chat mention", kind="target"),
+             Text("reason", "why, for the case log"),
+             Flag("github", "on GitHub only (with --chat: both)"),
+             Flag("chat", "in chat only (with --github: both)"),
+             Option("for", "lift it by itself after this long, e.g. 7d", of="duration"),
+             Option("delete-messages", "delete their chat messages of the last N days (0-7)",
+                    of="int"),
+             role=Role.MODERATOR, group_default=True)
+    async def block(self, call: Invocation, target: Target, reason: str, github: bool,
+                    chat: bool, **options: Any) -> Reply:
+        duration: timedelta | None = options.get("for")
+        request = BlockRequest(target=target, reason=reason, github=github, chat=chat,
+                               duration=duration,
+                               delete_message_days=options.get("delete-messages"))
+        return await self._logged(call, f"/block {target}", str(target),
+                                  lambda: self.blocker.block(requester_of(call), request,
+                                                             call.now))
+
+    @command("block confirm", "Confirm another moderator's block as the second moderator",
+             Arg("number", "the case number", kind="int", autocomplete="awaiting-cases"),
+             role=Role.MODERATOR)
+    async def confirm(self, call: Invocation, number: int) -> Reply:
+        return await self._logged(call, f"/block confirm {number}", f"case:{number}",
+                                  lambda: self.blocker.confirm(requester_of(call), number,
+                                                               call.now))
+
+    @command("unblock", "Lift a block everywhere it holds",
+             Arg("target", "a GitHub login, or a chat mention", kind="target"),
+             Text("reason", "why, for the case log"), role=Role.MODERATOR)
+    async def unblock(self, call: Invocation, target: Target, reason: str) -> Reply:
+        return await self._logged(call, f"/unblock {target}", str(target),
+                                  lambda: self.blocker.unblock(requester_of(call), target,
+                                                               reason, call.now))
+
+    # --- the case log ------------------------------------------------------------------
+
+    @command("case", "Show a case; or amend its reason, or record an appeal's outcome",
+             Arg("number", "the case number", kind="int"),
+             Arg("action", "what to do instead of showing it", choices=CASE_ACTIONS,
+                 optional=True, default=""),
+             Text("text", "the new reason, or the appeal's outcome", optional=True),
+             role=Role.MODERATOR)
+    async def case(self, call: Invocation, number: int, action: str, text: str) -> Reply:
+        if not action:
+            if text:
+                raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
+                              f"`/case {number} reason <text>` or `/case {number} appeal "
+                              "<outcome>`.")
+            with self.ctx.db.transaction() as session:
+                return private(self.blocker.details(session, number, call.now))
+        with self.ctx.db.transaction() as session:
+            if action == "reason":
+                amendment = cases.amend_reason(session, number=number, actor=call.actor,
+                                               reason=text, now=call.now)
+                message = Message(title=f"Case #{number}: reason amended by {call.profile.login}",
+                                  body=f"Now: {amendment.new_reason}\n"
+                                       f"Was: {amendment.old_reason}")
+                answer = f"Case #{number}: the reason is now: {amendment.new_reason}"
+            else:
+                appeal = cases.record_appeal(session, number=number, actor=call.actor,
+                                             outcome=text, now=call.now)
+                case = cases.get_case(session, number)
+                message = Message(title=f"Case #{number}: appeal recorded by "
+                                        f"{call.profile.login}", body=appeal.outcome)
+                answer = f"Case #{number}: appeal recorded: {appeal.outcome}"
+                if case.state == ACTIVE:
+                    answer += (f"\nThe block still stands; to lift it: `/unblock "
+                               f"{case.subject} <reason>`.")
+            self.ctx.outbox.post(session, "modlog", message)
+        return private(answer)
+
+    @command("cases of", "The cases of an account, by any of its linked identities",
+             Arg("target", "a GitHub login, or a chat mention", kind="target"),
+             role=Role.MODERATOR, group_default=True)
+    async def cases_of(self, call: Invocation, target: Target) -> Reply:
+        with self.ctx.db.transaction() as session:
+            subject = resolve(session, target.platform, target.id)
+            found = cases.cases_for(session, subject.accounts)
+        if not found:
+            return private(f"No cases for {subject.label}.")
+        return private("\n".join([f"Cases of {subject.label}, newest first:",
+                                  *(f"- {case_summary(c)}" for c in found)]))
+
+    @command("cases by", "The cases a moderator opened or confirmed",
+             Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
+    async def cases_by(self, call: Invocation, moderator: str) -> Reply:
+        with self.ctx.db.transaction() as session:
+            found = cases.cases_by(session, Actor.github(moderator))
+        if not found:
+            return private(f"{moderator} has opened or confirmed no cases.")
+        return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
+                                  *(f"- {case_summary(c)}" for c in found)]))
+
+    @completer("awaiting-cases")
+    def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
+        with self.ctx.db.transaction() as session:
+            waiting = cases.awaiting_cases(session)
+        return [(f"#{c.id} {c.subject}: {c.reason}"[:100], str(c.id)) for c in waiting
+                if str(c.id).startswith(prefix.lstrip("#"))]
+
+    # --- jobs and events ---------------------------------------------------------------
+
+    @every("15s")
+    async def sweep(self) -> None:
+        """Lapse unconfirmed cases, lift timed blocks, and retry the platforms that failed."""
+        await self.blocker.sweep()
+        with self.ctx.db.transaction() as session:
+            window = self.settings.signals.join_window
+            joins.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
+
+    @on_github("organization", "membership")
+    async def member_added(self, event: GitHubEvent) -> bool:
+        return await self.watch.github_join(event)
+
+    @on_member_join
+    async def chat_member_joined(self, joined: MemberJoined) -> None:
+        await self.watch.chat_join(joined)

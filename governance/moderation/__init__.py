@@ -1,0 +1,1 @@
+"""Moderation: numbered cases of blocks across GitHub and chat, with their outcomes."""

@@ -1,0 +1,118 @@
+"""Tables for moderation cases, the accounts each one holds, amendments, appeals and joins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+# Case states.
+AWAITING = "awaiting"  # waits for a second moderator until `confirm_by`
+ACTIVE = "active"  # the block stands (its accounts may still be pending on some platform)
+LIFTED = "lifted"  # undone: by /unblock, or because its time ran out
+LAPSED = "lapsed"  # nobody confirmed it in time; nothing was blocked
+
+# Account states, per platform.
+HELD = "held"  # waits for the case's confirmation
+PENDING = "pending"  # the block is to be done (again) at `next_attempt_at`
+BLOCKED = "blocked"
+FAILED = "failed"  # the platform refused the block for good; see `last_error`
+UNBLOCKING = "unblocking"  # the lift is to be done (again) at `next_attempt_at`
+LIFTED_ACCOUNT = "lifted"
+UNBLOCK_FAILED = "unblock-failed"  # the platform refused the lift for good: still blocked
+CANCELLED = "cancelled"  # never blocked: the case lapsed or was lifted first
+
+TO_DO = (PENDING, UNBLOCKING)
+
+
+class ModerationCase(SQLModel, table=True):
+    """A numbered case: who blocks whom, why, until when, and whether a second moderator agreed.
+
+    The case number is the row id.
+    """
+
+    __tablename__ = "moderation_case"
+    __table_args__ = (Index("ix_moderation_case_actor_created", "actor", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=200)
+    actor: str = Field(max_length=200)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=20, index=True)
+    created_at: datetime
+    scope: str = Field(default="all", max_length=20)
+    delete_message_days: int = 0
+    expires_at: datetime | None = Field(default=None, index=True)
+    standing: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    confirm_by: datetime | None = Field(default=None, index=True)
+    confirmed_by: str = Field(default="", max_length=200, index=True)
+    confirmed_at: datetime | None = None
+    lifted_at: datetime | None = None
+    lifted_by: str = Field(default="", max_length=200)
+    lift_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class CaseAccount(SQLModel, table=True):
+    """One account a case blocks on one platform, and how that went.
+
+    While `released_at` is empty the account is held by the case: the partial unique index
+    keeps any account from being held by two cases at once.
+    """
+
+    __tablename__ = "moderation_account"
+    __table_args__ = (
+        Index("uq_moderation_account_held", "platform", "account", unique=True,
+              sqlite_where=text("released_at IS NULL"),
+              postgresql_where=text("released_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    platform: str = Field(max_length=20)
+    account: str = Field(max_length=64, index=True)
+    display: str = Field(default="", max_length=200)
+    state: str = Field(max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    blocked_at: datetime | None = None
+    unblocked_at: datetime | None = None
+    released_at: datetime | None = None
+
+
+class CaseAmendment(SQLModel, table=True):
+    """A change to a case's reason, with who made it."""
+
+    __tablename__ = "moderation_amendment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    at: datetime
+    amended_by: str = Field(max_length=200)
+    old_reason: str = Field(sa_column=Column(Text, nullable=False))
+    new_reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CaseAppeal(SQLModel, table=True):
+    """The outcome of an appeal against a case, as a moderator recorded it."""
+
+    __tablename__ = "moderation_appeal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    at: datetime
+    recorded_by: str = Field(max_length=200)
+    outcome: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class JoinSeen(SQLModel, table=True):
+    """Someone joined the org or a chat server; counted to notice many joins in a short time."""
+
+    __tablename__ = "moderation_join"
+    __table_args__ = (UniqueConstraint("platform", "account", "joined_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    account: str = Field(max_length=64)
+    joined_at: datetime = Field(index=True)

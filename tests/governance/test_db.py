@@ -1,0 +1,17 @@
+"""Database helpers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from governance.clock import FakeClock
+from governance.db import Database
+from governance.inbox import service as inbox
+
+
+def test_a_delivery_is_stored_once(db: Database, clock: FakeClock) -> None:
+    def store() -> bool:
+        with db.transaction() as session:
+            return inbox.store_delivery(session, delivery_id="d-1", event="ping", action="",
+                                        hook_id="", payload="{}", now=clock.now())
+
+    assert store() is True
+    assert store() is False
