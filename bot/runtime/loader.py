@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.config import ConfigError, RoadieConfig, describe_errors
+from bot.config import DEFAULT_COGS, ConfigError, RoadieConfig, describe_errors
 from bot.core.cog import Cog
 
 
@@ -34,10 +34,12 @@ def load_cog_settings(config: RoadieConfig) -> list[tuple[type[Cog], Any]]:
             problems.extend(error.problems)
     sections = config.cog_sections
     known = {cls.config_section() for cls in classes}
+    # The sections of built-in cogs that are left out are kept for later, not errors.
+    builtin = {cog_class(dotted).config_section() for dotted in DEFAULT_COGS}
     for key in sections:
-        if key not in known:
-            problems.append(f"{key}: unknown section (no configured cog reads it; cogs: "
-                            f"{', '.join(sorted(known))})")
+        if key not in known | builtin:
+            problems.append(f"{key}: unknown section (no cog reads it; check its spelling; "
+                            f"configured cogs: {', '.join(sorted(known))})")
     for cls in classes:
         section = cls.config_section()
         core = getattr(config, section, None) if section in RoadieConfig.model_fields else None

@@ -78,3 +78,10 @@ def test_unknown_sections_and_cogs(tmp_path: Path) -> None:
     text = "\n".join(error.value.problems)
     assert "cannot import 'cogs.nope'" in text
     assert "escalatoins: unknown section" in text
+
+
+def test_sections_of_left_out_builtin_cogs_are_kept(tmp_path: Path) -> None:
+    from bot.runtime.loader import load_cog_settings
+
+    config = load_config(write_config(tmp_path, {"bot": {"cogs": ["cogs.people"]}}))
+    assert [cls.name for cls, _ in load_cog_settings(config)] == ["people"]
