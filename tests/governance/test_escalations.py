@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -114,6 +115,17 @@ def test_each_point_is_taken_once_and_acknowledging_moves_to_the_resolve_clock(
                         now=clock.now())
     clock.advance(100 * H)
     assert _sweep(world, clock) == []
+
+
+def test_sweeps_running_at_once_take_each_point_once(world: Database,
+                                                    clock: FakeClock) -> None:
+    with world.transaction() as session:
+        numbers = [_open(session, clock).number for _ in range(30)]
+    clock.advance(10 * H)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        taken = [d.key for batch in pool.map(lambda _: _sweep(world, clock), range(3))
+                 for d in batch]
+    assert sorted(taken) == sorted(f"escalation:{n}:1:acknowledge:2" for n in numbers)
 
 
 def test_reopening_starts_fresh_deadlines_with_new_keys(world: Database,
