@@ -100,5 +100,6 @@ def insert_ignoring_conflicts(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=conflict)
-    result = session.execute(statement)
+    # Without preserve_rowcount, psycopg's INSERT rowcount is not kept (-1): ask for it.
+    result = session.execute(statement, execution_options={"preserve_rowcount": True})
     return int(getattr(result, "rowcount", 0) or 0)

@@ -107,7 +107,7 @@ class Mirror:
         if self._task is None:
             return True
         self._idle.clear()
-        self.wake()
+        self._wake.set()  # directly: the pass that follows must start after this call
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
@@ -122,7 +122,7 @@ class Mirror:
             except Exception:
                 log.exception("could not work on the GitHub mirror; trying again")
                 worked = 0
-            if worked:
+            if worked or self._wake.is_set():  # more work, or woken during the pass
                 continue
             self._idle.set()
             with contextlib.suppress(TimeoutError):
