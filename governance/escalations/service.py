@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from governance.audit import Actor, record
 from governance.durations import format_duration
@@ -363,12 +364,14 @@ class DueReminder:
     key: str
 
 
-def due_numbers(session: Session, now: datetime, limit: int = 500) -> list[int]:
+def due_query(now: datetime, limit: int = 500) -> SelectOfScalar[int | None]:
     """Tickets with a reminder point due: one range scan of the next_reminder_at index."""
-    return list(session.exec(
-        select(Ticket.number).where(col(Ticket.next_reminder_at) <= now)
-        .order_by(col(Ticket.next_reminder_at)).limit(limit)
-    ).all())
+    return (select(Ticket.number).where(col(Ticket.next_reminder_at) <= now)
+            .order_by(col(Ticket.next_reminder_at)).limit(limit))
+
+
+def due_numbers(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    return [n for n in session.exec(due_query(now, limit)).all() if n is not None]
 
 
 def reminder_key(ticket: Ticket, phase: str, point: int) -> str:
