@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from governance.db import Database
 from governance.escalations import mirror as tasks
 from governance.escalations import service
 from governance.escalations.models import MirrorTask
-from tests.cogs.test_escalation_scenario import START, Scene, escalation_cog, escalation_config
+from tests.cogs.test_escalation_scenario import START, Scene, escalation_config
 from tests.fakes.github import FakeGitHub
 from tests.support import Console, running
 
@@ -72,23 +74,25 @@ class Mirrored(Scene):
         return status
 
 
-async def _mirrored(tmp_path: Path, db: Database, fake: FakeGitHub,
-                    monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Console, FakeClock]:
+@asynccontextmanager
+async def mirrored(tmp_path: Path, db: Database, fake: FakeGitHub,
+                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Mirrored]:
+    """A running Roadie mirroring to `help` on the fake GitHub, taking signed webhooks."""
     monkeypatch.setenv("ROADIE_TEST_WEBHOOK_SECRET", SECRET)
     config = escalation_config(tmp_path, github_repo="help")
     config = config.model_copy(update={"github": config.github.model_copy(
         update={"webhook_secret_env": "ROADIE_TEST_WEBHOOK_SECRET"})})
     port = PyGithubPort(org="jazzband", token="t", api_url=fake.url, throttle=False)
     console, clock = Console(), FakeClock(START)
-    return running(config, db=db, clock=clock, transports=[console.transport],
-                   github=port), console, clock
+    async with running(config, db=db, clock=clock, transports=[console.transport],
+                       github=port) as roadie:
+        yield Mirrored(roadie, console, clock, fake)
 
 
 async def test_a_ticket_lives_on_github_too(tmp_path: Path, db: Database, github: FakeGitHub,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    started, console, clock = await _mirrored(tmp_path, db, github, monkeypatch)
-    async with started as roadie:
-        scene = Mirrored(roadie, console, clock, github)
+    async with mirrored(tmp_path, db, github, monkeypatch) as scene:
+        console, clock = scene.console, scene.clock
         await scene.say("/as alice", "/as carol",
                         "/escalate django-sample webhook Add the Read the Docs webhook")
         await scene.synced()
@@ -135,9 +139,8 @@ async def test_a_ticket_lives_on_github_too(tmp_path: Path, db: Database, github
 async def test_roadie_closes_and_reopens_the_issue_and_ignores_its_own_echo(
         tmp_path: Path, db: Database, github: FakeGitHub,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    started, console, clock = await _mirrored(tmp_path, db, github, monkeypatch)
-    async with started as roadie:
-        scene = Mirrored(roadie, console, clock, github)
+    async with mirrored(tmp_path, db, github, monkeypatch) as scene:
+        console = scene.console
         await scene.say("/as alice", "/as carol",
                         "/escalate django-sample secrets Release token --urgent",
                         "/as alice", "/escalation resolve 1 Token added as a secret")
@@ -159,9 +162,8 @@ async def test_roadie_closes_and_reopens_the_issue_and_ignores_its_own_echo(
 async def test_github_failures_are_retried_then_reported(
         tmp_path: Path, db: Database, github: FakeGitHub,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    started, console, clock = await _mirrored(tmp_path, db, github, monkeypatch)
-    async with started as roadie:
-        scene = Mirrored(roadie, console, clock, github)
+    async with mirrored(tmp_path, db, github, monkeypatch) as scene:
+        console, clock = scene.console, scene.clock
         github.fail("POST", "/repos/jazzband/help/issues", status=502, times=1)
         await scene.say("/as alice", "/as carol", "/escalate django-sample ci CI is red")
         await scene.synced()
@@ -185,19 +187,17 @@ async def test_github_failures_are_retried_then_reported(
 async def test_a_retried_opener_never_opens_two_issues(
         tmp_path: Path, db: Database, github: FakeGitHub,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    started, console, clock = await _mirrored(tmp_path, db, github, monkeypatch)
-    async with started as roadie:
-        scene = Mirrored(roadie, console, clock, github)
-        cog = escalation_cog(roadie)
+    async with mirrored(tmp_path, db, github, monkeypatch) as scene:
+        clock, cog = scene.clock, scene.cog
         await cog.mirror.stop()  # this test drives the mirror by hand
         for _ in range(2):  # a vote's handler, run twice for the same delivery
             with db.transaction() as session:
                 open_escalation(cog.ctx, session, project="django-sample", kind="permissions",
                                 summary="Revert the direct push to main", reporter_login="carol",
                                 source="vote:12")
-        await cog.mirror.process()
-        await cog.mirror.process()
+        await asyncio.gather(cog.mirror.process(), cog.mirror.process())
         assert len(github.issues) == 1
+        assert len(github.called("POST", "/repos/jazzband/help/issues")) == 1
 
         # A worker that died while GitHub was opening an issue: that task is not retried
         # blindly (it may have worked), but reported.
@@ -210,7 +210,7 @@ async def test_a_retried_opener_never_opens_two_issues(
             assert tasks.claim(session, task.id or 0, clock.now()) is not None
         clock.advance(timedelta(minutes=3))
         await cog.mirror.process()
-        await roadie.settle()
+        await scene.roadie.settle()
         assert len(github.issues) == 1
         assert "Roadie stopped while GitHub was opening its issue" in scene.console.text
         with db.transaction() as session:
