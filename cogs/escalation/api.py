@@ -17,6 +17,9 @@ caller commits. The call is idempotent per `source`: calling again with the same
 (a retried webhook handler, a job that ran twice) returns the ticket opened the first time
 and announces nothing again.
 
+(Two callers racing with the same source on PostgreSQL: one of them fails on the unique
+source and its transaction rolls back; run again, it gets the ticket the other opened.)
+
 The escalation cog must be loaded (it is in the default cogs); its settings (kinds,
 deadlines, assignment) apply. Bad input raises `governance.errors.Refusal` (an unknown
 project or kind, an empty summary), with nothing changed.

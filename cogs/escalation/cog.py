@@ -51,7 +51,12 @@ class EscalationCog(Cog):
         api.unregister(self.opener)
 
     def jobs(self) -> list[Job]:
-        return [Job("escalation.sweep", self.sweep, every=self.settings.sweep_interval)]
+        return [Job("escalation.sweep", self._scheduled_sweep, every=self.settings.sweep_interval)]
+
+    async def _scheduled_sweep(self) -> None:
+        sent = await self.sweep()
+        if sent:
+            self.log.info("sent %d escalation reminder(s)", sent)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -199,7 +204,7 @@ class EscalationCog(Cog):
             parts.append(render.listing("Assigned to you", assigned, call.now,
                                         "Nothing is assigned to you."))
         parts.append(render.listing("Reported by you", reported, call.now,
-                                    "You have no open escalations."))
+                                    "You reported no open escalations."))
         return "\n".join(parts)
 
     @command("escalations stats", "How fast escalations are handled, over 30 and 90 days",

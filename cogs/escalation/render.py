@@ -192,6 +192,9 @@ def _median(value: timedelta | None) -> str:
 def stats(windows: Sequence[Stats]) -> str:
     lines = ["Escalations opened in the last…"]
     for item in windows:
+        if not item.opened:
+            lines.append(f"- {item.days} days: none opened.")
+            continue
         rate = f"{item.breach_rate:.0%}" if item.breach_rate is not None else "n/a"
         lines.append(
             f"- {item.days} days: {item.opened} opened, {item.acknowledged} acknowledged, "

@@ -83,9 +83,8 @@ def by_source(session: Session, source: str) -> Ticket | None:
     return session.exec(select(Ticket).where(Ticket.source == source)).first()
 
 
-def by_github_issue(session: Session, issue: int, *, lock: bool = False) -> Ticket | None:
-    query = select(Ticket).where(Ticket.github_issue == issue)
-    return session.exec(query.with_for_update() if lock else query).first()
+def by_github_issue(session: Session, issue: int) -> Ticket | None:
+    return session.exec(select(Ticket).where(Ticket.github_issue == issue)).first()
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -155,7 +154,6 @@ def _audit(session: Session, ticket: Ticket, actor: Actor, action: str, at: date
 class Opened:
     ticket: Ticket
     created: bool
-    event: TicketEvent | None = None
 
 
 def open_ticket(session: Session, policy: Policy, *, project: str, kind: str, summary: str,
@@ -190,7 +188,7 @@ def open_ticket(session: Session, policy: Policy, *, project: str, kind: str, su
     session.add(ticket)
     session.flush()
     actor = actor or Actor.github(person.display_login)
-    event = _note(session, ticket, at=now, actor=actor.name, kind="opened",
+    _note(session, ticket, at=now, actor=actor.name.removeprefix("github:"), kind="opened",
                   text=f"{severity} {wanted} for {found.display_name}: {summary}"
                        + (f" (from {source})" if source else ""))
     if assignee:
@@ -198,7 +196,7 @@ def open_ticket(session: Session, policy: Policy, *, project: str, kind: str, su
               text=f"assigned to {assignee} ({policy.assignment})")
     _audit(session, ticket, actor, "open", now, reason=summary, project=found.name, kind=wanted,
            severity=severity, assignee=assignee, reporter=person.display_login, source=source)
-    return Opened(ticket, created=True, event=event)
+    return Opened(ticket, created=True)
 
 
 def assign(session: Session, policy: Policy, *, number: int, assignee: str, actor_login: str,
@@ -309,7 +307,7 @@ def reopen(session: Session, policy: Policy, *, number: int, actor_login: str, n
                         f"`/escalation comment {number} <text>` to say what is still wrong, "
                         "or `/escalate` a new one.")
     reason = _checked_text(reason, "reason", required=False)
-    deadlines = policy.deadlines.get(ticket.severity, policy.deadlines[policy.severity(False)])
+    deadlines = policy.deadlines[ticket.severity]
     previous = ticket.state
     ticket.state, ticket.closed_at, ticket.closed_by, ticket.outcome = OPEN, None, "", ""
     ticket.clock_started_at = now

@@ -126,7 +126,7 @@ async def test_reporter_reopens_comments_and_reads_their_own(tmp_path: Path,
         out = await scene.say("/as frank", "/escalations mine")
         assert "Assigned to you (1):" in out
         assert "#2 pip-tools-demo" in out
-        assert "You have no open escalations." in out
+        assert "You reported no open escalations." in out
 
         out = await scene.say("/escalation assign 2 alice")
         assert "Escalation #2 is now assigned to alice." in out
