@@ -90,12 +90,10 @@ def event_message(ticket: Ticket, event: TicketEvent, now: datetime) -> Message:
     deadline = ticket.deadline()
     if deadline is not None:
         lines.append(f"To be {PHASE_VERB[deadline[0]]} by {deadline_text(deadline[1], now)}.")
-    tone: Tone = EVENT_TONES.get(event.kind, "info")
+    about = Field("About", f"{ticket.kind} for {ticket.project}: {ticket.summary}", False)
     return Message(title=f"Escalation #{ticket.number} {EVENT_TITLES.get(event.kind, event.kind)}",
-                   body="\n".join(lines), fields=(Field("About", f"{ticket.kind} for "
-                                                                 f"{ticket.project}: "
-                                                                 f"{ticket.summary}", False),),
-                   tone=tone)
+                   body="\n".join(lines), fields=(about,),
+                   tone=EVENT_TONES.get(event.kind, "info"))
 
 
 def _act(ticket: Ticket, phase: str) -> Choice:

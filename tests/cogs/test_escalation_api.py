@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
+from bot.config import ConfigError, load_config
+from bot.runtime.loader import load_cog_settings
 from cogs.escalation.api import EscalationsNotLoaded, open_escalation
 from governance.audit import Actor, history
 from governance.clock import FakeClock
@@ -16,7 +17,7 @@ from governance.errors import Refusal
 from governance.escalations import service
 from governance.people.service import link_directly
 from tests.cogs.test_escalation_scenario import START, escalation_cog, escalation_config
-from tests.support import EXAMPLE, RecordingChat, running, to_toml
+from tests.support import EXAMPLE, RecordingChat, make_config, running, to_toml
 
 
 class Interrupted(Exception):
@@ -86,3 +87,20 @@ async def test_without_the_cog_opening_says_what_to_load(tmp_path: Path, db: Dat
                 db.transaction() as session:
             open_escalation(roadie.context, session, project="django-sample", kind="ci",
                             summary="x", reporter_login="carol", source="vote:1")
+
+
+@pytest.mark.parametrize(("section", "problem"), [
+    ({"reminder_points": [90, 50]}, "escalations.reminder_points: expected percentages"),
+    ({"kinds": ["CI stuff"]}, "escalations.kinds: 'CI stuff' is not a kind"),
+    ({"urgent_acknowledge_within": "2d"},
+     "urgent_acknowledge_within is longer than urgent_resolve_within"),
+    ({"github_repo": "jazzband/help"}, "escalations.github_repo: expected the name of a"),
+    ({"assignment": "random"}, "escalations.assignment: Input should be 'balanced'"),
+    ({"breach_repeat": "daily"}, "escalations.breach_repeat: 'daily' is not a duration"),
+])
+def test_bad_settings_are_refused_at_start(tmp_path: Path, section: dict[str, object],
+                                           problem: str) -> None:
+    config = make_config(tmp_path, {"escalations": section})
+    with pytest.raises(ConfigError) as refused:
+        load_cog_settings(config)
+    assert problem in str(refused.value)

@@ -153,3 +153,20 @@ async def test_unlinked_reporters_hear_in_the_projects_feed(tmp_path: Path,
         out = await scene.say("/escalation ack 1")
         assert "[#feed] **Escalation #1 acknowledged**" in out
         assert "cc @carol" in out
+
+
+async def test_the_list_shows_overdue_tickets_first_with_age_and_time_left(
+        tmp_path: Path, db: Database) -> None:
+    clock, console = FakeClock(START), Console()
+    async with running(escalation_config(tmp_path), db=db, clock=clock,
+                       transports=[console.transport]) as roadie:
+        scene = Scene(roadie, console, clock)
+        await scene.say("/as alice", "/as carol", "/escalate django-sample ci first, normal")
+        await scene.at(1)
+        await scene.say("/escalate pip-tools-demo release second, urgent --urgent")
+        await scene.at(6)
+        out = await scene.say("/escalations")
+    assert out.index("#2 pip-tools-demo") < out.index("#1 django-sample")
+    assert "Open escalations (2, 1 overdue):" in out
+    assert "age 5s · OVERDUE by 1s to be acknowledged" in out
+    assert "age 6s · 4s left to be acknowledged" in out
