@@ -26,6 +26,8 @@ from governance.people.service import chat_ids_for_logins
 
 log = logging.getLogger("roadie.sender")
 FAILURE_REPORT_DESTINATION = "admins"
+# Long enough to outlast any rate-limit wait, so no other replica takes a row being sent.
+CLAIM_HOLD = timedelta(minutes=5)
 
 
 class OutboxSender:
@@ -116,7 +118,6 @@ class OutboxSender:
         while not queue.empty():
             row_id = queue.get_nowait()
             try:
-                await self._limiter.acquire(windows)
                 await self._deliver(row_id, port, place, windows)
             except Exception:
                 log.exception("outbox row %s: unexpected error", row_id)
@@ -130,7 +131,7 @@ class OutboxSender:
                        windows: list[SlidingWindow]) -> None:
         now = self._clock.now()
         with self._db.transaction() as session:
-            row = rows.claim(session, row_id, worker=self._worker, now=now)
+            row = rows.claim(session, row_id, worker=self._worker, now=now, hold=CLAIM_HOLD)
             if row is None:
                 return
             message = Message.from_json(row.payload)
@@ -146,6 +147,8 @@ class OutboxSender:
                     rows.mark_retry(session, row_id, error="waiting for the original message",
                                     not_before=now + timedelta(seconds=1), count_attempt=False)
                 return
+            # Wait for the rate limits only now, so the windows hold the times of the requests.
+            await self._limiter.acquire(windows)
             if row.edit_of and original is not None:
                 await port.edit(place, original[1], message, mentions=mentions)
                 remote_id = original[1]
