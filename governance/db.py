@@ -90,6 +90,16 @@ def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def serialize(session: Session, name: str) -> None:
+    """Hold a lock named `name` until the transaction ends, across processes.
+
+    On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE); on
+    PostgreSQL this takes a transaction-level advisory lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 def insert_ignoring_conflicts(
     session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]], conflict: Sequence[str]
 ) -> int:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, ClassVar
+
+from sqlmodel import Session
 
 from bot.core.commands import CommandSpec, bound_specs
 from bot.core.events import GitHubEvent, MemberJoined
@@ -85,6 +87,17 @@ class CogContext:
     github: GitHubPort | None = None
     chat: Mapping[str, ChatPort] = field(default_factory=dict)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("roadie"))
+    cogs: Sequence[Cog] = ()
+    """Every loaded cog, set by the runtime once all exist (for `digest_sections`)."""
+
+
+@dataclass(frozen=True)
+class DigestSection:
+    """A part of the daily digest that a capability contributes: a title and its lines."""
+
+    title: str
+    lines: tuple[str, ...]
+    order: int = 100
 
 
 GitHubHandler = Callable[[GitHubEvent], Awaitable[bool]]
@@ -114,6 +127,14 @@ class Cog:
 
     def commands(self) -> list[CommandSpec]:
         return bound_specs(self, self.name)
+
+    def digest_sections(self, session: Session, *, now: datetime,
+                        since: datetime) -> list[DigestSection]:
+        """What this capability has to say in the daily digest (empty sections are left out).
+
+        `since` is the start of the period the digest covers (a day before `now`).
+        """
+        return []
 
     def jobs(self) -> list[Job]:
         jobs = []

@@ -184,7 +184,11 @@ class Token:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split on white space, honouring "double", 'single' and typographic quotes."""
+    """Split on white space; a quote that opens a word groups words up to its closing quote.
+
+    Quotes inside a word (`it's`) and quotes that never close are kept as written, so free
+    text needs no quoting at all.
+    """
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -194,11 +198,8 @@ def tokenize(text: str) -> list[Token]:
         start, value = i, []
         while i < n and not text[i].isspace():
             char = text[i]
-            if char in _QUOTES:
-                close = text.find(_QUOTES[char], i + 1)
-                if close < 0:
-                    raise UsageError(f"A quote opened at character {i + 1} is never closed.",
-                                     hint="Close the quote, or leave quotes out.")
+            close = text.find(_QUOTES[char], i + 1) if char in _QUOTES and i == start else -1
+            if close >= 0:
                 value.append(text[i + 1:close])
                 i = close + 1
             else:

@@ -28,7 +28,7 @@ from bot.runtime.webhooks import WebhookReceiver, WebhookWorker
 from bot.transports.base import Transport
 from governance.audit import Actor
 from governance.clock import Clock, SystemClock
-from governance.db import Database
+from governance.db import Database, serialize
 from governance.migrate import schema_state, upgrade
 from governance.outbox import service as outbox_rows
 from governance.people.roles import Role
@@ -87,6 +87,7 @@ class Roadie:
                                   chat=self.ports, log=log)
         self.cogs: list[Cog] = [cls(self.context, settings)
                                 for cls, settings in load_cog_settings(config)]
+        self.context.cogs = tuple(self.cogs)
         self.registry = CommandRegistry()
         for spec in bound_specs(Builtins(self.registry), "builtin"):
             self.registry.add(spec)
@@ -157,6 +158,7 @@ class Roadie:
         people = self.config.people
         now = self.clock.now()
         with self.db.transaction() as session:
+            serialize(session, "roadie.seed")  # replicas starting together seed one at a time
             sync_config_roles(session, {Role.ADMIN: people.admins,
                                         Role.MODERATOR: people.moderators,
                                         Role.MEMBER: people.members}, now)

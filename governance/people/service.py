@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, record
+from governance.db import insert_ignoring_conflicts
 from governance.errors import Conflict, Forbidden, NotFound, Refusal
 from governance.people.models import ChatIdentity, LinkCode, Person, RoleGrant
 from governance.people.roles import GRANTABLE, Role
@@ -72,9 +73,12 @@ def ensure_person(session: Session, login: str, now: datetime) -> Person:
     login = normalize_login(login)
     person = find_person(session, login)
     if person is None:
-        person = Person(login=login.lower(), display_login=login, created_at=now)
-        session.add(person)
-        session.flush()
+        # Another replica may add the same person at the same moment: let the database decide.
+        insert_ignoring_conflicts(session, Person, [{"login": login.lower(),
+                                                     "display_login": login,
+                                                     "created_at": now}], ("login",))
+        person = find_person(session, login)
+        assert person is not None
     return person
 
 

@@ -99,7 +99,10 @@ def test_two_processes_share_the_jobs_and_survive_a_kill(tmp_path: Path, pg_db: 
             time.sleep(0.2)
         took = time.time() - killed_at
         after = _lines(ticks)
-        assert any(pid == survivor.pid for pid, _ in after), "nobody took over"
+        if not any(pid == survivor.pid for pid, _ in after):
+            survivor.send_signal(signal.SIGTERM)
+            _, err = survivor.communicate(timeout=15)
+            pytest.fail(f"nobody took over; ticks {after[-5:]}; the survivor said:\n{err}")
         assert took < 60
         tick_values = [tick for _, tick in after]
         assert len(tick_values) == len(set(tick_values)), "a tick ran twice"
