@@ -53,7 +53,7 @@ What a World offers
 - Failures: `world.discord.fail_api("POST", f"/channels/{id}/messages", status=503)`,
   `world.discord.rate_limit(..., retry_after=0.05)`, `await world.discord.drop()` (the
   gateway dies; the bot resumes and gets the missed events), `world.zulip.fail_api(...)`,
-  `world.zulip.rate_limit(...)`, `await world.zulip.expire_queues()`.
+  `world.zulip.rate_limit(...)`, `world.zulip.expire_queues()`.
 - `await world.restart()`: a new Roadie process on the same database and fakes.
 """
 

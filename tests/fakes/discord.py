@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import json
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -420,8 +421,13 @@ class FakeDiscord(FakeService):
             return self._ok(ban) if ban else self._error(404, "Unknown Ban", 10026)
         if not self._bot_can(BAN_MEMBERS):
             return self._error(403, "Missing Permissions", 50013)
-        reason = request.headers.get("X-Audit-Log-Reason", "")
-        self.ban_log.append((request.method, user_id, {"reason": reason, **(request[BODY] or {})}))
+        reason = urllib.parse.unquote(request.headers.get("X-Audit-Log-Reason", ""))
+        details: dict[str, Any] = {"reason": reason}
+        seconds = request.query.get("delete_message_seconds") or (request[BODY] or {}).get(
+            "delete_message_seconds")
+        if seconds is not None:
+            details["delete_message_seconds"] = int(seconds)
+        self.ban_log.append((request.method, user_id, details))
         if request.method == "PUT":
             user = self.users.get(user_id)
             self.bans[user_id] = {"user": user.payload if user else {"id": user_id},

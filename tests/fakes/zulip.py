@@ -215,11 +215,10 @@ class FakeZulip(FakeService):
 
     # --- failures ---------------------------------------------------------------------------
 
-    async def expire_queues(self) -> None:
-        """Every event queue is gone (as when Zulip restarts or a queue idles out)."""
+    def expire_queues(self) -> None:
+        """Every event queue is gone (as when Zulip restarts or a queue idles out). The bot
+        notices at its next poll: when something happens, or after `poll_timeout`."""
         self.queues.clear()
-        async with self._changed:
-            self._changed.notify_all()
 
     def rate_limit(self, method: str, path: str, *, retry_after: float, times: int = 1) -> None:
         self.fail(method, API + path, status=429, times=times,

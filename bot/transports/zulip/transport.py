@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.commands import Arg, CommandSpec, Invocation, bound_specs, command
@@ -37,6 +37,7 @@ ROLES = {100: "owner", 200: "administrator", 300: "moderator", 400: "member", 60
 REMEMBERED_CHOICES = 1000
 CATCH_UP = 200
 DELETE_BATCH = 1000
+REGISTRATION_SLACK = timedelta(minutes=1)
 
 
 def _joined(value: Any, fallback: datetime) -> datetime:
@@ -64,6 +65,7 @@ class ZulipTransport:
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.registered = asyncio.Event()
         self.registrations = 0
+        self._registered_at = 0.0
         self._last_message_id = 0
         self._choices: OrderedDict[int, tuple[Choice, ...]] = OrderedDict()
         self._latest_choices: dict[str, int] = {}
@@ -226,11 +228,15 @@ class ZulipTransport:
         if first:
             self._last_message_id = max(self._last_message_id, max_message_id)
         else:
+            # Who joined while there was no queue: unknown, and joined since the last one.
+            since = datetime.fromtimestamp(self._registered_at, UTC) - REGISTRATION_SLACK
             for user in users:
-                if int(user["user_id"]) not in known:
+                joined = _joined(user.get("date_joined"), since)
+                if int(user["user_id"]) not in known and joined >= since:
                     self._on_new_user(user)
             if max_message_id > self._last_message_id:
                 await self._catch_up()
+        self._registered_at = time.time()  # Zulip's dates are the server's real time
         self.registrations += 1
         self.registered.set()
 
@@ -251,8 +257,11 @@ class ZulipTransport:
         if message_id <= self._last_message_id:
             return  # seen already (a catch-up overlapping the new queue)
         self._last_message_id = message_id
-        if int(message["sender_id"]) == self.user_id:
+        sender = int(message["sender_id"])
+        if sender == self.user_id:
             return
+        self._users.setdefault(sender, {"user_id": sender})["full_name"] = message.get(
+            "sender_full_name", "")
         private = message.get("type") == "private"
         addressed = text.command_in(message.get("content", ""), private=private,
                                     bot_id=self.user_id, bot_names=(self.full_name, self._name))

@@ -1,0 +1,34 @@
+"""A cog for tests (load it by dotted name, `tests.e2e.probe_cog`): it remembers the member
+joins Roadie reports, and has a command that answers only when the test releases it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.core.cog import Cog, on_member_join
+from bot.core.commands import Arg, Invocation, command
+from bot.core.events import MemberJoined
+from bot.core.messages import Reply
+
+
+class Probe(Cog):
+    name = "probe"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.joined: list[MemberJoined] = []
+        self.release = asyncio.Event()
+
+    @on_member_join
+    async def remember(self, joined: MemberJoined) -> None:
+        self.joined.append(joined)
+
+    @command("probe wait", "Answer when the test says so",
+             Arg("answer", "how to answer", choices=("public", "private")))
+    async def wait(self, call: Invocation, answer: str) -> Reply:
+        await self.release.wait()
+        return Reply(text=f"Released ({answer}).", private=answer == "private")
+
+
+COG = Probe
