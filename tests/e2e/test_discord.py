@@ -12,7 +12,6 @@ from tests.e2e.harness import World
 from tests.fakes.discord import BAN_MEMBERS, BOT_PERMISSIONS, buttons_of, text_of
 from tests.support import eventually
 
-
 PROBE = {"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}
 
 
