@@ -19,6 +19,7 @@ text, so that no compression is needed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -136,7 +137,9 @@ class FakeDiscord(FakeService):
         self.guild_id = self.snowflake()
         self.owner_id = self.snowflake()
         self.application_flags = GATEWAY_GUILD_MEMBERS
-        self.token = "fake-discord-token"
+        encoded_id = base64.urlsafe_b64encode(self.app_id.encode()).decode().rstrip("=")
+        self.token = f"{encoded_id}.GfAkEd.fake-discord-bot-token-for-tests-only"
+        """Shaped like a real bot token (the application id in base64, then two parts)."""
         self.bot_user = {"id": self.app_id, "username": "roadie", "discriminator": "0",
                          "global_name": None, "avatar": None, "bot": True, "flags": 0}
         self.everyone = self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
