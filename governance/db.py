@@ -100,5 +100,6 @@ def insert_ignoring_conflicts(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=conflict)
-    result = session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    # Count what RETURNING gives back: psycopg's rowcount is -1 for this statement.
+    inserted = session.execute(statement.returning(*table.primary_key.columns)).all()
+    return len(inserted)
