@@ -1,15 +1,16 @@
 """A cog for tests (load it by dotted name, `tests.e2e.probe_cog`): it remembers the member
-joins Roadie reports, and has a command that answers only when the test releases it."""
+joins Roadie reports, has a command that answers only when the test releases it, and
+announces GitHub's `ping` event in the feed."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from bot.core.cog import Cog, on_member_join
+from bot.core.cog import Cog, on_github, on_member_join
 from bot.core.commands import Arg, Invocation, command
-from bot.core.events import MemberJoined
-from bot.core.messages import Reply
+from bot.core.events import GitHubEvent, MemberJoined
+from bot.core.messages import Message, Reply
 
 
 class Probe(Cog):
@@ -29,6 +30,14 @@ class Probe(Cog):
     async def wait(self, call: Invocation, answer: str) -> Reply:
         await self.release.wait()
         return Reply(text=f"Released ({answer}).", private=answer == "private")
+
+    @on_github("ping")
+    async def ping(self, event: GitHubEvent) -> bool:
+        with self.ctx.db.transaction() as session:
+            self.ctx.outbox.post(session, "feed", Message(
+                title=f"GitHub says hello to {event.text('organization', 'login')}",
+                body=event.text("zen"), url=event.text("hook", "url")))
+        return True
 
 
 COG = Probe

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from bot.config import DEFAULT_COGS
+from bot.core.commands import parse_target
 from bot.core.messages import Message
+from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 
 
@@ -23,3 +26,29 @@ async def test_a_notice_arrives_in_the_discord_channel_and_the_zulip_topic(world
                                        tone="warning"))
     assert world.on_discord("admins") == ["Webhook failing\nDeliveries fail."]
     assert world.on_zulip("admins") == ["**Webhook failing**\nDeliveries fail."]
+
+
+async def test_a_github_event_arrives_in_the_discord_channel_and_the_zulip_topic(
+        make_world: MakeWorld) -> None:
+    async with make_world({"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}) as world:
+        status = await world.webhook("ping", {
+            "zen": "Keep it logically awesome.", "organization": {"login": "jazzband"},
+            "hook": {"url": "https://api.github.com/orgs/jazzband/hooks/1"}})
+        assert status == 202
+        assert world.on_discord("feed") == ["GitHub says hello to jazzband\n"
+                                            "Keep it logically awesome."]
+        assert world.on_zulip("feed") == [
+            "**GitHub says hello to jazzband** (https://api.github.com/orgs/jazzband/hooks/1)\n"
+            "Keep it logically awesome."]
+
+
+async def test_a_block_bans_the_account_on_each_platform(world: World) -> None:
+    spam_d, spam_z = world.discord_user("spammer"), world.zulip_user("Spam Bot")
+    spam = await world.zulip.say(spam_z, "cheap tokens!", stream="general", topic="hi")
+    # What a /block does with its targets: each one to its own platform's ChatPort.
+    for target in (parse_target(f"discord:{spam_d.id}"), parse_target(f"zulip:{spam_z.user_id}")):
+        await world.roadie.ports[target.platform].ban(
+            target.id, reason="crypto spam (blocked by bob)", delete_message_days=1)
+    assert world.discord.bans[spam_d.id]["reason"] == "crypto spam (blocked by bob)"
+    assert not world.zulip.users[spam_z.user_id].is_active
+    assert [m["id"] for m in world.zulip.deleted] == [spam]
