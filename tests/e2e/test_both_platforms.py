@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bot.config import DEFAULT_COGS
 from bot.core.commands import parse_target
-from bot.core.messages import Message
+from bot.core.messages import Choice, Message
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
+from tests.fakes.discord import text_of
 
 
 async def test_a_person_linked_on_both_platforms_is_one_person(world: World) -> None:
@@ -52,3 +53,19 @@ async def test_a_block_bans_the_account_on_each_platform(world: World) -> None:
     assert world.discord.bans[spam_d.id]["reason"] == "crypto spam (blocked by bob)"
     assert not world.zulip.users[spam_z.user_id].is_active
     assert [m["id"] for m in world.zulip.deleted] == [spam]
+
+
+async def test_an_edited_notice_changes_in_place_on_both_platforms(world: World) -> None:
+    key = await world.post("admins", Message(title="Vote #3: open", choices=(
+        Choice("Yes", "whoami"), Choice("No", "help"))))
+    with world.roadie.db.transaction() as session:
+        world.roadie.outbox.edit(session, "admins", key, Message(title="Vote #3: closed",
+                                                                 body="Accepted, 5 to 1."))
+    await world.settle()
+    [on_discord] = world.discord.messages_in(world.channels["admins"])
+    assert text_of(on_discord) == "Vote #3: closed\nAccepted, 5 to 1."
+    assert on_discord["components"] == []  # the buttons are gone with the vote
+    assert len(on_discord["edits"]) == 1
+    [on_zulip] = world.zulip.messages_in("governance", "admins")
+    assert on_zulip["content"] == "**Vote #3: closed**\nAccepted, 5 to 1."
+    assert on_zulip["edits"][0].startswith("**Vote #3: open**")
