@@ -196,7 +196,7 @@ class DiscordTransport:
             max_ratelimit_timeout=self._max_ratelimit_timeout,
             allowed_mentions=render.NO_MENTIONS)
         self.tree = app_commands.CommandTree(self.client)
-        self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self.tree.error(self._on_tree_error)
         guild = discord.Object(self.guild_id)
         count = build_tree(self.tree, hub.registry, guild, self._run_command, hub.complete)
         try:
@@ -209,10 +209,11 @@ class DiscordTransport:
         try:
             await self.tree.sync(guild=guild)
         except NETWORK_ERRORS as error:
+            cause = platform_error(error)
             raise PlatformError(PLATFORM, f"could not register the slash commands in guild "
-                                f"{self.guild_id}: {platform_error(error).detail}; is the bot in "
-                                "that guild, invited with the applications.commands scope?",
-                                permanent=True) from error
+                                f"{self.guild_id}: {cause.detail}; is the bot in that guild, "
+                                "invited with the applications.commands scope?",
+                                permanent=cause.permanent, status=cause.status) from error
         self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
         try:
             await asyncio.wait_for(self.connected.wait(), self._connect_timeout)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,7 +89,7 @@ class ZulipTransport:
             else "user"
         return f"@**{name}|{user_id}**"
 
-    def _mention_login(self, mentions: Mapping[str, str]) -> Any:
+    def _mention_login(self, mentions: Mapping[str, str]) -> Callable[[str], str]:
         def mention(login: str) -> str:
             user_id = mentions.get(login.lower())
             return self.mention(user_id) if user_id else f"@{login}"
@@ -258,11 +258,11 @@ class ZulipTransport:
             return  # seen already (a catch-up overlapping the new queue)
         self._last_message_id = message_id
         sender = int(message["sender_id"])
-        if sender == self.user_id:
-            return
-        self._users.setdefault(sender, {"user_id": sender})["full_name"] = message.get(
-            "sender_full_name", "")
-        private = message.get("type") == "private"
+        known = self._users.setdefault(sender, {"user_id": sender})
+        if sender == self.user_id or known.get("is_bot"):
+            return  # never answer bots, so that two bots cannot talk each other into a loop
+        known["full_name"] = message.get("sender_full_name", "")
+        private = message.get("type") != "stream"  # "private", or "direct" on newer servers
         addressed = text.command_in(message.get("content", ""), private=private,
                                     bot_id=self.user_id, bot_names=(self.full_name, self._name))
         if addressed is None or not (addressed.explicit or self._is_command(addressed.text)):
@@ -285,7 +285,7 @@ class ZulipTransport:
         if message.get("type") == "stream" and not answer.private:
             where = text.stream_place(message["display_recipient"], message["subject"])
             request = self._request(where, self._render_reply(answer))
-        elif message.get("type") == "private" and not answer.private:
+        elif message.get("type") != "stream" and not answer.private:
             where = DIRECT_PREFIX + str(sender)
             recipients = [int(r["id"]) for r in message.get("display_recipient", [])
                           if int(r["id"]) != self.user_id] or [sender]
