@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from bot.config import DEFAULT_COGS
 from bot.core.cog import Cog, on_github, on_member_join
 from bot.core.commands import Arg, Invocation, command
 from bot.core.events import GitHubEvent, MemberJoined
@@ -41,3 +42,9 @@ class Probe(Cog):
 
 
 COG = Probe
+CONFIG = {"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}
+"""Config to merge (`make_world(CONFIG)`) to load this cog next to the default ones."""
+
+
+def probe_of(roadie: Any) -> Probe:
+    return next(c for c in roadie.cogs if isinstance(c, Probe))

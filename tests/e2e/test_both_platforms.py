@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.config import DEFAULT_COGS
 from bot.core.commands import parse_target
 from bot.core.messages import Choice, Message
+from tests.e2e import probe_cog
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.discord import text_of
+from tests.support import eventually
 
 
 async def test_a_person_linked_on_both_platforms_is_one_person(world: World) -> None:
@@ -31,7 +32,7 @@ async def test_a_notice_arrives_in_the_discord_channel_and_the_zulip_topic(world
 
 async def test_a_github_event_arrives_in_the_discord_channel_and_the_zulip_topic(
         make_world: MakeWorld) -> None:
-    async with make_world({"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}) as world:
+    async with make_world(probe_cog.CONFIG) as world:
         status = await world.webhook("ping", {
             "zen": "Keep it logically awesome.", "organization": {"login": "jazzband"},
             "hook": {"url": "https://api.github.com/orgs/jazzband/hooks/1"}})
@@ -69,3 +70,15 @@ async def test_an_edited_notice_changes_in_place_on_both_platforms(world: World)
     [on_zulip] = world.zulip.messages_in("governance", "admins")
     assert on_zulip["content"] == "**Vote #3: closed**\nAccepted, 5 to 1."
     assert on_zulip["edits"][0].startswith("**Vote #3: open**")
+
+
+async def test_member_joins_on_both_platforms_reach_the_cogs(make_world: MakeWorld) -> None:
+    async with make_world(probe_cog.CONFIG) as world:
+        probe = probe_cog.probe_of(world.roadie)
+        eve_d = await world.discord.join("eve")
+        await eventually(lambda: len(probe.joined) == 1)
+        eve_z = await world.zulip.join("Eve Spam")
+        await eventually(lambda: len(probe.joined) == 2)
+        assert [(j.platform, j.user_id, j.display_name) for j in probe.joined] == [
+            ("discord", eve_d.id, "eve"), ("zulip", str(eve_z.user_id), "Eve Spam")]
+        assert probe.joined[0].account_created_at is not None  # a spam signal, from the id

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import DEFAULT_COGS
 from bot.core.messages import Choice, Field, Message
 from bot.core.ports import PlatformError
+from tests.e2e import probe_cog
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.discord import BAN_MEMBERS, BOT_PERMISSIONS, buttons_of, text_of
 from tests.support import eventually
-
-PROBE = {"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}
 
 
 def synced(world: World, name: str) -> dict:
@@ -85,8 +83,8 @@ async def test_autocomplete_offers_projects(world: World) -> None:
 
 
 async def test_a_slow_command_is_deferred_then_answered(make_world: MakeWorld) -> None:
-    async with make_world(PROBE) as world:
-        probe = next(c for c in world.roadie.cogs if c.name == "probe")
+    async with make_world(probe_cog.CONFIG) as world:
+        probe = probe_cog.probe_of(world.roadie)
         carol = world.discord_user("carol")
         world.discord_transport.defer_after = 0.01
         public = await world.discord.dispatch_slash(carol, "probe wait", answer="public")
@@ -157,17 +155,6 @@ async def test_direct_messages_reach_linked_people(world: World) -> None:
     assert [text_of(m) for m in world.discord.dms_to(alice)] == [
         "Your chat account is linked\nYour comment proved that this account is alice on "
         "GitHub."]
-
-
-async def test_a_member_join_reaches_the_cogs(make_world: MakeWorld) -> None:
-    async with make_world(PROBE) as world:
-        probe = next(c for c in world.roadie.cogs if c.name == "probe")
-        eve = await world.discord.join("eve")
-        await eventually(lambda: bool(probe.joined))
-        [joined] = probe.joined
-        assert (joined.platform, joined.user_id, joined.display_name) == ("discord", eve.id,
-                                                                          "eve")
-        assert joined.account_created_at is not None  # from the snowflake: a spam signal
 
 
 async def test_ban_unban_and_lookup(world: World) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from bot.config import DEFAULT_COGS
 from bot.core.messages import Message
 from bot.core.ports import PlatformError
 from governance.outbox.models import FAILED, PENDING, SENT, OutboxMessage
+from tests.e2e import probe_cog
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.support import eventually
@@ -132,8 +132,8 @@ async def test_failed_event_polls_lose_nothing(world: World) -> None:
 
 async def test_an_expired_zulip_queue_is_replaced_and_nothing_is_missed(
         make_world: MakeWorld) -> None:
-    async with make_world({"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}) as world:
-        probe = next(c for c in world.roadie.cogs if c.name == "probe")
+    async with make_world(probe_cog.CONFIG) as world:
+        probe = probe_cog.probe_of(world.roadie)
         ann = world.zulip_user("Ann Lee")
         world.zulip.expire_queues()
         said = await world.zulip.say(ann, "/whoami", stream="general", topic="gap")

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import DEFAULT_COGS
 from bot.core.messages import Choice, Message
 from bot.core.ports import PlatformError
-from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.zulip import MEMBER
-from tests.support import eventually
-
-PROBE = {"bot": {"cogs": [*DEFAULT_COGS, "tests.e2e.probe_cog"]}}
 
 
 async def test_commands_are_answered_where_they_were_given(world: World) -> None:
@@ -101,16 +96,6 @@ async def test_notices_use_their_topic_and_mention_linked_people(world: World) -
     assert len(notice["subject"]) == 60
     assert notice["subject"].endswith("…")
     assert notice["content"] == f"Review please\ncc {alice.mention} @zed"
-
-
-async def test_a_new_user_reaches_the_cogs(make_world: MakeWorld) -> None:
-    async with make_world(PROBE) as world:
-        probe = next(c for c in world.roadie.cogs if c.name == "probe")
-        eve = await world.zulip.join("Eve Spam")
-        await eventually(lambda: bool(probe.joined))
-        [joined] = probe.joined
-        assert (joined.platform, joined.user_id, joined.display_name) == (
-            "zulip", str(eve.user_id), "Eve Spam")
 
 
 async def test_ban_deactivates_and_deletes_recent_messages(world: World) -> None:

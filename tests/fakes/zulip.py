@@ -409,21 +409,18 @@ class FakeZulip(FakeService):
         return ok(user=user.payload) if user else error("No such user")
 
     async def _deactivate(self, request: web.Request) -> web.Response:
-        user = self._user_of(request)
-        if user is None or not user.is_active:
-            return error("No such user")
-        if self.bot.role > ADMIN:
-            return error("Insufficient permission", "UNAUTHORIZED")
-        user.is_active = False
-        return ok()
+        return self._set_active(request, False)
 
     async def _reactivate(self, request: web.Request) -> web.Response:
+        return self._set_active(request, True)
+
+    def _set_active(self, request: web.Request, active: bool) -> web.Response:
         user = self._user_of(request)
-        if user is None:
-            return error("No such user")
+        if user is None or (not active and not user.is_active):
+            return error("No such user")  # what Zulip says of a deactivated user, too
         if self.bot.role > ADMIN:
             return error("Insufficient permission", "UNAUTHORIZED")
-        user.is_active = True
+        user.is_active = active
         return ok()
 
     async def _stream_id(self, request: web.Request) -> web.Response:
