@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
                         headers={"Content-Type": "application/json", **(headers or {})})
 
 
-def answer(make: Any) -> Any:
+def answer(make: Callable[[], web.StreamResponse]
+           ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A route handler that answers `make()`, a response built when the request comes."""
     async def handler(_request: web.Request) -> web.StreamResponse:
         return make()
@@ -37,23 +37,14 @@ class Failure:
 
 
 BODY = web.RequestKey("json", object)
-"""The request's body, parsed once by the recording middleware: JSON, a form as a dict, or
-the `payload_json` part of a multipart body."""
+"""The request's body, parsed once by the recording middleware: JSON, or a form as a dict."""
 
 
 def parse_body(content_type: str, raw: bytes) -> Any:
-    """`content_type` is the whole Content-Type header (multipart needs its boundary)."""
     if not raw:
         return None
     if content_type.split(";")[0].strip() == "application/x-www-form-urlencoded":
         return dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
-    if content_type.startswith("multipart/form-data"):
-        head = f"Content-Type: {content_type}\r\n\r\n".encode()
-        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-        for part in parsed.iter_parts():
-            if part.get_param("name", header="content-disposition") == "payload_json":
-                return json.loads(part.get_payload(decode=True))
-        return {}
     try:
         return json.loads(raw)
     except ValueError:

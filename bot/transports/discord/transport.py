@@ -38,6 +38,7 @@ MAX_BAN_DELETE_DAYS = 7
 AUDIT_REASON = 512
 MENTION = re.compile(r"<@!?(\d{15,21})>")
 UNKNOWN_BAN = 10026
+MAX_RATE_LIMIT_WAIT = 30.0  # the least discord.py accepts
 
 
 def platform_error(error: BaseException) -> PlatformError:
@@ -96,15 +97,13 @@ class DiscordTransport:
     platform = PLATFORM
 
     def __init__(self, *, token: str, guild_id: str, channels: Mapping[str, str],
-                 defer_after: float = 2.0, connect_timeout: float = 30.0,
-                 guild_ready_timeout: float = 2.0, max_ratelimit_timeout: float = 30.0) -> None:
+                 defer_after: float = 2.0, connect_timeout: float = 30.0) -> None:
         self._token = token
         self.guild_id = int(guild_id)
         self._channels = {name: channel for name, channel in channels.items() if channel}
         self.defer_after = defer_after
+        """Seconds a command may take before its answer is deferred (Discord allows 3)."""
         self._connect_timeout = connect_timeout
-        self._guild_ready_timeout = guild_ready_timeout
-        self._max_ratelimit_timeout = max_ratelimit_timeout
         self._hub: Hub | None = None
         self.client: RoadieClient | None = None
         self.tree: app_commands.CommandTree[Any] | None = None
@@ -190,11 +189,11 @@ class DiscordTransport:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.members = True  # privileged: member joins feed the spam signals
+        # A 429 asking for more than MAX_RATE_LIMIT_WAIT s is not waited out by discord.py but
+        # handed to the outbox, which then holds back the channel (or Discord) as asked.
         self.client = RoadieClient(
             self, intents=intents, chunk_guilds_at_startup=False,
-            guild_ready_timeout=self._guild_ready_timeout,
-            max_ratelimit_timeout=self._max_ratelimit_timeout,
-            allowed_mentions=render.NO_MENTIONS)
+            max_ratelimit_timeout=MAX_RATE_LIMIT_WAIT, allowed_mentions=render.NO_MENTIONS)
         self.tree = app_commands.CommandTree(self.client)
         self.tree.error(self._on_tree_error)
         guild = discord.Object(self.guild_id)
@@ -277,7 +276,12 @@ class DiscordTransport:
         if deferred:
             with contextlib.suppress(*NETWORK_ERRORS):
                 await interaction.response.defer(ephemeral=True, thinking=True)
-        answer = await task
+        try:
+            answer = await task
+        except Exception:  # the dispatcher answers command errors; this is a bug of ours
+            log.exception("Discord: an interaction failed")
+            answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
+                                   "The operators can find the error in Roadie's log.")
         rendered = render.reply(answer, mention_ids(self._hub.db, PLATFORM, answer.message))
         ephemeral = private or answer.private
         try:
@@ -325,7 +329,7 @@ class DiscordTransport:
             raise PlatformError(PLATFORM, f"{user_id!r} is not a Discord user id", permanent=True)
         return int(user_id)
 
-    async def _messageable(self, place: str) -> discord.abc.Messageable:
+    async def _messageable(self, place: str) -> discord.PartialMessageable:
         client = self._client()
         if place.startswith(DIRECT_PREFIX):
             user_id = place.removeprefix(DIRECT_PREFIX)

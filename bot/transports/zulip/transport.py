@@ -12,29 +12,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.commands import Arg, CommandSpec, Invocation, bound_specs, command
 from bot.core.events import MemberJoined
-from bot.core.messages import Choice, Message, Reply
+from bot.core.messages import Message, Reply
 from bot.core.outbox import DIRECT_PREFIX
 from bot.core.ports import ChatMember, PlatformError, Rate
 from bot.runtime.dispatcher import Speaker
 from bot.transports.base import Hub
-from bot.transports.common import choices_of_sent, mention_ids
+from bot.transports.common import mention_ids
 from bot.transports.zulip import text
 from bot.transports.zulip.api import PLATFORM, REGISTERED, ZulipApi
+from bot.transports.zulip.choices import OfferedChoices
 from governance.errors import Refusal
-from governance.outbox import service as outbox_rows
 
 log = logging.getLogger("roadie.zulip")
 
 EVENT_TYPES = ["message", "realm_user", "reaction"]
 ROLES = {100: "owner", 200: "administrator", 300: "moderator", 400: "member", 600: "guest"}
-REMEMBERED_CHOICES = 1000
 CATCH_UP = 200
 DELETE_BATCH = 1000
 REGISTRATION_SLACK = timedelta(minutes=1)
@@ -67,8 +65,7 @@ class ZulipTransport:
         self.registrations = 0
         self._registered_at = 0.0
         self._last_message_id = 0
-        self._choices: OrderedDict[int, tuple[Choice, ...]] = OrderedDict()
-        self._latest_choices: dict[str, int] = {}
+        self._offered = OfferedChoices(self.place_for)
         self._consumer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -102,7 +99,7 @@ class ZulipTransport:
         where = text.with_topic(place, message.topic)
         result = await self._api.call("send_message", self._request(where, content))
         message_id = int(result["id"])
-        self._remember_choices(message_id, where, message.choices)
+        self._offered.remember(message_id, where, message.choices)
         if reactions:
             await self._react(message_id, len(message.choices))
         return str(message_id)
@@ -113,7 +110,7 @@ class ZulipTransport:
         content = text.render(message, self._mention_login(mentions), reactions=reactions)
         await self._api.call("update_message", {"message_id": int(remote_id),
                                                 "content": content})
-        self._remember_choices(int(remote_id), text.with_topic(place, message.topic),
+        self._offered.remember(int(remote_id), text.with_topic(place, message.topic),
                                message.choices)
 
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
@@ -156,7 +153,7 @@ class ZulipTransport:
              Arg("number", "the option's number in the list", kind="int"), platforms=["zulip"])
     async def choose(self, call: Invocation, number: int) -> Reply:
         assert self._hub is not None
-        choices = self._choices_at(call.place)
+        choices = self._offered.latest_at(self._hub.db, call.place)
         if not choices:
             raise Refusal("There is nothing to choose from here.",
                           "Choices are listed with their commands: run the command itself.")
@@ -302,8 +299,7 @@ class ZulipTransport:
         if user_id == self.user_id or name not in text.DIGITS:
             return
         message_id = int(event["message_id"])
-        choices = self._choices.get(message_id) or choices_of_sent(self._hub.db, PLATFORM,
-                                                                   str(message_id))
+        choices = self._offered.of_message(self._hub.db, message_id)
         index = text.DIGITS.index(name)
         if index >= len(choices):
             return
@@ -370,32 +366,7 @@ class ZulipTransport:
             log.error("Zulip: could not answer in %s: %s", where.replace("\n", " > "), error)
             return
         if answer.message is not None:
-            self._remember_choices(int(result["id"]), where, answer.message.choices)
-
-    def _remember_choices(self, message_id: int, place: str, choices: tuple[Choice, ...]) -> None:
-        if not choices:
-            return
-        self._choices[message_id] = choices
-        self._choices.move_to_end(message_id)
-        while len(self._choices) > REMEMBERED_CHOICES:
-            self._choices.popitem(last=False)
-        self._latest_choices[place] = message_id
-
-    def _choices_at(self, place: str) -> tuple[Choice, ...]:
-        """The choices of the newest message with choices in a place (after a restart, from
-        the outbox)."""
-        assert self._hub is not None
-        message_id = self._latest_choices.get(place)
-        if message_id is not None and message_id in self._choices:
-            return self._choices[message_id]
-        with self._hub.db.transaction() as session:
-            rows = outbox_rows.recently_sent(session, PLATFORM)
-        for row in rows:
-            message = Message.from_json(row.payload)
-            mapped = self.place_for(row.destination)
-            if message.choices and mapped and text.with_topic(mapped, message.topic) == place:
-                return message.choices
-        return ()
+            self._offered.remember(int(result["id"]), where, answer.message.choices)
 
     async def _react(self, message_id: int, count: int) -> None:
         """Offer the digits as reactions; a failure here must not fail the sent message."""
