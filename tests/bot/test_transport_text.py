@@ -90,6 +90,10 @@ def test_zulip_mentions_become_targets() -> None:
     assert text.rewrite_mentions("block @**Nobody** x", names) == "block @**Nobody** x"
 
 
+def test_zulip_never_sends_an_empty_message() -> None:
+    assert text.render(Message(), lambda login: login) == "(empty message)"
+
+
 def test_zulip_places_keep_topics_within_60_characters() -> None:
     place = text.stream_place("governance", "t" * 70)
     assert text.split_place(place) == ("governance", "t" * 59 + "…")

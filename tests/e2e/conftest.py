@@ -21,6 +21,11 @@ Zulip stream `governance`, topic = the destination's name. Streams `general` and
                                "voting": {"period": "3d"}}) as world:
             ...
 
+`tests/e2e/probe_cog.py` is a cog for tests: `make_world(probe_cog.CONFIG)` loads it, and
+`probe_cog.probe_of(world.roadie)` finds it. It records member joins (`.joined`), has a
+command that answers only when released (`/probe wait public|private`, `.release`), and posts
+GitHub's `ping` event to the feed.
+
 What a World offers
 -------------------
 - `world.roadie`, `world.clock` (a FakeClock), `world.discord` (FakeDiscord), `world.zulip`

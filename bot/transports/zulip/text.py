@@ -90,8 +90,8 @@ def choices_block(choices: tuple[Choice, ...], *, reactions: bool) -> str:
 def render(message: Message, mention: Callable[[str], str], *, reactions: bool = False) -> str:
     text = render_text(message, mention=mention, choice_hint=False)
     if message.choices:
-        text = f"{text}\n{choices_block(message.choices, reactions=reactions)}"
-    return clip(text, CONTENT)
+        text = f"{text}\n{choices_block(message.choices, reactions=reactions)}".strip()
+    return clip(text or "(empty message)", CONTENT)  # Zulip refuses empty messages
 
 
 def render_reply(answer: Reply, mention: Callable[[str], str]) -> str:
