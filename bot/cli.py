@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, RoadieConfig, load_config
+from bot.core.ports import PlatformError
+from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
 from governance.audit import verify
 from governance.db import Database
@@ -44,7 +46,11 @@ async def _serve(roadie: Roadie) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await roadie.start()
+    try:
+        await roadie.start()
+    except BaseException:
+        await roadie.stop()
+        raise
     try:
         await stop.wait()
     finally:
@@ -60,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _logging(config)
     try:
         asyncio.run(_serve(Roadie(config)))
-    except StartupError as error:
+    except (StartupError, PlatformError) as error:
         print(f"roadie: {error}", file=sys.stderr)
         return 2
     return 0
@@ -93,7 +99,26 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  cogs: {', '.join(c.name for c in roadie.cogs)}")
     print(f"  commands: {len(roadie.registry)}; scheduled jobs: {len(roadie.jobs)}")
     roadie.db.dispose()
+    problems = platform_problems(config)
+    if problems:
+        print(f"{args.path}: {len(problems)} problem(s) with the chat platforms:",
+              file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    if config.chat_platforms:
+        print("  (`roadie doctor` connects and checks the bot's permissions on each platform)")
     return 0
+
+
+# --- doctor ----------------------------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    report = asyncio.run(diagnose(config))
+    print(report.render())
+    return 1 if report.problems else 0
 
 
 # --- db, audit -------------------------------------------------------------------------------
@@ -156,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = add("check-config", cmd_check_config, "validate a config and summarise it",
                 config=False)
     check.add_argument("path", nargs="?", default=DEFAULT_CONFIG, help="the config file")
+    add("doctor", cmd_doctor, "connect to Discord, Zulip and GitHub and say what Roadie may "
+        "not do there")
 
     db = sub.add_parser("db", help="the database schema").add_subparsers(
         dest="db_command", required=True, metavar="ACTION")

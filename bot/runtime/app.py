@@ -48,6 +48,20 @@ def build_transports(config: RoadieConfig) -> list[Transport]:
         from bot.transports.console import ConsoleTransport
 
         transports.append(ConsoleTransport(config.destinations))
+    if config.discord.enabled:
+        from bot.transports.discord import DiscordTransport
+
+        transports.append(DiscordTransport(
+            token=config.discord.token.value() or "", guild_id=config.discord.guild_id,
+            channels={name: d.discord_channel for name, d in config.destinations.items()}))
+    if config.zulip.enabled:
+        from bot.transports.zulip import ZulipTransport
+
+        transports.append(ZulipTransport(
+            site=config.zulip.site, email=config.zulip.email,
+            api_key=config.zulip.api_key.value() or "", name=config.bot.name,
+            streams={name: (d.zulip_stream, d.zulip_topic or name)
+                     for name, d in config.destinations.items() if d.zulip_stream}))
     return transports
 
 

@@ -130,3 +130,23 @@ def prune_sent(session: Session, *, older_than: datetime) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def sent_with_remote_id(session: Session, platform: str, remote_id: str) -> list[OutboxMessage]:
+    """The rows that became the platform's message `remote_id` (the original and its edits),
+    newest first."""
+    return list(session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.platform == platform, OutboxMessage.remote_id == remote_id,
+               OutboxMessage.status == SENT)
+        .order_by(col(OutboxMessage.id).desc())
+    ).all())
+
+
+def recently_sent(session: Session, platform: str, *, limit: int = 50) -> list[OutboxMessage]:
+    """The newest rows sent on a platform, newest first."""
+    return list(session.exec(
+        select(OutboxMessage)
+        .where(OutboxMessage.platform == platform, OutboxMessage.status == SENT)
+        .order_by(col(OutboxMessage.id).desc()).limit(limit)
+    ).all())

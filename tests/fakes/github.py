@@ -40,6 +40,9 @@ class FakeGitHub(FakeService):
         self.commit_pulls: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
+        self.token_login = "roadie-bot"
+        self.token_scopes: str | None = "admin:org, repo"
+        """X-OAuth-Scopes of the token (a classic token); None for a fine-grained one."""
         self._numbers = itertools.count(1)
         self._ids = itertools.count(1000)
 
@@ -70,6 +73,9 @@ class FakeGitHub(FakeService):
         org = self.org
         r = app.router
         r.add_route("*", f"/orgs/{org}/blocks/{{login}}", self._block)
+        r.add_get(f"/orgs/{org}/blocks", self._blocks)
+        r.add_get("/user", self._token_user)
+        r.add_get(f"/orgs/{org}/memberships/{{login}}", self._membership)
         r.add_get(f"/orgs/{org}/members/{{login}}", self._is_member)
         r.add_get(f"/orgs/{org}/members", self._members)
         r.add_get(f"/orgs/{org}", self._org)
@@ -100,6 +106,23 @@ class FakeGitHub(FakeService):
             self.blocked.discard(login)
             return web.Response(status=204)
         return web.Response(status=405)
+
+    async def _blocks(self, _request: web.Request) -> web.Response:
+        if self.token_login.lower() not in self.admins:
+            return json_response({"message": "Must have admin rights"}, 403)
+        return json_response([{"login": login} for login in sorted(self.blocked)])
+
+    async def _token_user(self, _request: web.Request) -> web.Response:
+        headers = {"X-OAuth-Scopes": self.token_scopes} if self.token_scopes is not None else {}
+        return json_response({"login": self.token_login, "id": 1, "type": "User"},
+                             headers=headers)
+
+    async def _membership(self, request: web.Request) -> web.Response:
+        login = request.match_info["login"].lower()
+        if login not in self.members and login not in self.admins:
+            return json_response({"message": "Not Found"}, 404)
+        return json_response({"state": "active", "role": "admin" if login in self.admins
+                              else "member", "user": {"login": login}})
 
     async def _is_member(self, request: web.Request) -> web.Response:
         return web.Response(status=204 if request.match_info["login"].lower() in self.members

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,14 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
                         headers={"Content-Type": "application/json", **(headers or {})})
 
 
+def answer(make: Callable[[], web.StreamResponse]
+           ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A route handler that answers `make()`, a response built when the request comes."""
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return make()
+    return handler
+
+
 @dataclass
 class Failure:
     method: str
@@ -27,7 +37,18 @@ class Failure:
 
 
 BODY = web.RequestKey("json", object)
-"""The request's JSON body, parsed once by the recording middleware."""
+"""The request's body, parsed once by the recording middleware: JSON, or a form as a dict."""
+
+
+def parse_body(content_type: str, raw: bytes) -> Any:
+    if not raw:
+        return None
+    if content_type.split(";")[0].strip() == "application/x-www-form-urlencoded":
+        return dict(urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True))
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -79,11 +100,7 @@ class FakeService:
     async def _record_and_fail(self, request: web.Request, handler: Any) -> web.StreamResponse:
         body: Any = None
         if request.can_read_body:
-            raw = await request.read()
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw.decode(errors="replace")
+            body = parse_body(request.headers.get("Content-Type", ""), await request.read())
         self.calls.append(Call(request.method, request.path, body))
         for failure in self.failures:
             if failure.times > 0 and request.method == failure.method and request.path.startswith(

@@ -1,0 +1,101 @@
+"""Zulip's words: finding a command in a message, mentions, places, and rendering."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from bot.core.messages import Choice, Message, Reply, render_text
+from bot.core.outbox import DIRECT_PREFIX
+from bot.transports.common import clip
+
+TOPIC = 60
+CONTENT = 10000
+MENTION = re.compile(r"@_?\*\*(?P<name>[^*|]+?)(?:\|(?P<id>\d+))?\*\*")
+LEADING_MENTION = re.compile(r"\s*" + MENTION.pattern + r"[\s:,]*")
+DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+"""Zulip's emoji names for 1 to 9: the reactions that answer a numbered choice."""
+SEPARATOR = "\n"
+
+
+# --- places -----------------------------------------------------------------------------------
+
+
+def stream_place(stream: str, topic: str) -> str:
+    """A place in a stream: `stream` and `topic`, which neither may contain a newline."""
+    return f"{stream}{SEPARATOR}{clip(topic, TOPIC)}"
+
+
+def split_place(place: str) -> tuple[str, str]:
+    stream, _, topic = place.partition(SEPARATOR)
+    return stream, topic
+
+
+def with_topic(place: str, topic: str) -> str:
+    """The place with the message's own topic, when it has one."""
+    if not topic or place.startswith(DIRECT_PREFIX):
+        return place
+    return stream_place(split_place(place)[0], topic)
+
+
+# --- commands in messages -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Addressed:
+    text: str
+    explicit: bool
+    """True when the bot was named (a mention, or a direct message): unknown commands get an
+    answer; a bare `/word` in a stream is answered only when it is one of Roadie's commands."""
+
+
+def command_in(content: str, *, private: bool, bot_id: int, bot_names: Iterable[str]
+               ) -> Addressed | None:
+    """The command a message gives Roadie, if any: `/name ...`, `@**Roadie** name ...`, or
+    anything in a direct message."""
+    text = content.strip()
+    names = {n.lower() for n in bot_names}
+    match = LEADING_MENTION.match(text)
+    if match and (match["id"] == str(bot_id) or match["name"].strip().lower() in names):
+        return Addressed(text[match.end():].strip().removeprefix("/").strip(), True)
+    if text.startswith("/") and len(text) > 1:
+        return Addressed(text[1:].strip(), private)
+    if private and text:
+        return Addressed(text, True)
+    return None
+
+
+def rewrite_mentions(text: str, ids_by_name: Mapping[str, int]) -> str:
+    """`@**Jane Doe|12**` (or `@**Jane Doe**` of a known name) becomes the target `zulip:12`."""
+    def replace(match: re.Match[str]) -> str:
+        user_id = match["id"] or ids_by_name.get(match["name"].strip().lower())
+        return f"zulip:{user_id}" if user_id is not None else match.group(0)
+
+    return MENTION.sub(replace, text)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def choices_block(choices: tuple[Choice, ...], *, reactions: bool) -> str:
+    lines = [f"{index}. {choice.label}: `/{choice.command}`"
+             for index, choice in enumerate(choices, start=1)]
+    how = "Answer with the command, or `/choose <number>`"
+    if reactions:
+        how += ", or react with the number's emoji (:one:, :two:, ...)"
+    return "\n".join([*lines, how + "."])
+
+
+def render(message: Message, mention: Callable[[str], str], *, reactions: bool = False) -> str:
+    text = render_text(message, mention=mention, choice_hint=False)
+    if message.choices:
+        text = f"{text}\n{choices_block(message.choices, reactions=reactions)}".strip()
+    return clip(text or "(empty message)", CONTENT)  # Zulip refuses empty messages
+
+
+def render_reply(answer: Reply, mention: Callable[[str], str]) -> str:
+    parts = [answer.text] if answer.text else []
+    if answer.message is not None:
+        parts.append(render(answer.message, mention))
+    return clip("\n".join(parts) or "Done.", CONTENT)
