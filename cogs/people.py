@@ -8,7 +8,7 @@ from bot.config import PeopleSection
 from bot.core.cog import Cog, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
-from bot.core.messages import Message
+from bot.core.messages import Message, Reply
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
@@ -27,15 +27,16 @@ class PeopleCog(Cog):
 
     @command("link start", "Link your chat account to your GitHub login",
              Arg("login", "your GitHub login", kind="login"), group_default=True)
-    async def link(self, call: Invocation, login: str) -> str:
+    async def link(self, call: Invocation, login: str) -> Reply:
         with self.ctx.db.transaction() as session:
             code = people.start_link(session, platform=call.platform, user_id=call.user_id,
                                      display_name=call.display_name, login=login,
                                      now=call.now, ttl=self.settings.link_code_ttl)
-        return (f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
-                f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
-                f"`/link confirm {code.code}`. The code works once, for "
-                f"{format_duration(self.settings.link_code_ttl)}.")
+        return Reply(private=True, text=(
+            f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
+            f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
+            f"`/link confirm {code.code}`. The code works once, for "
+            f"{format_duration(self.settings.link_code_ttl)}."))
 
     @command("link confirm", "Confirm someone's link with the code they were given",
              Arg("code", "the code from their `/link`"), role=Role.ADMIN)
