@@ -19,6 +19,7 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint("platform", "key", name="uq_outbox_platform_key"),
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_edit_of", "platform", "edit_of"),
+        Index("ix_outbox_remote_id", "platform", "remote_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
