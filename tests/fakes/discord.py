@@ -558,7 +558,10 @@ class FakeDiscord(FakeService):
                 raise AssertionError(f"/{' '.join(path)} has no option {name!r} ({known})")
             option: dict[str, Any] = {"name": name, "type": spec["type"]}
             if isinstance(value, DiscordUser):
-                option["value"] = value.id
+                # A user option carries the id; in a string option, the client writes the
+                # person picked from its mention list as `<@id>`.
+                string = spec["type"] == OPTION_TYPES["string"]
+                option["value"] = value.mention if string else value.id
                 resolved["users"][value.id] = value.payload
                 member = {k: v for k, v in self.members.get(value.id, {}).items() if k != "user"}
                 resolved["members"][value.id] = member | {"permissions": "0"}
