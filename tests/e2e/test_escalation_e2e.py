@@ -16,6 +16,16 @@ ADMINS = {"people": {"admins": ["alice", "frank", "gina"]}}
 SUMMARY = "Make the test job a required check on main"
 
 
+async def linked(world: World, platform: str, names: dict[str, str]) -> list[Any]:
+    """People in chat on `platform` (GitHub login -> name there), each linked to their login."""
+    people = []
+    for login, name in names.items():
+        person = world.discord_user(name) if platform == "discord" else world.zulip_user(name)
+        await world.link(login, **{platform: person})
+        people.append(person)
+    return people
+
+
 def labels(message: dict[str, Any]) -> list[str]:
     return [b["label"] for b in buttons_of(message)]
 
@@ -26,10 +36,8 @@ def last_dm(world: World, user: Any) -> str:
 
 async def test_an_escalation_through_discord(make_world: MakeWorld) -> None:
     async with make_world(ADMINS) as world:
-        alice, frank = world.discord_user("alice"), world.discord_user("frank")
-        carol = world.discord_user("carol")
-        for login, user in (("alice", alice), ("frank", frank), ("carol", carol)):
-            await world.link(login, discord=user)
+        alice, frank, carol = await linked(world, "discord", {"alice": "alice", "frank": "frank",
+                                                              "carol": "carol"})
 
         answer = await world.discord.slash(carol, "escalate", project="django-sample",
                                            kind="required-checks", summary=SUMMARY,
@@ -87,10 +95,8 @@ async def test_an_escalation_through_discord(make_world: MakeWorld) -> None:
 
 async def test_an_escalation_through_zulip(make_world: MakeWorld) -> None:
     async with make_world(ADMINS) as world:
-        alice, frank = world.zulip_user("Alice Liddell"), world.zulip_user("Frank Lin")
-        carol = world.zulip_user("Carol Danvers")
-        for login, user in (("alice", alice), ("frank", frank), ("carol", carol)):
-            await world.link(login, zulip=user)
+        alice, frank, carol = await linked(world, "zulip", {
+            "alice": "Alice Liddell", "frank": "Frank Lin", "carol": "Carol Danvers"})
 
         reply = await world.zulip.command(
             carol, f"/escalate django-sample required-checks {SUMMARY} --urgent",
