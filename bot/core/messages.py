@@ -21,12 +21,17 @@ class Field:
 class Choice:
     """Something the reader can do in one step: a button on Discord, a command elsewhere.
 
-    `command` is the text command that choosing it runs, as the person who chose it.
+    `command` is the text command that choosing it runs, as the person who chose it, such
+    as `escalation ack 5`. A leading slash is dropped (the transports show it where people
+    type one), so `/escalation ack 5` means the same.
     """
 
     label: str
     command: str
     style: ChoiceStyle = "secondary"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "command", self.command.strip().removeprefix("/").lstrip())
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def render_text(message: Message, *, mention: Any = None, choice_hint: bool = Tr
     if message.mentions:
         lines.append("cc " + " ".join(mention(login) for login in message.mentions))
     if message.choices and choice_hint:
-        lines.append(" · ".join(f"{c.label}: `{c.command}`" for c in message.choices))
+        lines.append(" · ".join(f"{c.label}: `/{c.command}`" for c in message.choices))
     if message.footer:
         lines.append(f"*{message.footer}*")
     return "\n".join(lines)

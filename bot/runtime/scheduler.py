@@ -37,6 +37,15 @@ def tick_of(job: Job, now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
+def trigger_for(job: Job) -> IntervalTrigger | CronTrigger:
+    if job.every is not None:
+        return IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC)
+    if job.daily_at is not None:
+        return CronTrigger(hour=job.daily_at.hour, minute=job.daily_at.minute,
+                           timezone=job.timezone)
+    raise ValueError(f"job {job.name} has neither an interval nor a time of day")
+
+
 class Scheduler:
     def __init__(self, db: Database, clock: Clock, jobs: Sequence[Job], metrics: Metrics, *,
                  holder: str, lease_ttl: timedelta) -> None:
@@ -79,15 +88,9 @@ class Scheduler:
 
     def start(self) -> None:
         for job in self._jobs:
-            if job.every is not None:
-                trigger = IntervalTrigger(seconds=job.every.total_seconds(), timezone=UTC)
-            elif job.daily_at is not None:
-                trigger = CronTrigger(hour=job.daily_at.hour, minute=job.daily_at.minute,
-                                      timezone=job.timezone)
-            else:
-                raise ValueError(f"job {job.name} has neither an interval nor a time of day")
-            self._aps.add_job(self.run_job, trigger, args=[job], id=job.name, name=job.name,
-                              max_instances=1, coalesce=True, misfire_grace_time=30)
+            self._aps.add_job(self.run_job, trigger_for(job), args=[job], id=job.name,
+                              name=job.name, max_instances=1, coalesce=True,
+                              misfire_grace_time=30)
         self._aps.start()
         self._lease_task = asyncio.create_task(self._keep_lease(), name="scheduler-lease")
 

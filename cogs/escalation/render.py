@@ -96,10 +96,12 @@ def event_message(ticket: Ticket, event: TicketEvent, now: datetime) -> Message:
                    tone=EVENT_TONES.get(event.kind, "info"))
 
 
-def _act(ticket: Ticket, phase: str) -> Choice:
+def _act(ticket: Ticket, phase: str) -> tuple[tuple[Choice, ...], str]:
+    """The one-step choice that meets the deadline, or (for a resolution, which needs a
+    note that a button cannot give) the command to type."""
     if phase == ACKNOWLEDGE:
-        return Choice("Acknowledge", f"/escalation ack {ticket.number}", "primary")
-    return Choice("Resolve", f"/escalation resolve {ticket.number} <note>", "primary")
+        return (Choice("Acknowledge", f"/escalation ack {ticket.number}", "primary"),), ""
+    return (), f"\nResolve it with `/escalation resolve {ticket.number} <note>`."
 
 
 def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Message:
@@ -107,20 +109,21 @@ def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Mes
     ticket, noun = due.ticket, PHASE_NOUN[due.phase]
     about = (f"{ticket.summary}\nReported by {ticket.reporter}; assigned to "
              f"{ticket.assignee or 'nobody'}.")
+    act, how = _act(ticket, due.phase)
     if not due.breach:
         share = round((due.fraction or 0) * 100)
         return Message(
             title=f"Reminder: escalation #{ticket.number} waits for {noun}",
             body=f"{share}% of its time is gone: to be {PHASE_VERB[due.phase]} by "
-                 f"{deadline_text(due.deadline, now)}.\n{about}",
-            choices=(_act(ticket, due.phase),), tone="warning")
+                 f"{deadline_text(due.deadline, now)}.\n{about}{how}",
+            choices=act, tone="warning")
     again = (f"Alert {due.repeat + 1}; it repeats every {format_duration(repeat_every)} until "
              f"the ticket is {PHASE_VERB[due.phase]}.")
     return Message(
         title=f"Overdue: escalation #{ticket.number} was not {PHASE_VERB[due.phase]} in time",
-        body=f"{title(ticket)}. It was due {deadline_text(due.deadline, now)}.\n{about}\n{again}",
-        choices=(Choice("Take it", f"/escalation take {ticket.number}"),
-                 _act(ticket, due.phase)), tone="danger")
+        body=f"{title(ticket)}. It was due {deadline_text(due.deadline, now)}.\n{about}{how}\n"
+             f"{again}",
+        choices=(Choice("Take it", f"/escalation take {ticket.number}"), *act), tone="danger")
 
 
 def status_line(ticket: Ticket, now: datetime) -> str:

@@ -34,14 +34,16 @@ What a World offers
   `world.topics[destination]` (Zulip stream, topic).
 - People: `alice = world.discord_user("alice")`, `ann = world.zulip_user("Ann Lee")`;
   joining now (a member-join event): `await world.discord.join("eve")`,
-  `await world.zulip.join("Eve")`.
+  `await world.zulip.join("Eve")`. A Discord account's age comes from its id: pass
+  `created_at=world.clock.now() - timedelta(hours=5)` to either Discord call.
 - Linking (as people do it, through `/link` and a GitHub comment webhook):
   `await world.link("alice", discord=alice, zulip=ann)`.
 - Commands on Discord: `answer = await world.discord.slash(alice, "grant", login="bob",
   role="admin")` builds the interaction from the commands Roadie synced (nested groups,
-  typed options; pass a `DiscordUser` for a user option) and returns the `Answer`
-  (`.text`, `.ephemeral`, `.buttons`). `await world.discord.autocomplete(alice, "grant",
-  "project", ...)`. Buttons: `await world.discord.click(alice, message, "Yes")`.
+  typed options; pass a `DiscordUser` for a user option, or for a mention in a string
+  option) and returns the `Answer` (`.text`, `.ephemeral`, `.buttons`).
+  `await world.discord.autocomplete(alice, "grant", "project", ...)`. Buttons:
+  `await world.discord.click(alice, message, "Yes")`.
 - Commands on Zulip: `reply = await world.zulip.command(ann, "/whoami", stream="general",
   topic="chat")` (in a stream topic) or `world.zulip.command(ann, "whoami")` (a direct
   message); the reply is the bot's next message there or in a PM to `ann`. Reactions:
@@ -53,8 +55,9 @@ What a World offers
   `world.on_discord("admins")` and `world.on_zulip("admins")` are the texts that arrived.
   `world.discord.messages_in(channel_id)` and `world.zulip.messages_in(stream, topic)` give
   the raw messages (with embeds, components, reactions).
-- Time: `await world.advance(seconds)` moves the clock (retries, reminders come due) and
-  waits; `await world.settle()` waits for webhooks and the outbox.
+- Time: `await world.advance(seconds)` moves the clock, runs the scheduled jobs that had a
+  tick meanwhile (reminders, sweeps) and waits, so retries and reminders come due;
+  `await world.settle()` waits for webhooks and the outbox.
 - Failures: `world.discord.fail_api("POST", f"/channels/{id}/messages", status=503)`,
   `world.discord.rate_limit(..., retry_after=0.05)`, `await world.discord.drop()` (the
   gateway dies; the bot resumes and gets the missed events), `world.zulip.fail_api(...)`,

@@ -5,6 +5,7 @@ See tests/e2e/conftest.py for how to use it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import discord.http
 import pytest
 import yarl
 
+from bot.core.cog import Job
 from bot.core.messages import Message
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
+from bot.runtime.scheduler import tick_of, trigger_for
 from bot.runtime.webhooks import signature_for
 from bot.transports.discord import DiscordTransport
 from bot.transports.zulip import ZulipTransport
@@ -67,9 +70,10 @@ class World:
 
     # --- people -------------------------------------------------------------------------
 
-    def discord_user(self, name: str) -> DiscordUser:
-        """Someone in the Discord guild (no join event: they were there already)."""
-        return self.discord.add_user(name)
+    def discord_user(self, name: str, *, created_at: datetime | None = None) -> DiscordUser:
+        """Someone in the Discord guild (no join event: they were there already), whose
+        account was made at `created_at` (by default: now, in real time)."""
+        return self.discord.add_user(name, created_at=created_at)
 
     def zulip_user(self, name: str) -> ZulipUser:
         return self.zulip.add_user(name)
@@ -127,9 +131,25 @@ class World:
         await self.roadie.settle()
 
     async def advance(self, seconds: float) -> None:
-        """Move Roadie's clock on (retries and reminders come due), then settle."""
-        self.clock.advance(timedelta(seconds=seconds))
+        """Move Roadie's clock on, run once each scheduled job that had a tick meanwhile (as
+        the scheduler would have: reminders, sweeps and retries come due), then settle."""
+        since = self.clock.advance(timedelta(seconds=seconds)) - timedelta(seconds=seconds)
+        await self.run_due_jobs(since)
         await self.settle()
+
+    async def run_due_jobs(self, since: datetime) -> list[str]:
+        """Run the jobs with a tick after `since`, up to now on Roadie's clock; their names.
+
+        The scheduler fires jobs in real time, which a FakeClock does not follow; the lease
+        is renewed first, since jumping the clock lets it run out.
+        """
+        scheduler, now = self.roadie.scheduler, self.clock.now()
+        await asyncio.to_thread(scheduler.renew_lease)
+        ran = []
+        for job in self.roadie.jobs:
+            if _came_due(job, since, now) and await scheduler.run_job(job):
+                ran.append(job.name)
+        return ran
 
     async def post(self, destination: str, message: Message, *, key: str | None = None) -> str:
         """Queue a message to a destination as a cog would; return its outbox key."""
@@ -148,6 +168,13 @@ class World:
         """The texts in a destination's Zulip stream topic."""
         stream, topic = self.topics[destination]
         return [m["content"] for m in self.zulip.messages_in(stream, topic)]
+
+
+def _came_due(job: Job, since: datetime, now: datetime) -> bool:
+    if job.every is not None:
+        return tick_of(job, now) > tick_of(job, since)
+    fire = trigger_for(job).get_next_fire_time(None, since + timedelta(microseconds=1))
+    return fire is not None and fire <= now
 
 
 def _github_port(fake: FakeGitHub) -> PyGithubPort:

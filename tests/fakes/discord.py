@@ -25,6 +25,7 @@ import json
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -49,9 +50,15 @@ OPTION_TYPES = {"sub_command": 1, "group": 2, "string": 3, "integer": 4, "boolea
 class _Snowflakes:
     def __init__(self) -> None:
         self._counter = itertools.count(int(time.time() * 1000 - EPOCH_MS) << 22)
+        self._made_at = itertools.count(1)
 
     def __call__(self) -> str:
         return str(next(self._counter))
+
+    def made_at(self, moment: datetime) -> str:
+        """A new id that says it was made at `moment` (an account's creation time)."""
+        return str((int(moment.timestamp() * 1000) - EPOCH_MS) << 22
+                   | next(self._made_at) & 0x3FFFFF)
 
 
 def text_of(message: dict[str, Any]) -> str:
@@ -200,16 +207,19 @@ class FakeDiscord(FakeService):
                 "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False,
                 "flags": 0}
 
-    def add_user(self, name: str, *, roles: list[str] | None = None) -> DiscordUser:
-        """Someone already in the guild (before the bot connects)."""
-        user = DiscordUser(self.snowflake(), name, list(roles or []))
+    def add_user(self, name: str, *, roles: list[str] | None = None,
+                 created_at: datetime | None = None) -> DiscordUser:
+        """Someone already in the guild (before the bot connects). Their account was made
+        at `created_at` (Discord reads it from the id), by default just now in real time."""
+        user_id = self.snowflake() if created_at is None else self.snowflake.made_at(created_at)
+        user = DiscordUser(user_id, name, list(roles or []))
         self.users[user.id] = user
         self.members[user.id] = self._member_payload(user)
         return user
 
-    async def join(self, name: str) -> DiscordUser:
+    async def join(self, name: str, *, created_at: datetime | None = None) -> DiscordUser:
         """Someone joins the guild now: the bot gets GUILD_MEMBER_ADD."""
-        user = self.add_user(name)
+        user = self.add_user(name, created_at=created_at)
         member = self.members[user.id]
         member["joined_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
         await self.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": self.guild_id})
@@ -548,7 +558,10 @@ class FakeDiscord(FakeService):
                 raise AssertionError(f"/{' '.join(path)} has no option {name!r} ({known})")
             option: dict[str, Any] = {"name": name, "type": spec["type"]}
             if isinstance(value, DiscordUser):
-                option["value"] = value.id
+                # A user option carries the id; in a string option, the client writes the
+                # person picked from its mention list as `<@id>`.
+                string = spec["type"] == OPTION_TYPES["string"]
+                option["value"] = value.mention if string else value.id
                 resolved["users"][value.id] = value.payload
                 member = {k: v for k, v in self.members.get(value.id, {}).items() if k != "user"}
                 resolved["members"][value.id] = member | {"permissions": "0"}

@@ -152,7 +152,7 @@ async def test_the_two_person_rule(tmp_path: Path, db: Database, clock: FakeCloc
         assert not github.called("PUT", "/orgs/jazzband/blocks/olive")
         ask = w.at("moderators")[-1]
         assert ask.message.title == "Case #1: block of olive needs a second moderator"
-        assert [c.command for c in ask.message.choices] == ["/block confirm 1"]
+        assert [c.command for c in ask.message.choices] == ["block confirm 1"]
         assert "Case #1: block of olive needs a second moderator" in w.last("modlog")
 
         assert w.roadie.complete("awaiting-cases", "") == [("#1 olive: rude", "1")]

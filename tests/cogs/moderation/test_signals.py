@@ -62,8 +62,8 @@ async def test_an_org_join_with_spam_signals_alerts_the_moderators(
             ("empty profile", "+1")]
         block = alert.choices[0]
         assert block.label == "Block"
-        assert block.command == ("/block hacktocat spam signals: account 3d old, no public "
-                                 "repositories, no followers, empty profile --github")
+        assert block.command == ("block hacktocat spam signals: account 3d old, no public "
+                                "repositories, no followers, empty profile --github")
         assert alert.footer == "Roadie blocks nobody by itself; a moderator decides."
         assert not github.called("PUT", "/orgs/jazzband/blocks/hacktocat")
 
@@ -132,8 +132,8 @@ async def test_chat_joins_score_names_age_and_bursts(tmp_path: Path, db: Databas
         assert alert.title == "Spam signals: discord:3001 joined Discord"
         assert [f.name for f in alert.fields] == ["account 5h old",
                                                   "name matches a spam pattern"]
-        assert alert.choices[0].command == ("/block discord:3001 spam signals: account 5h old, "
-                                            "name matches a spam pattern --chat")
+        assert alert.choices[0].command == ("block discord:3001 spam signals: account 5h old, "
+                                           "name matches a spam pattern --chat")
 
         # Five ordinary joins within ten minutes: the fifth one is part of a burst, but a
         # burst alone (2 points) stays under the alert score.
