@@ -28,7 +28,7 @@ from governance.onboarding import service
 from governance.onboarding.models import ADMIN, OPENING, Checklist
 from governance.onboarding.tasklist import parse_ticks, render_body
 from governance.people.roles import Role
-from governance.people.service import holders
+from governance.people.service import holders, normalize_login
 from governance.projects.service import register_project
 
 ACTIONS = ("done", "undo")
@@ -270,12 +270,20 @@ class OnboardingCog(Cog):
         ticket = open_escalation(
             self.ctx, session, project=checklist.repo, kind=item.escalation_kind,
             summary=render.escalation_summary(checklist, item, reason),
-            reporter_login=checklist.opened_by or self.ctx.bot_login,
+            reporter_login=self._reporter(checklist),
             source=f"onboarding:{checklist.project}:{item.key}")
         assert ticket.number is not None
         service.record_escalation(session, checklist, item, ticket=ticket.number, reason=reason,
                                   now=now)
         return 1
+
+    def _reporter(self, checklist: Checklist) -> str:
+        """Who reports an admin item: whoever moved the project in, unless that was a bot
+        (such as `someapp[bot]`, not a login a person has), then Roadie itself."""
+        try:
+            return normalize_login(checklist.opened_by)
+        except Refusal:
+            return self.ctx.bot_login
 
     def send_checkins(self) -> int:
         """Remind the leads of each project whose check-in is due; return how many."""

@@ -120,6 +120,15 @@ async def test_an_admin_item_open_too_long_is_escalated(w: World) -> None:
     assert len(w.issue(1).comments) == 5
 
 
+async def test_a_project_moved_in_by_a_bot_is_reported_by_roadie(w: World) -> None:
+    payload = transferred("pip-tools-demo")
+    payload["sender"]["login"] = "renovate[bot]"
+    await w.deliver("repository", payload)
+    await w.advance(timedelta(days=7))
+    assert {(t.project, t.reporter) for t in tickets(w)} == {
+        (REPO, SENDER), ("pip-tools-demo", "roadie-bot")}
+
+
 async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -> None:
     answer = await w.say("carol", "/onboarding Hello-World done links")
     assert answer == "Ticked `links` of Hello-World: 1 of 12 done. The GitHub issue shows it."
