@@ -30,14 +30,12 @@ def is_stuck(checklist: Checklist, now: datetime, stuck_after: timedelta) -> boo
     return checklist.state == "open" and now - checklist.last_progress_at >= stuck_after
 
 
-def waiting_on_admins(items: Sequence[ChecklistItem]) -> str:
-    """`webhook (escalation #3), pypi`: the open admin items."""
-    parts = []
-    for item in items:
-        if item.who == ADMIN and not item.done:
-            parts.append(f"{item.key} (escalation #{item.escalation})" if item.escalation
-                         else item.key)
-    return ", ".join(parts)
+def waiting_on_admins(line: str, items: Sequence[ChecklistItem]) -> str:
+    """The line, followed by the open admin items: `; waiting on admins: webhook (escalation
+    #3), pypi`."""
+    parts = [f"{i.key} (escalation #{i.escalation})" if i.escalation else i.key
+             for i in items if i.who == ADMIN and not i.done]
+    return f"{line}; waiting on admins: {', '.join(parts)}" if parts else line
 
 
 def state_text(checklist: Checklist, now: datetime, stuck_after: timedelta) -> str:
@@ -66,11 +64,8 @@ def listing(checklists: Sequence[Checklist], items: Mapping[int, Sequence[Checkl
     lines = ["Open onboarding checklists:"]
     for checklist in checklists:
         mine = items.get(checklist.id or 0, [])
-        line = (f"- {checklist.repo}: {progress(mine)}, "
-                f"{state_text(checklist, now, stuck_after)}")
-        waiting = waiting_on_admins(mine)
-        if waiting:
-            line += f"; waiting on admins: {waiting}"
+        line = waiting_on_admins(f"- {checklist.repo}: {progress(mine)}, "
+                                 f"{state_text(checklist, now, stuck_after)}", mine)
         if checklist.issue_url:
             line += f" ({checklist.issue_url})"
         lines.append(line)
@@ -191,14 +186,7 @@ def escalation_failed(checklist: Checklist, item: ChecklistItem, error: str) -> 
 
 def digest_lines(stuck: Sequence[Checklist], items: Mapping[int, Sequence[ChecklistItem]],
                  now: datetime) -> tuple[str, ...]:
-    lines = []
-    for checklist in stuck:
-        mine = items.get(checklist.id or 0, [])
-        line = (f"{checklist.repo}: {progress(mine)}, no progress for "
-                f"{age(now - checklist.last_progress_at)}")
-        waiting = waiting_on_admins(mine)
-        if waiting:
-            line += f"; waiting on admins: {waiting}"
-        lines.append(line)
-    return tuple(lines)
+    return tuple(waiting_on_admins(f"{c.repo}: {progress(items.get(c.id or 0, []))}, no "
+                                   f"progress for {age(now - c.last_progress_at)}",
+                                   items.get(c.id or 0, [])) for c in stuck)
 

@@ -14,7 +14,8 @@ from governance.onboarding import issue_work
 from governance.people.roles import Role
 from governance.people.service import grant_role
 from governance.projects.service import register_project
-from tests.cogs.onboarding.world import REPO, SENDER, example, fake_github, world
+from tests.cogs.moderation.world import fake_github
+from tests.cogs.onboarding.world import REPO, SENDER, example, world
 from tests.fakes.github import FakeGitHub
 
 EXPECTED_BODY = """\

@@ -14,13 +14,13 @@ from governance.db import Database
 from governance.escalations.models import Ticket
 from governance.people.roles import Role
 from governance.people.service import grant_role, link_directly
+from tests.cogs.moderation.world import fake_github
 from tests.cogs.onboarding.world import (
     BASE,
     REPO,
     SECRET,
     SENDER,
     World,
-    fake_github,
     issue_event,
     transferred,
     world,

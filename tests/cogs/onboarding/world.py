@@ -128,16 +128,6 @@ class World:
 
 
 @asynccontextmanager
-async def fake_github() -> AsyncIterator[FakeGitHub]:
-    fake = FakeGitHub()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-@asynccontextmanager
 async def world(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
                 github: FakeGitHub, overrides: dict[str, Any] | None = None,
                 clock: FakeClock | None = None) -> AsyncIterator[World]:
