@@ -66,7 +66,9 @@ def opened(ticket: Ticket, now: datetime, *, for_admins: bool) -> Message:
 
 def digest_line(ticket: Ticket, now: datetime) -> str:
     """`#3 urgent webhook for django-sample: acknowledgement overdue by 1d 2h; alice`."""
-    phase, deadline = ticket.deadline() or ("resolve", ticket.resolve_due_at)
+    current = ticket.deadline()
+    assert current is not None, "only active tickets have a deadline to report"
+    phase, deadline = current
     noun = PHASE_NOUN[phase]
     timing = (f"{noun} overdue by {format_duration(now - deadline)}" if deadline <= now
               else f"{noun} due in {format_duration(deadline - now)}")

@@ -256,6 +256,8 @@ def _apply(session: Session, checklist: Checklist, items: Sequence[ChecklistItem
         wanted = ticks.get(item.key)
         if wanted is None or wanted == item.done:
             continue
+        if via == "github" and item.sync_pending:
+            continue  # changed in chat since; the issue is about to show that, not this
         if wanted:
             item.done_at, item.done_by, item.done_via, item.escalate_at = now, by, via, None
             outcome.ticked.append(item.key)

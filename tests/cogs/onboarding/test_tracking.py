@@ -153,8 +153,14 @@ async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -
     assert answer.endswith("The GitHub issue is behind: Roadie tries again until GitHub "
                            "takes it.")
     assert "- [ ] `ci`" in w.issue(1).body
+    # Meanwhile someone ticks another box on GitHub: the issue does not show `ci` ticked
+    # yet, and that does not undo the tick made in chat.
+    await w.edit(w.tick_on_github("contributing"))
+    assert w.item("ci").done
+    assert w.item("contributing").done
     await w.advance(timedelta(seconds=15))
     assert "- [x] `ci`" in w.issue(1).body
+    assert "- [x] `contributing`" in w.issue(1).body
 
 
 async def test_chat_refusals_say_what_to_do(w: World) -> None:
