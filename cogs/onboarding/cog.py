@@ -44,6 +44,19 @@ class OnboardingCog(Cog):
         super().__init__(ctx, settings)
         self.issues = IssueKeeper(ctx)
 
+    async def start(self) -> None:
+        kinds = next((getattr(c.settings, "kinds", None) for c in self.ctx.cogs
+                      if c.name == "escalation"), None)
+        if kinds is None:
+            self.log.warning("the escalation cog is not loaded: admin items of onboarding "
+                             "checklists cannot be escalated")
+            return
+        for key in (i.key for i in self.settings.items if i.who == ADMIN):
+            if self.settings.kind_of(key) not in kinds:
+                self.log.warning("onboarding item %s is escalated as %r, which is not one of "
+                                 "[escalations] kinds; set onboarding.escalation_kinds.%s",
+                                 key, self.settings.kind_of(key), key)
+
     def jobs(self) -> list[Job]:
         return [Job("onboarding.sweep", self._scheduled_sweep, every=self.settings.sweep_interval)]
 

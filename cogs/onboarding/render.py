@@ -176,8 +176,8 @@ def github_failed(checklist: Checklist, error: str, *, opening: bool) -> Message
 def escalation_failed(checklist: Checklist, item: ChecklistItem, error: str) -> Message:
     return Message(title=f"Onboarding of {checklist.repo}: `{item.key}` was not escalated",
                    body=f"{item.text} needs an org admin, but opening an escalation for it "
-                        f"failed: {error}. Check `[onboarding] escalation_kinds` against "
-                        "`[escalations] kinds`, and `/escalate` it by hand.",
+                        f"failed: {error.rstrip('.')}. Check `[onboarding] escalation_kinds` "
+                        "against `[escalations] kinds`, and `/escalate` it by hand.",
                    url=checklist.issue_url, tone="danger")
 
 

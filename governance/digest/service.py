@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+from governance.audit import Actor, record
 from governance.db import insert_ignoring_conflicts
 from governance.digest.models import DigestDay
 
@@ -19,7 +20,11 @@ def claim_day(session: Session, *, day: date, now: datetime, outbox_key: str) ->
     """
     claimed = insert_ignoring_conflicts(session, DigestDay, [{
         "day": day, "sent_at": now, "outbox_key": outbox_key, "sections": 0}], ("day",))
-    return session.get(DigestDay, day) if claimed else None
+    if not claimed:
+        return None
+    record(session, actor=Actor.system(), action="digest.send", target=f"digest:{day}", at=now,
+           data={"key": outbox_key})
+    return session.get(DigestDay, day)
 
 
 def sent_on(session: Session, day: date) -> DigestDay | None:

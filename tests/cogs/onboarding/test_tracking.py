@@ -315,3 +315,32 @@ async def test_without_github_the_checklist_lives_in_roadie(
         assert reply.as_text() == "Ticked `links` of Hello-World: 1 of 12 done."
         reply = await say(roadie, "discord", "1004", "onboarding Hello-World")
         assert "tracked in Roadie only (no GitHub issue)" in reply.as_text()
+
+
+async def test_an_escalation_that_cannot_be_opened_is_reported(
+        tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch, github: FakeGitHub,
+        caplog: pytest.LogCaptureFixture) -> None:
+    kinds = {"webhook": "hooks"}  # merged into the example config's mapping
+    async with world(tmp_path, db, monkeypatch, github,
+                     {"onboarding": {"escalation_kinds": kinds}}) as w:
+        assert ("onboarding item webhook is escalated as 'hooks', which is not one of "
+                "[escalations] kinds") in caplog.text
+        await w.transfer()
+        await w.advance(timedelta(days=7))
+        assert [t.kind for t in tickets(w)] == ["required-checks", "pypi", "permissions",
+                                               "release"]
+        webhook = w.item("webhook")
+        assert (webhook.escalation, webhook.escalate_at) == (None, None)
+        assert webhook.escalation_error == "'hooks' is not a kind of escalation."
+        [failure] = [t for t in w.texts("admins") if "was not escalated" in t]
+        assert failure == (
+            "**Onboarding of Hello-World: `webhook` was not escalated** "
+            "(https://github.com/jazzband/Hello-World/issues/1)\n"
+            "Add the Read the Docs webhook to the repository needs an org admin, but opening "
+            "an escalation for it failed: 'hooks' is not a kind of escalation. Check "
+            "`[onboarding] escalation_kinds` against `[escalations] kinds`, and `/escalate` it "
+            "by hand.")
+        assert await w.advance(timedelta(days=1)) == 0  # reported once, not retried
+        detail = await w.say("carol", "/onboarding Hello-World")
+        assert ("(an org admin): could not be escalated: 'hooks' is not a kind of "
+                "escalation.") in detail
