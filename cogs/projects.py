@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.core.cog import Cog, completer, on_github
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.core.cog import Cog, DigestSection, completer, on_github
 from bot.core.commands import Arg, Invocation, Option, command
 from bot.core.events import GitHubEvent
 from governance.audit import Actor
@@ -37,6 +41,14 @@ class ProjectsCog(Cog):
             projects.register_project(session, name=name, now=call.now, actor=call.actor,
                                       default_branch=branch, source="command")
         return f"{name} was known already; updated." if existed else f"Added {name}."
+
+    def digest_sections(self, session: Session, *, now: datetime,
+                        since: datetime) -> list[DigestSection]:
+        leaderless = [name for name in projects.project_names(session)
+                      if not holders(session, Role.LEAD, name)]
+        if not leaderless:
+            return []
+        return [DigestSection("Projects without a lead", tuple(leaderless), order=50)]
 
     @completer("projects")
     def complete_projects(self, prefix: str) -> list[tuple[str, str]]:

@@ -6,9 +6,11 @@ from sqlalchemy import MetaData, Table
 from sqlmodel import SQLModel
 
 from governance.audit import log as _audit  # noqa: F401
+from governance.digest import models as _digest  # noqa: F401
 from governance.escalations import models as _escalations  # noqa: F401
 from governance.inbox import models as _inbox  # noqa: F401
 from governance.moderation import models as _moderation  # noqa: F401
+from governance.onboarding import models as _onboarding  # noqa: F401
 from governance.outbox import models as _outbox  # noqa: F401
 from governance.people import models as _people  # noqa: F401
 from governance.projects import models as _projects  # noqa: F401

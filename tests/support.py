@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import tomllib
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from bot.config import RoadieConfig, load_config
 from bot.core.commands import CommandSpec
@@ -18,6 +22,7 @@ from bot.core.outbox import DIRECT_PREFIX
 from bot.core.ports import ChatMember, GitHubPort, PlatformError, Rate
 from bot.runtime.app import Roadie
 from bot.runtime.dispatcher import Speaker
+from bot.runtime.webhooks import signature_for
 from bot.transports.base import Hub
 from bot.transports.console import ConsoleTransport
 from governance.clock import Clock
@@ -232,3 +237,20 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+async def deliver(roadie: Roadie, event: str, payload: dict[str, Any], *, secret: str,
+                  delivery: str | None = None) -> int:
+    """POST a signed GitHub delivery to a running Roadie's webhook server, wait until it is
+    handled and what it queued is sent; return the HTTP status."""
+    assert roadie.server is not None, "the config turns the server off"
+    body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+               "X-Hub-Signature-256": signature_for(secret.encode(), body),
+               "Content-Type": "application/json"}
+    url = f"http://127.0.0.1:{roadie.server.port}{roadie.config.github.webhook_path}"
+    async with aiohttp.ClientSession() as http, http.post(url, data=body,
+                                                            headers=headers) as response:
+        status = response.status
+    await roadie.settle()
+    return status

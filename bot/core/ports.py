@@ -133,6 +133,12 @@ class GitHubPort(Protocol):
 
     async def get_issue(self, repo: str, number: int) -> GitHubIssue: ...
 
+    async def list_issues(self, repo: str, *, creator: str = "",
+                          state: str = "all") -> list[GitHubIssue]:
+        """The issues of a repository (not pull requests), optionally only those opened by
+        `creator`; `state` is open, closed or all."""
+        ...
+
     async def edit_issue(self, repo: str, number: int, *, body: str | None = None,
                          title: str | None = None, state: str | None = None) -> GitHubIssue: ...
 

@@ -138,6 +138,17 @@ class PyGithubPort:
     async def get_issue(self, repo: str, number: int) -> GitHubIssue:
         return await self._call(lambda: _issue(repo, self._repo(repo).get_issue(number)))
 
+    async def list_issues(self, repo: str, *, creator: str = "",
+                          state: str = "all") -> list[GitHubIssue]:
+        def fetch() -> list[GitHubIssue]:
+            filters: dict[str, Any] = {"state": state}
+            if creator:
+                filters["creator"] = creator
+            return [_issue(repo, issue) for issue in self._repo(repo).get_issues(**filters)
+                    if issue.pull_request is None]
+
+        return await self._call(fetch)
+
     async def edit_issue(self, repo: str, number: int, *, body: str | None = None,
                          title: str | None = None, state: str | None = None) -> GitHubIssue:
         def edit() -> GitHubIssue:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.core.cog import Cog, CogContext, Job, completer, on_github
+from bot.core.cog import Cog, CogContext, DigestSection, Job, completer, on_github
 from bot.core.commands import Arg, Flag, Invocation, Text, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
@@ -24,6 +24,7 @@ Transition = Callable[[Session], tuple[Ticket, TicketEvent]]
 NUMBER = Arg("number", "the escalation's number", kind="int", autocomplete="escalations")
 SWEEP_BATCH = 200
 STATS_WINDOWS = (30, 90)
+DIGEST_HORIZON = timedelta(hours=24)
 
 
 class EscalationCog(Cog):
@@ -246,6 +247,24 @@ class EscalationCog(Cog):
                         sent += 1
             if len(numbers) < SWEEP_BATCH:
                 return sent
+
+    # --- the daily digest ---------------------------------------------------------------
+
+    def digest_sections(self, session: Session, *, now: datetime,
+                        since: datetime) -> list[DigestSection]:
+        sections = []
+        tickets = service.due_by(session, now + DIGEST_HORIZON)
+        if tickets:
+            sections.append(DigestSection("Escalations breached or due within 24h", tuple(
+                render.digest_line(t, now) for t in tickets), order=10))
+        gone = away.away_admins(session, now)
+        if gone:
+            names = {login.lower(): login for login in away.admins(session)}
+            sections.append(DigestSection("Admins away", tuple(
+                render.away_line(names.get(login, login), period.until, period.note)
+                for login, period in sorted(gone.items(), key=lambda i: (i[1].until, i[0]))),
+                order=60))
+        return sections
 
     # --- the GitHub mirror, the other way ------------------------------------------------
 

@@ -64,6 +64,23 @@ def opened(ticket: Ticket, now: datetime, *, for_admins: bool) -> Message:
                    footer=f"`/escalation {ticket.number}` shows its history.")
 
 
+def digest_line(ticket: Ticket, now: datetime) -> str:
+    """`#3 urgent webhook for django-sample: acknowledgement overdue by 1d 2h; alice`."""
+    current = ticket.deadline()
+    assert current is not None, "only active tickets have a deadline to report"
+    phase, deadline = current
+    noun = PHASE_NOUN[phase]
+    timing = (f"{noun} overdue by {format_duration(now - deadline)}" if deadline <= now
+              else f"{noun} due in {format_duration(deadline - now)}")
+    urgent = "urgent " if ticket.urgent else ""
+    return (f"#{ticket.number} {urgent}{ticket.kind} for {ticket.project}: {timing}; "
+            f"assigned to {ticket.assignee or 'nobody'}")
+
+
+def away_line(login: str, until: datetime, note: str) -> str:
+    return f"{login} until {when(until)}" + (f": {note}" if note else "")
+
+
 def opened_reply(ticket: Ticket, now: datetime) -> str:
     who = f"assigned to {ticket.assignee}" if ticket.assignee else "not assigned yet"
     return (f"Escalation #{ticket.number} is open ({ticket.severity} {ticket.kind} for "

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.cog import Cog, CogContext, completer, every, on_github, on_member_join
+from sqlmodel import Session
+
+from bot.core.cog import (
+    Cog,
+    CogContext,
+    DigestSection,
+    completer,
+    every,
+    on_github,
+    on_member_join,
+)
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
 from bot.core.messages import Message, Reply
@@ -156,6 +166,14 @@ class ModerationCog(Cog):
             waiting = cases.awaiting_cases(session)
         return [(f"#{c.id} {c.subject}: {c.reason}"[:100], str(c.id)) for c in waiting
                 if str(c.id).startswith(prefix.lstrip("#"))]
+
+    def digest_sections(self, session: Session, *, now: datetime,
+                        since: datetime) -> list[DigestSection]:
+        found = cases.cases_since(session, since)
+        if not found:
+            return []
+        return [DigestSection("Blocks of the last day", tuple(case_summary(c) for c in found),
+                              order=40)]
 
     # --- jobs and events ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, and_, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from governance.audit import Actor, record
@@ -77,6 +77,16 @@ def tickets_of(session: Session, login: str) -> tuple[list[Ticket], list[Ticket]
     name = person.display_login if person else login
     active = active_tickets(session)
     return ([t for t in active if t.assignee == name], [t for t in active if t.reporter == name])
+
+
+def due_by(session: Session, moment: datetime) -> list[Ticket]:
+    """Active tickets whose current deadline is at or before `moment` (overdue ones too),
+    the soonest deadline first."""
+    tickets = session.exec(select(Ticket).where(or_(
+        and_(col(Ticket.state) == OPEN, col(Ticket.ack_due_at) <= moment),
+        and_(col(Ticket.state) == ACKNOWLEDGED, col(Ticket.resolve_due_at) <= moment)))).all()
+    return sorted(tickets, key=lambda t: (t.ack_due_at if t.state == OPEN else t.resolve_due_at,
+                                          t.number or 0))
 
 
 def by_source(session: Session, source: str) -> Ticket | None:

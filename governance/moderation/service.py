@@ -444,6 +444,17 @@ def awaiting_cases(session: Session) -> list[ModerationCase]:
     ).all())
 
 
+def cases_since(session: Session, since: datetime) -> list[ModerationCase]:
+    """Blocks opened or confirmed since a moment (not those that lapsed), oldest first."""
+    return list(session.exec(
+        select(ModerationCase)
+        .where(or_(col(ModerationCase.created_at) >= since,
+                   col(ModerationCase.confirmed_at) >= since),
+               ModerationCase.state != LAPSED)
+        .order_by(col(ModerationCase.id))
+    ).all())
+
+
 def blocks_since(session: Session, actor: Actor, since: datetime) -> int:
     """How many blocks an actor opened or confirmed since a moment: the rate limit's count."""
     opened = session.exec(

@@ -25,6 +25,7 @@ class FakeIssue:
     assignees: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    creator: str = ""
 
 
 class FakeGitHub(FakeService):
@@ -38,6 +39,10 @@ class FakeGitHub(FakeService):
         self.teams: dict[str, set[str]] = {}
         self.issues: dict[tuple[str, int], FakeIssue] = {}
         self.commit_pulls: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.unassignable: set[str] = set()
+        """Logins GitHub refuses as assignees (422), such as people without access."""
+        self.lose_created_issues = 0
+        """The next n issues are created, but answered with a 502 (an answer lost)."""
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
         self.token_login = "roadie-bot"
@@ -85,6 +90,7 @@ class FakeGitHub(FakeService):
         r.add_put(f"/orgs/{org}/teams/{{slug}}/memberships/{{login}}", self._add_to_team)
         r.add_get(f"/repos/{org}/{{repo}}", self._repo)
         r.add_post(f"/repos/{org}/{{repo}}/issues", self._create_issue)
+        r.add_get(f"/repos/{org}/{{repo}}/issues", self._list_issues)
         r.add_route("*", f"/repos/{org}/{{repo}}/issues/{{number}}", self._issue)
         r.add_post(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comment)
         r.add_get(f"/repos/{org}/{{repo}}/commits/{{sha}}/pulls", self._commit_pulls)
@@ -172,17 +178,35 @@ class FakeGitHub(FakeService):
                 "html_url": f"https://github.com/{self.org}/{issue.repo}/issues/{issue.number}",
                 "url": f"{self.url}/repos/{self.org}/{issue.repo}/issues/{issue.number}",
                 "assignees": [{"login": a} for a in issue.assignees],
-                "labels": [{"name": n} for n in issue.labels], "comments": len(issue.comments)}
+                "labels": [{"name": n} for n in issue.labels], "comments": len(issue.comments),
+                "user": {"login": issue.creator}}
 
     async def _create_issue(self, request: web.Request) -> web.Response:
         body = request[BODY] or {}
         if not body.get("title"):
             return json_response({"message": "Validation Failed"}, 422)
+        assignees = list(body.get("assignees") or [])
+        refused = [a for a in assignees if a.lower() in self.unassignable]
+        if refused:
+            return json_response({"message": "Validation Failed", "errors": [
+                {"value": refused[0], "resource": "Issue", "field": "assignees",
+                 "code": "invalid"}]}, 422)
         issue = FakeIssue(request.match_info["repo"], next(self._numbers), body["title"],
-                          body.get("body") or "", assignees=list(body.get("assignees") or []),
-                          labels=list(body.get("labels") or []))
+                          body.get("body") or "", assignees=assignees,
+                          labels=list(body.get("labels") or []), creator=self.token_login)
         self.issues[(issue.repo, issue.number)] = issue
+        if self.lose_created_issues > 0:
+            self.lose_created_issues -= 1
+            return json_response({"message": "Bad Gateway"}, 502)
         return json_response(self._issue_json(issue), 201)
+
+    async def _list_issues(self, request: web.Request) -> web.Response:
+        repo, query = request.match_info["repo"], request.query
+        state, creator = query.get("state", "open"), query.get("creator", "").lower()
+        found = [issue for (name, _), issue in sorted(self.issues.items()) if name == repo
+                 and state in ("all", issue.state)
+                 and (not creator or issue.creator.lower() == creator)]
+        return json_response([self._issue_json(issue) for issue in found])
 
     def _find(self, request: web.Request) -> FakeIssue | None:
         return self.issues.get((request.match_info["repo"], int(request.match_info["number"])))

@@ -1,0 +1,1 @@
+"""The daily digest: which days were sent."""

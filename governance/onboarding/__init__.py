@@ -1,0 +1,1 @@
+"""Onboarding checklists of new projects."""
