@@ -197,7 +197,6 @@ class FeedSection(Section):
 
 class SchedulerSection(Section):
     lease_ttl: Duration = Field(default="30s", validate_default=True)  # type: ignore[assignment]
-    timezone: str = "UTC"
 
 
 class OutboxSection(Section):
