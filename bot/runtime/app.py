@@ -190,7 +190,9 @@ class Roadie:
         if self.server is not None:
             await self.server.start()
         if self.receiver is None:
-            log.warning("the GitHub webhook receiver is off: set %s (or "
+            # Expected when trying Roadie on the console; a real deployment needs webhooks.
+            level = logging.WARNING if self.config.chat_platforms else logging.INFO
+            log.log(level, "the GitHub webhook receiver is off: set %s (or "
                         "github.insecure_allow_unsigned_webhooks for development)",
                         self.config.github.webhook_secret.source())
         for transport in self.transports:

@@ -145,5 +145,6 @@ def help_text(registry: CommandRegistry, role: Role, platform: str,
         return spec.describe() + note
     lines = ["Commands you may use (`/help <command>` for details):"]
     for spec in registry.visible(role, platform):
-        lines.append(f"- `/{spec.name}`: {spec.help}")
+        words = spec.path[:-1] if spec.group_default else spec.path
+        lines.append(f"- `/{' '.join(words)}`: {spec.help}")
     return "\n".join(lines)
