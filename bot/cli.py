@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import ConfigError, RoadieConfig, load_config
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
+from bot.runtime.webhooks import signature_for
 from governance.audit import verify
 from governance.db import Database
+from governance.durations import parse_duration
+from governance.inbox.service import find_delivery
 from governance.migrate import schema_state, upgrade
 
 DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
@@ -156,6 +164,97 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1
 
 
+# --- webhook --------------------------------------------------------------------------------
+
+
+def _webhook_url(config: RoadieConfig) -> str:
+    host = config.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{config.server.port}{config.github.webhook_path}"
+
+
+def cmd_webhook_send(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    secret = config.github.webhook_secret.value()
+    if secret is None and not config.github.insecure_allow_unsigned_webhooks:
+        print(f"roadie: no webhook secret in {config.github.webhook_secret.source()}; set it to "
+              "the secret Roadie runs with, so that the delivery can be signed",
+              file=sys.stderr)
+        return 2
+    try:
+        body = Path(args.file).read_bytes()
+        json.loads(body)
+    except OSError as error:
+        print(f"roadie: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(f"roadie: {args.file} is not JSON; give a webhook payload such as "
+              "tests/fixtures/github/issues/opened.payload.json", file=sys.stderr)
+        return 2
+    delivery = args.delivery or str(uuid.uuid4())
+    headers = {"Content-Type": "application/json", "User-Agent": "roadie-webhook-send",
+               "X-GitHub-Event": args.event, "X-GitHub-Delivery": delivery}
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = signature_for(secret.encode(), body)
+    url = args.url or _webhook_url(config)
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, text = answer.status, answer.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as error:
+        print(f"roadie: cannot reach {url}: {getattr(error, 'reason', error)}; is Roadie "
+              "running with its server on?", file=sys.stderr)
+        return 1
+    print(f"{args.event} delivery {delivery} to {url}: {status} {text.strip()}")
+    return 0 if status in (200, 202) else 1
+
+
+def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
+    from bot.github.hooks import OrgHooks
+
+    config = _load(args.config)
+    token = config.github.token.value()
+    if token is None:
+        print(f"roadie: redelivering needs a GitHub token with admin:org_hook; set "
+              f"{config.github.token.source()}", file=sys.stderr)
+        return 2
+    try:
+        since = datetime.now(UTC) - parse_duration(args.since)
+    except ValueError as error:
+        print(f"roadie: --since: {error}", file=sys.stderr)
+        return 2
+    hooks = OrgHooks(org=config.bot.org, token=token, api_url=config.github.api_url)
+    db = Database(config.database_url)
+    try:
+        hook = args.hook or hooks.find_hook(config.github.webhook_path)
+        failed = hooks.failed_since(hook, since)
+        redelivered, known = 0, 0
+        for delivery in reversed(failed):  # oldest first, as they happened
+            with db.transaction() as session:
+                if find_delivery(session, delivery.guid) is not None:
+                    known += 1
+                    continue
+            if not args.dry_run:
+                hooks.redeliver(hook, delivery.id)
+            redelivered += 1
+            print(f"{'would redeliver' if args.dry_run else 'redelivered'} {delivery.guid} "
+                  f"({delivery.event}{'.' + delivery.action if delivery.action else ''}, "
+                  f"{delivery.delivered_at:%Y-%m-%d %H:%M} UTC, answered "
+                  f"{delivery.status_code or 'nothing'})")
+    except PlatformError as error:
+        print(f"roadie: GitHub: {error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"hook {hook}: {len(failed)} failed deliveries since {since:%Y-%m-%d %H:%M} UTC; "
+          f"{'would redeliver' if args.dry_run else 'redelivered'} {redelivered}, "
+          f"{known} already stored by Roadie")
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------
 
 
@@ -192,6 +291,24 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
     add("verify", cmd_audit_verify, "check the audit log's hash chain", parent=audit)
+
+    webhook = sub.add_parser("webhook", help="GitHub webhook deliveries").add_subparsers(
+        dest="webhook_command", required=True, metavar="ACTION")
+    send = add("send", cmd_webhook_send, "sign a payload with the webhook secret and post it "
+               "to a running Roadie", parent=webhook)
+    send.add_argument("event", help="the event name, such as issues or push")
+    send.add_argument("file", help="a JSON payload, such as one of tests/fixtures/github")
+    send.add_argument("--url", help="where Roadie listens (default: from the config's server "
+                                    "bind and github.webhook_path)")
+    send.add_argument("--delivery", help="the X-GitHub-Delivery id (default: a new one)")
+    redeliver = add("redeliver", cmd_webhook_redeliver, "ask GitHub to redeliver the org "
+                    "hook's failed deliveries", parent=webhook)
+    redeliver.add_argument("--since", default="1h",
+                           help="how far back to look, such as 1h or 2d (default: 1h)")
+    redeliver.add_argument("--hook", type=int, help="the org hook's id (default: the hook "
+                                                    "whose URL ends with github.webhook_path)")
+    redeliver.add_argument("--dry-run", action="store_true",
+                           help="list what would be redelivered, and redeliver nothing")
     return parser
 
 

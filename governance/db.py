@@ -7,6 +7,8 @@ PostgreSQL the services lock what they read-then-write (`SELECT ... FOR UPDATE`)
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,33 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.engine = _make_engine(url, self.dialect, pool_size)
+        self._checkpoints_stop: threading.Event | None = None
+
+    def checkpoint_in_background(self, every: float = 0.5) -> None:
+        """SQLite: checkpoint the write-ahead log from a thread of its own.
+
+        A checkpoint waits for the disk; left to the committing connection, it holds up every
+        few hundredth commit (and the event loop that made it) for many milliseconds.
+        Connections made from now on leave checkpoints to the thread; `dispose` stops it.
+        """
+        path = make_url(self.url).database
+        if not self.is_sqlite or not path or ":memory:" in path or self._checkpoints_stop:
+            return
+        stop = self._checkpoints_stop = threading.Event()
+        event.listen(self.engine, "connect", _no_autocheckpoint)
+        self.engine.dispose()  # pooled connections would still checkpoint
+
+        def run() -> None:
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+            try:
+                while not stop.wait(every):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:
+                pass  # the database went away: nothing left to checkpoint
+            finally:
+                connection.close()
+
+        threading.Thread(target=run, name="sqlite-checkpoints", daemon=True).start()
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,6 +85,8 @@ class Database:
             return False
 
     def dispose(self) -> None:
+        if self._checkpoints_stop is not None:
+            self._checkpoints_stop.set()
         self.engine.dispose()
 
     def describe(self) -> str:
@@ -86,6 +117,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 def _sqlite_on_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -109,7 +146,8 @@ def insert_ignoring_conflicts(
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=conflict)
+    # Rows passed as parameters (not as .values()) keep the compiled statement cached; count
+    # what RETURNING gives back, as psycopg reports no rowcount (-1) for this statement.
+    statement = (insert(table).on_conflict_do_nothing(index_elements=conflict)
                  .returning(*(table.c[name] for name in conflict)))
-    # Count the rows RETURNING gives back: psycopg 3 reports no rowcount (-1) for this insert.
-    return len(session.execute(statement).all())
+    return len(session.execute(statement, list(rows)).all())

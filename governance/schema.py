@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from governance.audit import log as _audit  # noqa: F401
 from governance.digest import models as _digest  # noqa: F401
 from governance.escalations import models as _escalations  # noqa: F401
+from governance.feed import models as _feed  # noqa: F401
 from governance.inbox import models as _inbox  # noqa: F401
 from governance.moderation import models as _moderation  # noqa: F401
 from governance.onboarding import models as _onboarding  # noqa: F401

@@ -239,18 +239,46 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
         await asyncio.sleep(0.01)
 
 
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def github_payload(name: str) -> dict[str, Any]:
+    """A GitHub webhook payload example from tests/fixtures/github, such as `issues/opened`
+    (the file issues/opened.payload.json) or `push/payload`."""
+    path = FIXTURES / "github" / f"{name}.payload.json"
+    if not path.exists():
+        path = path.with_name(f"{Path(name).name}.json")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+async def post_webhook(
+    roadie: Roadie, event: str, payload: dict[str, Any] | bytes, *, secret: str | None,
+    delivery: str | None = None, headers: dict[str, str | None] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """POST a delivery to the running Roadie's webhook path, signed when `secret` is given;
+    return the status and the JSON answer (or `{"text": ...}`). A header given as None is
+    left out."""
+    assert roadie.server is not None, "the server is off in this config"
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    sent: dict[str, str | None] = {"Content-Type": "application/json", "X-GitHub-Event": event,
+                                   "X-GitHub-Delivery": delivery or uuid.uuid4().hex}
+    if secret is not None:
+        sent["X-Hub-Signature-256"] = signature_for(secret.encode(), body)
+    sent.update(headers or {})
+    url = f"http://127.0.0.1:{roadie.server.port}{roadie.config.github.webhook_path}"
+    async with aiohttp.ClientSession() as session, session.post(
+            url, data=body, headers={k: v for k, v in sent.items() if v is not None}) as answer:
+        text = await answer.text()
+    try:
+        return answer.status, json.loads(text)
+    except ValueError:
+        return answer.status, {"text": text}
+
+
 async def deliver(roadie: Roadie, event: str, payload: dict[str, Any], *, secret: str,
                   delivery: str | None = None) -> int:
-    """POST a signed GitHub delivery to a running Roadie's webhook server, wait until it is
-    handled and what it queued is sent; return the HTTP status."""
-    assert roadie.server is not None, "the config turns the server off"
-    body = json.dumps(payload).encode()
-    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-               "X-Hub-Signature-256": signature_for(secret.encode(), body),
-               "Content-Type": "application/json"}
-    url = f"http://127.0.0.1:{roadie.server.port}{roadie.config.github.webhook_path}"
-    async with aiohttp.ClientSession() as http, http.post(url, data=body,
-                                                            headers=headers) as response:
-        status = response.status
+    """POST a signed delivery, wait until it is handled and what it queued is sent; return the
+    HTTP status."""
+    status, _ = await post_webhook(roadie, event, payload, secret=secret, delivery=delivery)
     await roadie.settle()
     return status

@@ -52,10 +52,22 @@ class Job:
 
 @dataclass(frozen=True)
 class Feed:
-    """Where a set of repositories is announced (the full routing rules live in the config)."""
+    """Where a set of repositories is announced, with the filters of its `[[feeds]]` table.
+
+    Empty filters let everything through; `labels` are all required.
+    """
 
     repos: tuple[str, ...]
     destination: str
+    events: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    ignore_bots: bool = True
+    ignore_private: bool = False
+
+    def covers(self, repo: str) -> bool:
+        return any(fnmatch.fnmatchcase(repo.lower(), p.lower()) for p in self.repos)
 
 
 @dataclass
@@ -69,7 +81,7 @@ class Destinations:
     def for_project(self, project: str) -> str:
         """The feed destination of a project: the first feed whose patterns match it."""
         for feed in self.feeds:
-            if any(fnmatch.fnmatchcase(project.lower(), p.lower()) for p in feed.repos):
+            if feed.covers(project):
                 return feed.destination
         return self.fallback_feed
 

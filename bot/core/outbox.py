@@ -85,6 +85,15 @@ class Outbox:
         self._enqueue(session, destination, message, key, original_key, None)
         return key
 
+    def revise(self, session: Session, key: str, message: Message) -> bool:
+        """Rewrite a posted message that no platform has sent or is sending yet.
+
+        Messages posted with a later `not_before` can so gather what happens meanwhile.
+        False when it is too late (or the key is unknown): post a new message instead.
+        """
+        return outbox_rows.revise_pending(session, key=key, payload=message.to_json(),
+                                          now=self._clock.now())
+
     def post_to_person(self, session: Session, login: str, message: Message, *,
                        key: str | None = None) -> list[str]:
         """Send a direct message to a person on every platform they linked; return those.

@@ -94,7 +94,10 @@ class Roadie:
         self.outbox = Outbox(self.clock, self._platforms_for, wake=self.sender.wake)
         self.destinations = Destinations(
             frozenset(config.destinations),
-            tuple(Feed(tuple(f.repos), f.destination) for f in config.feeds))
+            tuple(Feed(tuple(f.repos), f.destination, events=tuple(f.events),
+                       actions=tuple(f.actions), branches=tuple(f.branches),
+                       labels=tuple(f.labels), ignore_bots=f.ignore_bots,
+                       ignore_private=f.ignore_private) for f in config.feeds))
         self.context = CogContext(db=self.db, clock=self.clock, outbox=self.outbox,
                                   destinations=self.destinations, org=config.bot.org,
                                   bot_login=config.bot.github_login, github=self.github,
@@ -118,6 +121,8 @@ class Roadie:
         self.scheduler = Scheduler(self.db, self.clock, self.jobs, self.metrics,
                                    holder=self.instance, lease_ttl=config.scheduler.lease_ttl)
         self.receiver = self._receiver()
+        if self.receiver is not None:  # acknowledging deliveries goes first
+            self.webhook_worker.between = self.sender.between = self.receiver.quiet
         self.server = Server(
             build_app(self.db, self.metrics, receiver=self.receiver,
                       webhook_path=config.github.webhook_path, max_body=config.github.max_body,
@@ -182,6 +187,7 @@ class Roadie:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.prepare_database)
+        self.db.checkpoint_in_background()
         for cog in self.cogs:
             await cog.start()
         self.sender.start()
@@ -203,13 +209,13 @@ class Roadie:
                  len(self.registry), len(self.jobs))
 
     async def stop(self) -> None:
-        for transport in reversed(self.transports):
-            await transport.stop()
         if self.server is not None:
             await self.server.stop()
         await self.scheduler.stop()
         await self.webhook_worker.stop()
-        await self.sender.stop()
+        await self.sender.stop()  # before the transports, so that nothing is sent to them
+        for transport in reversed(self.transports):
+            await transport.stop()
         for cog in reversed(self.cogs):
             await cog.stop()
         self.db.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from bot.config import OutboxSection
@@ -28,6 +28,7 @@ log = logging.getLogger("roadie.sender")
 FAILURE_REPORT_DESTINATION = "admins"
 # Long enough to outlast any rate-limit wait, so no other replica takes a row being sent.
 CLAIM_HOLD = timedelta(minutes=5)
+COLLECT_PAUSE = 0.01
 
 
 class OutboxSender:
@@ -46,6 +47,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.between: Callable[[], Awaitable[None]] | None = None  # awaited between sends
 
     def wake(self) -> None:
         self._wake.set()
@@ -91,19 +93,20 @@ class OutboxSender:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
+            await asyncio.sleep(COLLECT_PAUSE)  # one read for the many wakes of a burst
 
     def _collect(self) -> None:
         if not self._ports:
             return
         with self._db.transaction() as session:
-            found = rows.due(session, platforms=list(self._ports), now=self._clock.now())
-        for row in found:
-            if row.id is None or row.id in self._queued:
+            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now())
+        for row_id, platform, destination in found:
+            if row_id in self._queued:
                 continue
-            self._queued.add(row.id)
-            lane = (row.platform, row.destination)
+            self._queued.add(row_id)
+            lane = (platform, destination)
             queue = self._queues.setdefault(lane, asyncio.Queue())
-            queue.put_nowait(row.id)
+            queue.put_nowait(row_id)
             worker = self._workers.get(lane)
             if worker is None or worker.done():
                 self._workers[lane] = asyncio.create_task(self._lane(lane, queue))
@@ -118,6 +121,8 @@ class OutboxSender:
         while not queue.empty():
             row_id = queue.get_nowait()
             try:
+                if self.between is not None:
+                    await self.between()
                 await self._deliver(row_id, port, place, windows)
             except Exception:
                 log.exception("outbox row %s: unexpected error", row_id)

@@ -14,7 +14,10 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -31,6 +34,13 @@ log = logging.getLogger("roadie.webhooks")
 MAX_ATTEMPTS = 8
 
 
+OFFLOAD_ABOVE = 256 * 1024
+"""Bodies larger than this are checked and parsed in a thread, so that the loop keeps
+answering other requests meanwhile (a 25 MB body takes a while to hash and parse)."""
+TURNS_TO_START_A_REQUEST = 6
+_EVENT_NAME = re.compile(r"[a-z_]{1,40}")
+
+
 def signature_for(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
@@ -39,60 +49,178 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     return bool(header) and hmac.compare_digest(signature_for(secret, body), header or "")
 
 
+def _label(event: str) -> str:
+    return event if _EVENT_NAME.fullmatch(event) else "unknown"
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    outcome: str
+    text: str
+    event: str = "unknown"
+
+
+class DeliveryStore:
+    """Stores deliveries many to a transaction.
+
+    Requests whose bodies arrive in the same turn of the event loop are stored together at
+    its end, so a burst costs a few commits rather than one per delivery. The write runs on
+    the loop, as every other write of the process does: on SQLite, writers in several threads
+    of one process would wait for each other's locks by sleeping. Each request is answered
+    only once the transaction that holds its delivery has committed.
+    """
+
+    def __init__(self, db: Database, clock: Clock, max_batch: int = 200) -> None:
+        self._db = db
+        self._clock = clock
+        self._max_batch = max_batch
+        self._waiting: list[tuple[inbox.NewDelivery, asyncio.Future[bool]]] = []
+        self._scheduled = False
+
+    async def store(self, delivery: inbox.NewDelivery) -> bool:
+        """True when the delivery is new, False when its id was stored before."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((delivery, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        while self._waiting:
+            batch = self._waiting[:self._max_batch]
+            del self._waiting[:self._max_batch]
+            try:
+                with self._db.transaction() as session:
+                    new = inbox.store_deliveries(session, [d for d, _ in batch],
+                                                 now=self._clock.now())
+            except Exception as error:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for delivery, future in batch:
+                first = delivery.delivery_id in new
+                new.discard(delivery.delivery_id)  # a repeat within the batch is a duplicate
+                if not future.done():
+                    future.set_result(first)
+
+
 class WebhookReceiver:
-    """The aiohttp handler for `POST <webhook_path>`."""
+    """The aiohttp handler for `POST <webhook_path>`.
+
+    Refusals store nothing and are counted in `roadie_webhook_deliveries` by outcome; the
+    event label of a request whose signature was not checked is `unknown`, so that
+    unauthenticated requests cannot invent label values.
+    """
 
     def __init__(self, db: Database, clock: Clock, metrics: Metrics, *, secret: bytes | None,
                  max_body: int, on_stored: Callable[[], None]) -> None:
-        self._db = db
-        self._clock = clock
         self._metrics = metrics
         self._secret = secret
         self._max_body = max_body
         self._on_stored = on_stored
+        self._store = DeliveryStore(db, clock)
+        self._in_flight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._turn_free = asyncio.Event()
+        self._turn_free.set()
 
-    def _refuse(self, status: int, event: str, outcome: str, text: str) -> web.Response:
-        self._metrics.webhooks.labels(event or "unknown", outcome).inc()
-        return web.json_response({"error": text}, status=status)
+    async def quiet(self, longest: float = 0.05) -> None:
+        """Wait for a turn to do some background work (processing a delivery, sending a
+        message): the worker and the sender call this before each step.
+
+        A turn comes once no request is being answered (or after `longest` seconds), and
+        at most one step runs per turn of the event loop, so that a request waits for one
+        step at most, not for every background task's.
+        """
+        # A few turns of the loop, for requests that arrived to reach the handler.
+        for _ in range(TURNS_TO_START_A_REQUEST):
+            await asyncio.sleep(0)
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), longest)
+        while not self._turn_free.is_set():
+            await self._turn_free.wait()
+        self._turn_free.clear()
+        asyncio.get_running_loop().call_soon(self._turn_free.set)
+
+    def _refuse(self, refused: Refused) -> web.Response:
+        self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
+        return web.json_response({"error": refused.text}, status=refused.status)
 
     async def handle(self, request: web.Request) -> web.Response:
-        event = request.headers.get("X-GitHub-Event", "")
+        self._in_flight += 1
+        self._quiet.clear()
+        try:
+            return await self._answer(request)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._quiet.set()
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        too_large = Refused(413, "too_large", f"the body is larger than {self._max_body} bytes; "
+                                              "GitHub never sends more than 25 MB")
         if request.content_length is not None and request.content_length > self._max_body:
-            return self._refuse(413, event, "too_large",
-                                f"body larger than {self._max_body} bytes")
+            return self._refuse(too_large)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return self._refuse(413, event, "too_large", f"body larger than {self._max_body} bytes")
-        if self._secret is not None and not signature_ok(
-            self._secret, body, request.headers.get("X-Hub-Signature-256")
-        ):
-            return self._refuse(401, event, "bad_signature",
-                                "missing or wrong X-Hub-Signature-256 for this body")
-        if not event:
-            return self._refuse(400, event, "bad_request", "the X-GitHub-Event header is missing")
+            return self._refuse(too_large)
+        if len(body) > self._max_body:
+            return self._refuse(too_large)
+        headers = dict(request.headers)
+        checked = (self.check(body, headers) if len(body) <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(self.check, body, headers))
+        if isinstance(checked, Refused):
+            return self._refuse(checked)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return self._refuse(400, event, "bad_request", "the body is not JSON")
-        if not isinstance(payload, dict):
-            return self._refuse(400, event, "bad_request", "the body is not a JSON object")
-        delivery_id = request.headers.get("X-GitHub-Delivery", "").strip()
-        if not delivery_id:
-            return self._refuse(400, event, "bad_request",
-                                "the X-GitHub-Delivery header is missing")
-        action = payload.get("action") if isinstance(payload.get("action"), str) else ""
-        with self._db.transaction() as session:
-            stored = inbox.store_delivery(
-                session, delivery_id=delivery_id[:100], event=event[:60], action=action[:60],
-                hook_id=request.headers.get("X-GitHub-Hook-ID", "")[:40],
-                payload=body.decode("utf-8"), now=self._clock.now())
+            stored = await self._store.store(checked)
+        except Exception:
+            log.exception("delivery %s (%s) could not be stored", checked.delivery_id,
+                          checked.event)
+            return self._refuse(Refused(503, "store_failed", "Roadie could not store the "
+                                        "delivery; redeliver it later", _label(checked.event)))
         if not stored:
-            self._metrics.webhooks.labels(event, "duplicate").inc()
-            return web.json_response({"status": "duplicate", "delivery": delivery_id}, status=200)
-        self._metrics.webhooks.labels(event, "accepted").inc()
+            self._metrics.webhooks.labels(_label(checked.event), "duplicate").inc()
+            return web.json_response({"status": "duplicate", "delivery": checked.delivery_id},
+                                     status=200)
+        self._metrics.webhooks.labels(_label(checked.event), "accepted").inc()
         self._on_stored()
-        return web.json_response({"status": "accepted", "delivery": delivery_id}, status=202)
+        return web.json_response({"status": "accepted", "delivery": checked.delivery_id},
+                                 status=202)
+
+    def check(self, body: bytes, headers: Mapping[str, str]) -> inbox.NewDelivery | Refused:
+        """The delivery in a request, or why it is refused."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        if self._secret is not None and not signature_ok(
+            self._secret, body, lower.get("x-hub-signature-256")
+        ):
+            return Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
+                           "body; sign it with the webhook secret (HMAC-SHA256)")
+        event = lower.get("x-github-event", "").strip()
+        if not event:
+            return Refused(400, "bad_request", "the X-GitHub-Event header is missing")
+        label = _label(event)
+        delivery_id = lower.get("x-github-delivery", "").strip()
+        if not delivery_id:
+            return Refused(400, "bad_request", "the X-GitHub-Delivery header is missing", label)
+        try:
+            text = body.decode("utf-8")
+            payload = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return Refused(400, "bad_request", "the body is not JSON in UTF-8", label)
+        if not isinstance(payload, dict):
+            return Refused(400, "bad_request", "the body is not a JSON object", label)
+        action = payload.get("action") if isinstance(payload.get("action"), str) else ""
+        return inbox.NewDelivery(delivery_id=delivery_id[:100], event=event[:60],
+                                 action=action[:60], hook_id=lower.get("x-github-hook-id", "")[:40],
+                                 payload=text)
 
 
 class WebhookWorker:
@@ -100,13 +228,15 @@ class WebhookWorker:
 
     def __init__(self, db: Database, clock: Clock, metrics: Metrics,
                  handlers: Mapping[str, Sequence[tuple[str, GitHubHandler]]], worker: str,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0,
+                 between: Callable[[], Awaitable[None]] | None = None) -> None:
         self._db = db
         self._clock = clock
         self._metrics = metrics
         self._handlers = handlers
         self._worker = worker
         self._poll = poll_interval
+        self.between = between  # awaited between two deliveries: the receiver's `quiet`
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -154,13 +284,15 @@ class WebhookWorker:
             assert row.id is not None
             await self._process(row.id, row.delivery_id, row.event, row.action, row.payload,
                                 row.received_at)
+            await (self.between() if self.between else asyncio.sleep(0))
         return len(batch)
 
     async def _process(self, row_id: int, delivery_id: str, event: str, action: str,
-                       payload_text: str, received_at) -> None:  # type: ignore[no-untyped-def]
+                       payload_text: str, received_at: datetime) -> None:
         try:
-            payload = json.loads(payload_text)
-        except json.JSONDecodeError:
+            payload = (json.loads(payload_text) if len(payload_text) <= OFFLOAD_ABOVE
+                       else await asyncio.to_thread(json.loads, payload_text))
+        except (json.JSONDecodeError, RecursionError):
             payload = None
         if not isinstance(payload, dict):
             log.error("delivery %s (%s): stored payload is not a JSON object; skipped",
@@ -169,6 +301,8 @@ class WebhookWorker:
                 inbox.retry_later(session, row_id, error="not a JSON object", now=self._clock.now(),
                                   max_attempts=1)
             return
+        if received_at.tzinfo is None:  # databases hand back naive UTC
+            received_at = received_at.replace(tzinfo=UTC)
         github_event = GitHubEvent(event, action, delivery_id, payload, received_at)
         handled, transient, broken = False, [], []
         for name, handler in self._handlers.get(event, ()):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
 from governance.db import insert_ignoring_conflicts
@@ -19,13 +23,49 @@ def store_delivery(session: Session, *, delivery_id: str, event: str, action: st
     return insert_ignoring_conflicts(session, WebhookDelivery, [row], ("delivery_id",)) == 1
 
 
+@dataclass(frozen=True)
+class NewDelivery:
+    delivery_id: str
+    event: str
+    action: str
+    hook_id: str
+    payload: str
+
+
+def store_deliveries(session: Session, deliveries: Sequence[NewDelivery], *,
+                     now: datetime) -> set[str]:
+    """Store several deliveries in one statement; return the ids that were new.
+
+    An id stored before, or repeated within `deliveries`, is stored once.
+    """
+    rows, seen = [], set()
+    for d in deliveries:
+        if d.delivery_id in seen:
+            continue
+        seen.add(d.delivery_id)
+        rows.append({"delivery_id": d.delivery_id, "event": d.event, "action": d.action,
+                     "hook_id": d.hook_id, "payload": d.payload, "received_at": now,
+                     "status": PENDING, "attempts": 0, "not_before": now, "claimed_by": "",
+                     "error": ""})
+    if not rows:
+        return set()
+    table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
+                 .returning(table.c.delivery_id))
+    return {row[0] for row in session.execute(statement, rows)}
+
+
 def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 20,
                   hold: timedelta = timedelta(seconds=120)) -> list[WebhookDelivery]:
+    """Claim due deliveries. Claims of `worker` itself count as free: a replica restarted
+    under the same name takes back at once what it held when it stopped."""
     rows = list(session.exec(
         select(WebhookDelivery)
         .where(WebhookDelivery.status == PENDING, WebhookDelivery.not_before <= now,
                or_(col(WebhookDelivery.claimed_until).is_(None),
-                   col(WebhookDelivery.claimed_until) < now))
+                   col(WebhookDelivery.claimed_until) < now,
+                   col(WebhookDelivery.claimed_by) == worker))
         .order_by(col(WebhookDelivery.id)).limit(limit)
         .with_for_update(skip_locked=True)
     ).all())
@@ -37,10 +77,10 @@ def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 
 
 def settle(session: Session, row_id: int, *, handled: bool, now: datetime) -> None:
     """Mark a delivery processed: `handled` when some handler acted on it, else ignored."""
-    row = session.get(WebhookDelivery, row_id)
-    if row is not None:
-        row.status, row.processed_at, row.claimed_until = (DONE if handled else IGNORED), now, None
-        row.attempts += 1
+    session.execute(
+        update(WebhookDelivery).where(col(WebhookDelivery.id) == row_id)
+        .values(status=DONE if handled else IGNORED, processed_at=now, claimed_until=None,
+                attempts=WebhookDelivery.attempts + 1))
 
 
 def retry_later(session: Session, row_id: int, *, error: str, now: datetime,

@@ -29,17 +29,18 @@ from governance.onboarding.models import (
 from governance.onboarding.tasklist import ItemSpec
 from governance.people.roles import Role
 from governance.people.service import Profile
+from governance.projects.service import project_key
 
 
 def target(project: str) -> str:
-    return f"onboarding:{project.lower()}"
+    return f"onboarding:{project_key(project)}"
 
 
 # --- reading ------------------------------------------------------------------------------
 
 
 def find_checklist(session: Session, project: str, *, lock: bool = False) -> Checklist | None:
-    query = select(Checklist).where(Checklist.project == project.strip().lower())
+    query = select(Checklist).where(Checklist.project == project_key(project))
     return session.exec(query.with_for_update() if lock else query).first()
 
 
@@ -138,7 +139,7 @@ def start_checklist(session: Session, *, project: str, repo: str, sender: str,
                reason="the repository event came again")
         return existing
     inserted = insert_ignoring_conflicts(session, Checklist, [{
-        "project": project.lower(), "repo": repo, "state": OPENING if with_github else OPEN,
+        "project": project_key(project), "repo": repo, "state": OPENING if with_github else OPEN,
         "opened_by": sender, "started_at": now, "last_progress_at": now,
         "issue_title": template.title, "issue_body": template.body,
         "assignees": ",".join(template.assignees), "close_pending": False,
@@ -337,7 +338,7 @@ def rename(session: Session, *, old: str, new: str, actor: Actor, now: datetime)
     checklist = find_checklist(session, old, lock=True)
     if checklist is None or find_checklist(session, new) is not None:
         return False
-    checklist.project, checklist.repo = new.lower(), new
+    checklist.project, checklist.repo = project_key(new), new
     record(session, actor=actor, action="onboarding.rename", target=target(new), at=now,
            data={"from": old})
     return True

@@ -39,6 +39,28 @@ def enqueue(session: Session, *, platforms: Iterable[str], destination: str, pay
     return insert_ignoring_conflicts(session, OutboxMessage, rows, ("platform", "key"))
 
 
+def revise_pending(session: Session, *, key: str, payload: str, now: datetime) -> bool:
+    """Replace the payload of a message that no platform has sent or is sending yet.
+
+    False (and nothing changed) when there is no such message, or when any platform's row
+    with this key is settled or claimed by a sender right now.
+    """
+    mine = (OutboxMessage.key == key, col(OutboxMessage.edit_of).is_(None))
+    total = session.exec(select(func.count()).select_from(OutboxMessage).where(*mine)).one()
+    free = list(session.exec(
+        select(OutboxMessage)
+        .where(*mine, OutboxMessage.status == PENDING,
+               or_(col(OutboxMessage.claimed_until).is_(None),
+                   col(OutboxMessage.claimed_until) < now))
+        .with_for_update()
+    ).all())
+    if not total or len(free) != total:
+        return False
+    for row in free:
+        row.payload = payload
+    return True
+
+
 def due(session: Session, *, platforms: Iterable[str], now: datetime,
         limit: int = 200) -> list[OutboxMessage]:
     """Rows that are due and not held by a live claim, oldest first. Nothing is claimed."""
@@ -50,6 +72,19 @@ def due(session: Session, *, platforms: Iterable[str], now: datetime,
                    col(OutboxMessage.claimed_until) < now))
         .order_by(col(OutboxMessage.id)).limit(limit)
     ).all())
+
+
+def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime,
+              limit: int = 200) -> list[tuple[int, str, str]]:
+    """(id, platform, destination) of the rows `due` would return, without their payloads."""
+    return [(row[0], row[1], row[2]) for row in session.exec(
+        select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.destination)
+        .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
+               col(OutboxMessage.platform).in_(list(platforms)),
+               or_(col(OutboxMessage.claimed_until).is_(None),
+                   col(OutboxMessage.claimed_until) < now))
+        .order_by(col(OutboxMessage.id)).limit(limit)
+    ).all()]
 
 
 def claim(session: Session, row_id: int, *, worker: str, now: datetime,

@@ -11,8 +11,13 @@ from governance.errors import NotFound
 from governance.projects.models import Project
 
 
+def project_key(name: str) -> str:
+    """How a project's name is stored and looked up: trimmed, lower-case."""
+    return name.strip().lower()
+
+
 def find_project(session: Session, name: str) -> Project | None:
-    return session.exec(select(Project).where(Project.name == name.strip().lower())).first()
+    return session.exec(select(Project).where(Project.name == project_key(name))).first()
 
 
 def project_names(session: Session, *, include_archived: bool = False) -> list[str]:
@@ -35,12 +40,14 @@ def register_project(session: Session, *, name: str, now: datetime, actor: Actor
                      default_branch: str = "main", private: bool = False, source: str = "config",
                      reason: str = "") -> Project:
     """Add a project, or refresh what is known of it; audited when something changes."""
+    name = name.strip()
     project = find_project(session, name)
     if project is None:
-        project = Project(name=name.lower(), display_name=name, default_branch=default_branch,
-                          private=private, added_at=now, source=source)
+        project = Project(name=project_key(name), display_name=name,
+                          default_branch=default_branch, private=private, added_at=now,
+                          source=source)
         session.add(project)
-        record(session, actor=actor, action="project.add", target=f"project:{name.lower()}",
+        record(session, actor=actor, action="project.add", target=f"project:{project.name}",
                at=now, reason=reason, data={"default_branch": default_branch, "source": source})
     elif (project.default_branch, project.private, project.display_name) != (
         default_branch, private, name
@@ -55,8 +62,8 @@ def register_project(session: Session, *, name: str, now: datetime, actor: Actor
 
 def rename_project(session: Session, *, old: str, new: str, now: datetime, actor: Actor) -> Project:
     project = require_project(session, old)
-    project.name, project.display_name = new.lower(), new
-    record(session, actor=actor, action="project.rename", target=f"project:{new.lower()}", at=now,
+    project.name, project.display_name = project_key(new), new.strip()
+    record(session, actor=actor, action="project.rename", target=f"project:{project.name}", at=now,
            data={"from": old})
     return project
 

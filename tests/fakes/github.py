@@ -237,8 +237,16 @@ class FakeGitHub(FakeService):
         return json_response([{"id": 1, "name": "web", "active": True,
                                "config": {"url": "http://127.0.0.1/github/webhook"}}])
 
-    async def _deliveries(self, _request: web.Request) -> web.Response:
-        return json_response(self.hook_deliveries)
+    async def _deliveries(self, request: web.Request) -> web.Response:
+        """Newest first, `per_page` at a time, with a cursor in the Link header as GitHub."""
+        per_page = int(request.query.get("per_page", 30))
+        start = int(request.query.get("cursor", 0))
+        end = start + per_page
+        headers = {}
+        if end < len(self.hook_deliveries):
+            headers["Link"] = (f'<{self.url}{request.path}?per_page={per_page}&cursor={end}>; '
+                               'rel="next"')
+        return json_response(self.hook_deliveries[start:end], headers=headers)
 
     async def _redeliver(self, request: web.Request) -> web.Response:
         self.redelivered.append(int(request.match_info["delivery"]))

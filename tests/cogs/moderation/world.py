@@ -21,7 +21,7 @@ from governance.people.service import link_directly
 from tests.fakes.github import FakeGitHub
 from tests.support import RecordingChat, Sent, deep_merge, make_config, running, say
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github" / "octokit"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github"
 SPEAKERS = {"alice": "1001", "bob": "1002", "dana": "1003", "carol": "1004"}
 """Discord user ids of the people who give commands (alice admin, bob and dana moderators)."""
 BASE: dict[str, Any] = {"people": {"moderators": ["bob", "dana"]},

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import DEFAULT_COGS
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
 from cogs.onboarding.cog import OnboardingCog
@@ -26,19 +27,23 @@ from governance.people.service import link_directly
 from tests.fakes.github import FakeGitHub, FakeIssue
 from tests.support import RecordingChat, deep_merge, deliver, make_config, running, say
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github" / "octokit"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "github"
 SECRET = "onboarding-test-secret"
 REPO = "Hello-World"
 SENDER = "Codertocat"
 """The repository and the sender of the transferred example payload."""
 SPEAKERS = {"alice": "1001", "carol": "1004", "lena": "1005"}
 """Discord ids of the people who give commands: alice admin, carol member, lena a lead."""
-BASE: dict[str, Any] = {"github": {"webhook_secret_env": "ROADIE_TEST_ONBOARDING_SECRET"},
-                        "people": {"members": ["carol", "dave", "lena"]}}
+BASE: dict[str, Any] = {
+    "github": {"webhook_secret_env": "ROADIE_TEST_ONBOARDING_SECRET"},
+    "people": {"members": ["carol", "dave", "lena"]},
+    # Without the GitHub feed, the feed destination holds onboarding's notices alone.
+    "bot": {"cogs": [c for c in DEFAULT_COGS if c != "cogs.github_feed"]},
+}
 
 
 def example(name: str) -> dict[str, Any]:
-    """An example payload from tests/fixtures/github/octokit, such as repository/transferred."""
+    """A GitHub example payload from tests/fixtures/github, such as repository/transferred."""
     return json.loads((FIXTURES / f"{name}.payload.json").read_text())
 
 

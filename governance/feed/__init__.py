@@ -1,0 +1,1 @@
+"""What the GitHub feed remembers: bursts being gathered, and CI status per workflow."""

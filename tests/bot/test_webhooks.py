@@ -1,0 +1,196 @@
+"""The webhook receiver and worker, through the real aiohttp app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+from sqlmodel import func, select
+
+from bot.core.ports import PlatformError
+from bot.runtime.app import Roadie
+from bot.runtime.webhooks import signature_for
+from governance.clock import FakeClock
+from governance.db import Database
+from governance.inbox import service as inbox
+from governance.inbox.models import WebhookDelivery
+from tests.cogs.feed_support import SECRET, feed_roadie
+from tests.support import github_payload, make_config, post_webhook, running
+
+PING = github_payload("ping/payload")
+SMALL = {"zen": "Keep it logically awesome.", "hook_id": 1}
+
+
+def stored(roadie: Roadie) -> int:
+    with roadie.db.transaction() as session:
+        return session.exec(select(func.count()).select_from(WebhookDelivery)).one()
+
+
+async def metrics(roadie: Roadie) -> str:
+    assert roadie.server is not None
+    async with aiohttp.ClientSession() as session, session.get(
+            f"http://127.0.0.1:{roadie.server.port}/metrics") as answer:
+        return await answer.text()
+
+
+def counted(page: str, event: str, outcome: str) -> float:
+    match = re.search(rf'roadie_webhook_deliveries_total\{{event="{event}",'
+                      rf'outcome="{outcome}"\}} (\S+)', page)
+    return float(match.group(1)) if match else 0.0
+
+
+async def test_refusals_store_nothing_and_are_counted(tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db, config={"github": {"max_body": 4096}}) as feed:
+        roadie = feed.roadie
+        cases = [
+            ((401, "missing or wrong X-Hub-Signature-256"),
+             await post_webhook(roadie, "ping", SMALL, secret="not the secret")),
+            ((401, "sign it with the webhook secret"),
+             await post_webhook(roadie, "ping", SMALL, secret=None)),
+            ((400, "the body is not JSON"),
+             await post_webhook(roadie, "ping", b"{not json", secret=SECRET)),
+            ((400, "the body is not JSON in UTF-8"),
+             await post_webhook(roadie, "ping", '{"a": "é"}'.encode("latin-1"), secret=SECRET)),
+            ((400, "not a JSON object"),
+             await post_webhook(roadie, "ping", b"[1, 2]", secret=SECRET)),
+            ((400, "the X-GitHub-Event header is missing"),
+             await post_webhook(roadie, "ping", SMALL, secret=SECRET,
+                                headers={"X-GitHub-Event": None})),
+            ((400, "the X-GitHub-Delivery header is missing"),
+             await post_webhook(roadie, "ping", SMALL, secret=SECRET,
+                                headers={"X-GitHub-Delivery": None})),
+            ((413, "larger than 4096 bytes"),
+             await post_webhook(roadie, "ping", b'{"a": "' + b"x" * 5000 + b'"}',
+                                secret=SECRET)),
+        ]
+        for (status, reason), (got_status, answer) in cases:
+            assert got_status == status, answer
+            assert reason in answer["error"]
+        assert stored(roadie) == 0
+        page = await metrics(roadie)
+        assert counted(page, "unknown", "bad_signature") == 2
+        assert counted(page, "ping", "bad_request") == 4
+        assert counted(page, "unknown", "bad_request") == 1
+        assert counted(page, "unknown", "too_large") == 1
+
+
+async def test_a_chunked_body_too_large_is_refused(tmp_path: Path, sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db, config={"github": {"max_body": 2048}}) as feed:
+        roadie = feed.roadie
+        assert roadie.server is not None
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(10):
+                yield b" " * 1000
+
+        url = f"http://127.0.0.1:{roadie.server.port}/github/webhook"
+        async with aiohttp.ClientSession() as session, session.post(
+                url, data=chunks(), headers={"X-GitHub-Event": "ping",
+                                             "X-GitHub-Delivery": "x"}) as answer:
+            assert answer.status == 413
+        assert stored(roadie) == 0
+        assert counted(await metrics(roadie), "unknown", "too_large") == 1
+
+
+async def test_a_delivery_is_stored_once_and_a_ping_tells_the_admins(
+        tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        roadie = feed.roadie
+        status, answer = await post_webhook(roadie, "ping", PING, secret=SECRET, delivery="d-1")
+        assert (status, answer) == (202, {"status": "accepted", "delivery": "d-1"})
+        status, answer = await post_webhook(roadie, "ping", PING, secret=SECRET, delivery="d-1")
+        assert (status, answer["status"]) == (200, "duplicate")
+        await roadie.settle()
+        (text_,) = feed.texts("admins")
+        assert text_.startswith("**✅ The GitHub webhook works**")
+        assert stored(roadie) == 1
+        page = await metrics(roadie)
+        assert counted(page, "ping", "accepted") == 1
+        assert counted(page, "ping", "duplicate") == 1
+
+
+async def test_concurrent_deliveries_are_each_stored_once(tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        ids = [f"d-{i % 40}" for i in range(120)]
+        answers = await asyncio.gather(*(post_webhook(feed.roadie, "star", {"action": "deleted"},
+                                                      secret=SECRET, delivery=d) for d in ids))
+        assert sorted(status for status, _ in answers).count(202) == 40
+        assert sorted(status for status, _ in answers).count(200) == 80
+        assert stored(feed.roadie) == 40
+
+
+async def test_without_a_secret_the_receiver_stays_off(tmp_path: Path,
+                                                      sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"github": {"webhook_secret_env": "ROADIE_TEST_NO_SECRET"}})
+    async with running(config, db=sqlite_db) as roadie:
+        assert roadie.receiver is None
+        status, _ = await post_webhook(roadie, "ping", PING, secret=None)
+        assert status in (404, 405)
+    insecure = make_config(tmp_path, {"github": {"webhook_secret_env": "ROADIE_TEST_NO_SECRET",
+                                                 "insecure_allow_unsigned_webhooks": True}})
+    async with running(insecure, db=sqlite_db) as roadie:
+        status, _ = await post_webhook(roadie, "ping", PING, secret=None)
+        assert status == 202
+
+
+async def test_a_database_failure_answers_503_so_github_can_redeliver(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        with sqlite_db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE webhook_delivery RENAME TO webhook_delivery_away"))
+        status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                            delivery="d-1")
+        assert status == 503
+        assert "redeliver" in answer["error"]
+        with sqlite_db.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE webhook_delivery_away RENAME TO webhook_delivery"))
+        status, _ = await post_webhook(feed.roadie, "ping", PING, secret=SECRET, delivery="d-1")
+        assert status == 202
+        assert counted(await metrics(feed.roadie), "ping", "store_failed") == 1
+
+
+async def test_a_chat_outage_delays_messages_and_loses_none(tmp_path: Path,
+                                                            sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        feed.chat.fail_next(3, PlatformError("recording", "502 bad gateway"))
+        feed.chat.fail_next(1, PlatformError("recording", "slow down", retry_after=0.05))
+        await feed.deliver("release", github_payload("release/published"))
+        assert feed.texts() == []
+        for _ in range(4):
+            await feed.later(60)
+        assert len(feed.texts()) == 1
+
+
+async def test_a_restarted_replica_takes_its_claims_back(db: Database) -> None:
+    clock = FakeClock()
+    with db.transaction() as session:
+        inbox.store_deliveries(session, [inbox.NewDelivery("d-1", "ping", "", "", "{}")],
+                               now=clock.now())
+        assert [r.delivery_id for r in inbox.claim_pending(session, worker="a",
+                                                           now=clock.now())] == ["d-1"]
+    clock.advance(timedelta(seconds=1))
+    with db.transaction() as session:
+        assert inbox.claim_pending(session, worker="b", now=clock.now()) == []
+        assert [r.delivery_id for r in inbox.claim_pending(session, worker="a",
+                                                           now=clock.now())] == ["d-1"]
+
+
+def test_signatures_are_github_s() -> None:
+    # The example from GitHub's documentation on validating webhook deliveries.
+    assert signature_for(b"It's a Secret to Everybody", b"Hello, World!") == (
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+
+
+@pytest.mark.parametrize("body", [b"", b"null", b'"text"', json.dumps({"x": [1] * 10}).encode()])
+async def test_odd_bodies_are_refused_cleanly(body: bytes, tmp_path: Path,
+                                              sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        status, answer = await post_webhook(feed.roadie, "push", body, secret=SECRET)
+        assert status in (400, 202), answer
+        assert (status == 202) == body.startswith(b"{")
