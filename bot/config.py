@@ -21,7 +21,7 @@ from governance.db import database_url
 REQUIRED_DESTINATIONS = ("admins", "moderators", "modlog", "digest")
 SECRET_KEYS = {"token", "api_key", "secret", "webhook_secret", "password", "key"}
 DEFAULT_COGS = ["cogs.people", "cogs.projects", "cogs.github_feed", "cogs.escalation",
-                "cogs.moderation", "cogs.onboarding", "cogs.digest"]
+                "cogs.moderation", "cogs.onboarding", "cogs.voting", "cogs.digest"]
 
 
 class ConfigError(Exception):

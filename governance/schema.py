@@ -16,6 +16,7 @@ from governance.outbox import models as _outbox  # noqa: F401
 from governance.people import models as _people  # noqa: F401
 from governance.projects import models as _projects  # noqa: F401
 from governance.scheduling import models as _scheduling  # noqa: F401
+from governance.votes import models as _votes  # noqa: F401
 
 metadata: MetaData = SQLModel.metadata
 

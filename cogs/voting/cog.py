@@ -1,0 +1,381 @@
+"""The voting cog: nominations, disputes, ballots, concerns, the close and what follows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from bot.core.cog import Cog, DigestSection, Job, completer
+from bot.core.commands import Arg, Invocation, Text, command
+from bot.core.messages import Message
+from bot.core.ports import PlatformError
+from cogs.escalation.api import EscalationsNotLoaded, open_escalation
+from cogs.voting import render
+from cogs.voting.commits import parse_commit
+from cogs.voting.electorate import read_electorate
+from cogs.voting.settings import VotingSettings
+from governance.errors import Refusal
+from governance.people.roles import Role
+from governance.people.service import profile_for_login
+from governance.projects.service import require_project
+from governance.votes import service
+from governance.votes.models import DISPUTE, NOMINATION, PENDING, Vote
+from governance.votes.rules import PASSED, Rules
+
+NUMBER = Arg("number", "the vote's number", kind="int", autocomplete="votes")
+FOLLOW_UP_ATTEMPTS = 6
+DIGEST_HORIZON = timedelta(hours=24)
+DIGEST_ORDER = 30
+
+
+def status_key(number: int) -> str:
+    return f"vote:{number}:status"
+
+
+class VotingCog(Cog):
+    name = "voting"
+    Settings = VotingSettings
+    settings: VotingSettings
+
+    async def start(self) -> None:
+        kinds = next((getattr(c.settings, "kinds", None) for c in self.ctx.cogs
+                      if c.name == "escalation"), None)
+        if kinds is None:
+            self.log.warning("the escalation cog is not loaded: reverts and appointments that "
+                             "need an admin are posted to the admins instead")
+        elif self.settings.escalation_kind not in kinds:
+            self.log.warning("voting.escalation_kind %r is not among the [escalations] kinds; "
+                             "reverts and appointments are posted to the admins instead",
+                             self.settings.escalation_kind)
+
+    def jobs(self) -> list[Job]:
+        return [Job("voting.tick", self.tick, every=self.settings.check_interval)]
+
+    # --- opening -------------------------------------------------------------------------
+
+    @command("nominate", "Nominate someone as a lead of a project",
+             Arg("login", "the nominee's GitHub login", kind="login"),
+             Arg("project", "the project", autocomplete="projects"),
+             Text("reason", "why they should lead it"), role=Role.MEMBER)
+    async def nominate(self, call: Invocation, login: str, project: str, reason: str) -> str:
+        proposer = call.require_linked()
+        await self._require_member(login)
+        rules = self.settings.nomination
+        return await self._open(call, service.Proposal(
+            kind=NOMINATION, project=self._project_name(project), subject=login, reason=reason,
+            proposer=proposer, rules=rules.rules(), electorate=(),
+            nominee_accepts=rules.nominee_accepts))
+
+    @command("dispute", "Open a vote on a push that skipped review: revert it, or keep it",
+             Arg("project", "the project", autocomplete="projects"),
+             Arg("commit", "the commit's sha or its GitHub URL"),
+             Text("reason", "what is wrong with it"), role=Role.MEMBER)
+    async def dispute(self, call: Invocation, project: str, commit: str, reason: str) -> str:
+        proposer = call.require_linked()
+        name = self._project_name(project)
+        sha = parse_commit(commit, org=self.ctx.org, project=name)
+        return await self._open(call, service.Proposal(
+            kind=DISPUTE, project=name, subject=sha, reason=reason, proposer=proposer,
+            rules=self.settings.dispute.rules(), electorate=()))
+
+    async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
+        voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
+        proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
+        with self.ctx.db.transaction() as session:
+            vote = service.open_vote(session, proposal, now=call.now,
+                                     accept_within=self.settings.nomination.accept_within,
+                                     remind_before=self.settings.remind_before)
+            self._show_status(session, vote, call.now, first=True)
+            if vote.state == PENDING:
+                self.ctx.outbox.post_to_person(session, vote.subject,
+                                               render.nominee_request(vote),
+                                               key=f"vote:{vote.number}:ask")
+        return render.opened_reply(vote)
+
+    def _project_name(self, project: str) -> str:
+        with self.ctx.db.transaction() as session:
+            return require_project(session, project).name
+
+    async def _require_member(self, login: str) -> None:
+        if self.ctx.github is not None:
+            try:
+                member = await self.ctx.github.is_org_member(login)
+            except PlatformError as error:
+                raise Refusal(f"GitHub did not answer whether {login} is a member "
+                              f"({error.detail}).", "Try again in a minute.") from None
+        else:
+            with self.ctx.db.transaction() as session:
+                member = profile_for_login(session, login).at_least(Role.MEMBER)
+        if not member:
+            raise Refusal(f"{login} is not a member of {self.ctx.org}; only members can lead "
+                          "a project.", "Check the spelling of the login.")
+
+    # --- the nominee ---------------------------------------------------------------------
+
+    @command("vote accept", "Accept your nomination: the ballot opens", NUMBER,
+             role=Role.MEMBER)
+    async def accept(self, call: Invocation, number: int) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            vote = service.accept(session, number=number, login=login, now=call.now,
+                                  remind_before=self.settings.remind_before)
+            self._show_status(session, vote, call.now)
+        assert vote.closes_at is not None
+        return (f"You accepted nomination #{number}; the ballot is open until "
+                f"{render.when(vote.closes_at)}.")
+
+    @command("vote decline", "Decline your nomination", NUMBER,
+             Text("reason", "why, if you like", optional=True), role=Role.MEMBER)
+    async def decline(self, call: Invocation, number: int, reason: str) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            vote = service.decline(session, number=number, login=login, reason=reason,
+                                   now=call.now)
+            self._show_status(session, vote, call.now)
+        return f"You declined nomination #{number}; it is closed without a ballot."
+
+    # --- ballots -------------------------------------------------------------------------
+
+    @command("vote cast", "Cast or change your ballot, or show a vote", NUMBER,
+             Arg("choice", "+1, 0 or -1; on a dispute, an option", optional=True),
+             Text("reason", "why (a -1 under consensus needs one)", optional=True),
+             role=Role.MEMBER, group_default=True)
+    async def cast(self, call: Invocation, number: int, choice: str | None,
+                   reason: str) -> str | Message:
+        if not choice:
+            return self._status_of(number, call.now)
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            casting = service.cast(session, number=number, login=login, choice=choice,
+                                   reason=reason, now=call.now)
+            self._show_status(session, casting.vote, call.now)
+            settled = service.early_close_due(session, number)
+        reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
+                                     casting.rules)
+        if settled:
+            await self.close_vote(number, call.now)
+            reply += f" Everyone has voted and nothing can change the outcome: vote #{number} " \
+                     "is closed."
+        return reply
+
+    @command("votes", "List the open votes", role=Role.ANYONE)
+    async def votes(self, call: Invocation) -> str:
+        with self.ctx.db.transaction() as session:
+            return render.listing(service.live_votes(session), call.now)
+
+    def _status_of(self, number: int, now: datetime) -> Message:
+        with self.ctx.db.transaction() as session:
+            return self._status_message(session, service.require_vote(session, number), now)
+
+    # --- concerns ------------------------------------------------------------------------
+
+    @command("vote concern", "Raise a concern that holds the close until it is resolved",
+             NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
+    async def concern(self, call: Invocation, number: int, name: str) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            concern = service.raise_concern(session, number=number, login=login, name=name,
+                                            now=call.now)
+            self._show_status(session, service.require_vote(session, number), call.now)
+        return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
+                f"it: `/vote resolve {number} {concern.name}`.")
+
+    @command("vote resolve", "Resolve a concern on a vote", NUMBER,
+             Text("name", "the concern's name"), role=Role.MEMBER)
+    async def resolve(self, call: Invocation, number: int, name: str) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            concern = service.resolve_concern(session, number=number, login=login, name=name,
+                                              now=call.now)
+            vote = service.require_vote(session, number)
+            remaining = service.open_concerns(session, number)
+            self._show_status(session, vote, call.now)
+            due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
+        reply = f"Concern {concern.name!r} on vote #{number} is resolved."
+        if remaining:
+            reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
+        if due:
+            await self.close_vote(number, call.now)
+            reply += " Its deadline had passed: the vote is closed."
+        return reply
+
+    # --- admin and proposer --------------------------------------------------------------
+
+    @command("vote refresh", "Read a vote's electorate again; ballots cast stay", NUMBER,
+             role=Role.ADMIN)
+    async def refresh(self, call: Invocation, number: int) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            vote = service.require_vote(session, number)
+            project, rules = vote.project, Rules.from_data(vote.rules_data())
+        voters = await read_electorate(self.ctx, self.settings, rules, project)
+        with self.ctx.db.transaction() as session:
+            vote, joined, left = service.refresh_electorate(session, number=number, login=login,
+                                                           electorate=voters, now=call.now)
+            self._show_status(session, vote, call.now)
+        change = []
+        if joined:
+            change.append("joined: " + ", ".join(sorted(joined)))
+        if left:
+            change.append("left: " + ", ".join(sorted(left)))
+        return (f"Vote #{number} now has {len(voters)} binding voters"
+                + (f" ({'; '.join(change)})" if change else ", as before")
+                + ". Ballots already cast stay as they were.")
+
+    @command("vote cancel", "Cancel a vote (its proposer or an admin)", NUMBER,
+             Text("reason", "why it is cancelled"), role=Role.MEMBER)
+    async def cancel(self, call: Invocation, number: int, reason: str) -> str:
+        login = call.require_linked()
+        with self.ctx.db.transaction() as session:
+            vote = service.cancel(session, number=number, login=login, reason=reason,
+                                  now=call.now)
+            self._show_status(session, vote, call.now)
+        return f"Vote #{number} is cancelled."
+
+    @completer("votes")
+    def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
+        with self.ctx.db.transaction() as session:
+            votes = service.live_votes(session)
+        return [(f"#{v.number} {render.subject(v)}"[:100], str(v.number))
+                for v in votes if str(v.number).startswith(prefix.lstrip("#"))]
+
+    # --- the status message --------------------------------------------------------------
+
+    def _status_message(self, session: Session, vote: Vote, now: datetime) -> Message:
+        assert vote.number is not None
+        return render.status(vote, service.ballots_of(session, vote.number),
+                             service.open_concerns(session, vote.number),
+                             service.current_count(session, vote), now)
+
+    def _show_status(self, session: Session, vote: Vote, now: datetime, *,
+                     first: bool = False) -> None:
+        assert vote.number is not None
+        message = self._status_message(session, vote, now)
+        destination = self.ctx.destinations.for_project(vote.project)
+        if first:
+            self.ctx.outbox.post(session, destination, message, key=status_key(vote.number))
+        else:
+            self.ctx.outbox.edit(session, destination, status_key(vote.number), message)
+
+    # --- the job: lapses, reminders, closes, follow-ups ----------------------------------
+
+    async def tick(self) -> None:
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            for vote in service.lapse_unaccepted(session, now=now):
+                self._show_status(session, vote, now)
+            for vote, missing in service.due_reminders(session, now=now):
+                for login in missing:
+                    self.ctx.outbox.post_to_person(session, login, render.reminder(vote, now),
+                                                   key=f"vote:{vote.number}:remind:{login}")
+            due = service.due_to_close(session, now=now)
+        for number in due:
+            await self.close_vote(number, now)
+        await self.follow_up(now)
+
+    async def close_vote(self, number: int, now: datetime) -> None:
+        with self.ctx.db.transaction() as session:
+            closing = service.close(session, number=number, now=now)
+            if closing is None:
+                return
+            vote = closing.vote
+            if closing.outcome is None:
+                if closing.newly_held:
+                    self._show_status(session, vote, now)
+                return
+            self._show_status(session, vote, now)
+            destination = self.ctx.destinations.for_project(vote.project)
+            self.ctx.outbox.post(session, destination,
+                                 render.result(vote, service.ballots_of(session, number)),
+                                 key=f"vote:{number}:result")
+            if vote.kind == DISPUTE and vote.outcome in self.settings.dispute.escalate_on:
+                self._escalate(session, vote,
+                               f"Vote #{number} decided to {vote.outcome} the direct push "
+                               f"{vote.subject[:12]} to {vote.project}: "
+                               f"{render.option_label(vote.outcome)}.")
+            elif vote.kind == NOMINATION and vote.outcome == PASSED and self.ctx.github is None:
+                note = self._escalate(session, vote, self._appointment_summary(vote))
+                service.follow_up_finished(session, number=number, escalated=True, note=note,
+                                           now=now)
+
+    def _appointment_summary(self, vote: Vote) -> str:
+        team = self.settings.team(self.settings.leads_team, vote.project)
+        return (f"Vote #{vote.number} elected {vote.subject} as a lead of {vote.project}: add "
+                f"them to the GitHub team {team} (Roadie could not do it itself).")
+
+    def _escalate(self, session: Session, vote: Vote, summary: str) -> str:
+        """Open an escalation for the admins, or tell them directly when none can open."""
+        try:
+            ticket = open_escalation(self.ctx, session, project=vote.project,
+                                     kind=self.settings.escalation_kind, summary=summary,
+                                     reporter_login=vote.proposer,
+                                     source=f"vote:{vote.number}")
+            return f"escalation #{ticket.number}"
+        except (Refusal, EscalationsNotLoaded) as error:
+            why = error.reason if isinstance(error, Refusal) else str(error)
+            self.ctx.outbox.post(session, "admins",
+                                 Message(title=f"Vote #{vote.number} needs an admin",
+                                         body=f"{summary}\nRoadie could not open an escalation: "
+                                              f"{why}", tone="warning"),
+                                 key=f"vote:{vote.number}:admins")
+            return "the admins were told"
+
+    async def follow_up(self, now: datetime) -> None:
+        """Add elected leads to the project's leads team on GitHub, retrying on failure;
+        what Roadie cannot do goes to the admins as an escalation."""
+        with self.ctx.db.transaction() as session:
+            due = [(v.number, v.project, v.subject, v.follow_up_attempts)
+                   for v in service.due_follow_ups(session, now=now)]
+        for number, project, nominee, attempts in due:
+            assert number is not None
+            team = self.settings.team(self.settings.leads_team, project)
+            error = await self._add_to_team(team, nominee)
+            with self.ctx.db.transaction() as session:
+                vote = service.require_vote(session, number)
+                if error is None:
+                    service.follow_up_finished(session, number=number, escalated=False,
+                                               note=f"added to the team {team}", now=now)
+                    self.ctx.outbox.post(session, self.ctx.destinations.for_project(project),
+                                         Message(body=f"{nominee} is now in the GitHub team "
+                                                      f"{team}, as vote #{number} decided.",
+                                                 tone="success"),
+                                         key=f"vote:{number}:team")
+                elif error.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
+                    note = self._escalate(session, vote, self._appointment_summary(vote)
+                                          + f" GitHub answered: {error.detail}")
+                    service.follow_up_finished(session, number=number, escalated=True,
+                                               note=note, now=now)
+                else:
+                    retry = timedelta(seconds=error.retry_after or 60 * 2 ** attempts)
+                    service.follow_up_failed(session, number=number, error=error.detail,
+                                             now=now, retry_in=retry)
+                    self.log.warning("adding %s to %s failed (%s); retrying in %s", nominee,
+                                     team, error.detail, retry)
+
+    async def _add_to_team(self, team: str, login: str) -> PlatformError | None:
+        if self.ctx.github is None:
+            return PlatformError("github", "Roadie has no GitHub token", permanent=True)
+        try:
+            await self.ctx.github.add_team_member(team, login)
+        except PlatformError as error:
+            return error
+        return None
+
+    # --- the digest ----------------------------------------------------------------------
+
+    def digest_sections(self, session: Session, *, now: datetime,
+                        since: datetime) -> list[DigestSection]:
+        live = service.live_votes(session)
+        closing = [render.digest_line(v, now, service.current_count(session, v)) for v in live
+                   if v.closes_at is not None and v.closes_at <= now + DIGEST_HORIZON]
+        waiting = [f"#{v.number} {render.subject(v)}: waits for {v.subject} to accept"
+                   for v in live if v.state == PENDING]
+        decided = [render.digest_line(v, now, None) for v in service.closed_since(session, since)]
+        return [DigestSection("Votes closing within 24h", tuple(closing + waiting),
+                              order=DIGEST_ORDER),
+                DigestSection("Votes decided in the last day", tuple(decided),
+                              order=DIGEST_ORDER + 1)]
+
+
+COG = VotingCog

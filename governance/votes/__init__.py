@@ -1,0 +1,1 @@
+"""Votes: project-lead nominations and direct-push disputes."""
