@@ -87,11 +87,14 @@ class VotingCog(Cog):
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now, first=True)
-            if vote.state == PENDING:
-                self.ctx.outbox.post_to_person(session, vote.subject,
-                                               render.nominee_request(vote),
-                                               key=f"vote:{vote.number}:ask")
-        return render.opened_reply(vote)
+            told = vote.state != PENDING or self.ctx.outbox.post_to_person(
+                session, vote.subject, render.nominee_request(vote),
+                key=f"vote:{vote.number}:ask")
+        reply = render.opened_reply(vote)
+        if not told:
+            reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
+                      f"told: point them to `/vote accept {vote.number}`.")
+        return reply
 
     def _project_name(self, project: str) -> str:
         with self.ctx.db.transaction() as session:

@@ -193,8 +193,12 @@ def result(vote: Vote, ballots: Sequence[Ballot]) -> Message:
     fields = (Field("Count", tally_text(outcome, rules), False),
               Field("Ballots", ballots_text(ballots, rules, revealed=True), False))
     return Message(title=f"Vote #{vote.number} closed: {subject(vote)}",
-                   body=result_text(vote).capitalize(), fields=fields,
+                   body=_sentence(result_text(vote)), fields=fields,
                    tone=TONE.get(vote.outcome, "info"))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def listing(votes: Sequence[Vote], now: datetime) -> str:

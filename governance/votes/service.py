@@ -436,9 +436,11 @@ def due_reminders(session: Session, *, now: datetime) -> list[tuple[Vote, list[s
     reminders = []
     for vote in due:
         assert vote.number is not None
+        vote.remind_at = None
+        if vote.closes_at is not None and vote.closes_at <= now:
+            continue  # too late to remind: the vote closes now
         voted = {b.voter for b in ballots_of(session, vote.number)}
         missing = [v for v in vote.voters() if v not in voted]
-        vote.remind_at = None
         record(session, actor=Actor.system(), action="vote.remind", target=target(vote.number),
                at=now, data={"reminded": missing})
         reminders.append((vote, missing))
