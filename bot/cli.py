@@ -26,6 +26,7 @@ from governance.db import Database
 from governance.durations import parse_duration
 from governance.inbox.service import find_delivery
 from governance.migrate import schema_state, upgrade
+from governance.votes.integrity import verify_votes
 
 DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
 
@@ -156,12 +157,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     db = _database(args)
     with db.transaction() as session:
         report = verify(session)
-    if report.ok:
-        print(f"audit log OK: {report.checked} entries, chain intact")
-        return 0
-    print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
-          f"({report.checked} entries before it are intact)", file=sys.stderr)
-    return 1
+        votes, problems = verify_votes(session)
+    if not report.ok:
+        print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
+              f"({report.checked} entries before it are intact)", file=sys.stderr)
+        return 1
+    print(f"audit log OK: {report.checked} entries, chain intact")
+    if problems:
+        for problem in problems:
+            print(f"vote count WRONG: {problem}", file=sys.stderr)
+        return 1
+    print(f"votes OK: {votes} closed vote(s) counted again from the log, same results")
+    return 0
 
 
 # --- webhook --------------------------------------------------------------------------------

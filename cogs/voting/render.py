@@ -225,15 +225,15 @@ def digest_line(vote: Vote, now: datetime, outcome: Outcome | None) -> str:
 
 
 def casting_reply(vote: Vote, ballot: Ballot, previous: str | None, rules: Rules) -> str:
-    kind = "binding" if ballot.binding else "advisory (shown, not counted)"
     if previous is None:
+        kind = "binding" if ballot.binding else "advisory"
         said = f"Your {kind} ballot on vote #{vote.number} is {choice_text(ballot.choice)}."
     elif previous == ballot.choice:
         said = f"Your ballot on vote #{vote.number} stays {choice_text(ballot.choice)}."
     else:
         said = (f"Your ballot on vote #{vote.number} changed from {choice_text(previous)} to "
                 f"{choice_text(ballot.choice)}.")
-    notes = []
+    notes = [] if ballot.binding else ["You are not in the electorate: it is shown, not counted."]
     if (rules.threshold == "consensus" and ballot.binding and not ballot.reason
             and vote.kind == NOMINATION and ballot.choice == AGAINST):
         notes.append(f"Under consensus an objection without a reason has no weight; give one "
