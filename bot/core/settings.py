@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from governance.durations import DURATION_HINT, format_duration, parse_duration
 
@@ -19,6 +19,11 @@ def _duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
+
+
+def duration_default(default: str) -> Any:
+    """A Duration field's default, written as in the config (`"72h"`) and validated as such."""
+    return Field(default=default, validate_default=True)
 
 
 class Section(BaseModel):

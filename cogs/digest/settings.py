@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, Section, duration_default
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-
-
-def _duration(default: str) -> Any:
-    return Field(default=default, validate_default=True)
 
 
 class DigestSettings(Section):
@@ -26,7 +22,7 @@ class DigestSettings(Section):
     quiet_line: str = Field(default="A quiet day: nothing is stuck, overdue or new.",
                             min_length=1, max_length=300)
     max_lines: int = Field(default=10, ge=1, le=50)
-    catch_up_within: Duration = _duration("6h")
+    catch_up_within: Duration = duration_default("6h")
 
     @field_validator("time")
     @classmethod

@@ -74,6 +74,15 @@ def unregister(opener: Opener) -> None:
         del _openers[id(opener.ctx)]
 
 
+def known_kinds(ctx: CogContext) -> tuple[str, ...] | None:
+    """The escalation kinds of this Roadie, or None when the escalation cog is not loaded
+    (for a cog that checks at start that the kinds it will open exist)."""
+    for cog in ctx.cogs:
+        if isinstance(cog.settings, EscalationSettings):
+            return tuple(cog.settings.kinds)
+    return None
+
+
 class EscalationsNotLoaded(RuntimeError):
     """`open_escalation` was called in a Roadie without the escalation cog running."""
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.core.messages import Choice, Field, Message, Tone
+from bot.core.moments import relative, when
 from governance.durations import format_duration
 from governance.escalations.models import (
     ACKNOWLEDGE,
@@ -21,19 +22,6 @@ from governance.escalations.stats import Stats
 
 PHASE_NOUN = {ACKNOWLEDGE: "acknowledgement", "resolve": "resolution"}
 PHASE_VERB = {ACKNOWLEDGE: "acknowledged", "resolve": "resolved"}
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    """`in 3h`, `2d ago`, or `now`."""
-    delta = moment - now
-    if abs(delta.total_seconds()) < 1:
-        return "now"
-    return f"in {format_duration(delta)}" if delta.total_seconds() > 0 else \
-        f"{format_duration(-delta)} ago"
 
 
 def deadline_text(moment: datetime, now: datetime) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, Section, duration_default
 from governance.escalations.models import NORMAL, URGENT
 from governance.escalations.policy import DEFAULT_KINDS, Assignment, Deadlines, Policy
 
@@ -15,21 +14,17 @@ _KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 _REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
-def _duration(default: str) -> Any:
-    return Field(default=default, validate_default=True)
-
-
 class EscalationSettings(Section):
     kinds: list[str] = Field(default_factory=lambda: list(DEFAULT_KINDS), min_length=1)
-    normal_acknowledge_within: Duration = _duration("72h")
-    normal_resolve_within: Duration = _duration("7d")
-    urgent_acknowledge_within: Duration = _duration("4h")
-    urgent_resolve_within: Duration = _duration("24h")
+    normal_acknowledge_within: Duration = duration_default("72h")
+    normal_resolve_within: Duration = duration_default("7d")
+    urgent_acknowledge_within: Duration = duration_default("4h")
+    urgent_resolve_within: Duration = duration_default("24h")
     reminder_points: list[int] = Field(default_factory=lambda: [50, 90])
-    breach_repeat: Duration = _duration("24h")
+    breach_repeat: Duration = duration_default("24h")
     assignment: Assignment = "balanced"
-    max_away: Duration = _duration("90d")
-    sweep_interval: Duration = _duration("1m")
+    max_away: Duration = duration_default("90d")
+    sweep_interval: Duration = duration_default("1m")
     github_repo: str = ""
 
     @field_validator("kinds")

@@ -17,7 +17,7 @@ from bot.core.cog import Cog, CogContext, DigestSection, Job, completer, on_gith
 from bot.core.commands import Arg, Invocation, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
-from cogs.escalation.api import EscalationsNotLoaded, open_escalation
+from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.onboarding import render
 from cogs.onboarding.issue import IssueKeeper
 from cogs.onboarding.settings import OnboardingSettings
@@ -45,8 +45,7 @@ class OnboardingCog(Cog):
         self.issues = IssueKeeper(ctx)
 
     async def start(self) -> None:
-        kinds = next((getattr(c.settings, "kinds", None) for c in self.ctx.cogs
-                      if c.name == "escalation"), None)
+        kinds = known_kinds(self.ctx)
         if kinds is None:
             self.log.warning("the escalation cog is not loaded: admin items of onboarding "
                              "checklists cannot be escalated")

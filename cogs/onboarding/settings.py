@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, Section, duration_default
 from governance.onboarding.tasklist import ItemSpec
 
 KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
@@ -72,10 +72,6 @@ class ItemSetting(Section):
         return value
 
 
-def _duration(default: str) -> Any:
-    return Field(default=default, validate_default=True)
-
-
 class OnboardingSettings(Section):
     actions: list[Literal["transferred", "created"]] = Field(
         default_factory=lambda: ["transferred", "created"])
@@ -87,10 +83,10 @@ class OnboardingSettings(Section):
         min_length=1, max_length=50)
     escalation_kinds: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_ESCALATION_KINDS))
-    admin_wait: Duration = _duration("7d")
-    stuck_after: Duration = _duration("14d")
-    checkin_after: Duration = _duration("30d")
-    sweep_interval: Duration = _duration("1m")
+    admin_wait: Duration = duration_default("7d")
+    stuck_after: Duration = duration_default("14d")
+    checkin_after: Duration = duration_default("30d")
+    sweep_interval: Duration = duration_default("1m")
 
     @model_validator(mode="after")
     def _consistent(self) -> OnboardingSettings:

@@ -10,7 +10,7 @@ from bot.core.cog import Cog, DigestSection, Job, completer
 from bot.core.commands import Arg, Invocation, Text, command
 from bot.core.messages import Message
 from bot.core.ports import PlatformError
-from cogs.escalation.api import EscalationsNotLoaded, open_escalation
+from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.voting import render
 from cogs.voting.commits import parse_commit
 from cogs.voting.electorate import read_electorate
@@ -39,8 +39,7 @@ class VotingCog(Cog):
     settings: VotingSettings
 
     async def start(self) -> None:
-        kinds = next((getattr(c.settings, "kinds", None) for c in self.ctx.cogs
-                      if c.name == "escalation"), None)
+        kinds = known_kinds(self.ctx)
         if kinds is None:
             self.log.warning("the escalation cog is not loaded: reverts and appointments that "
                              "need an admin are posted to the admins instead")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core.messages import Choice, Field, Message, Tone
-from governance.durations import format_duration
+from bot.core.moments import relative, when
 from governance.votes.models import (
     CANCELLED,
     CLOSED,
@@ -24,19 +24,6 @@ from governance.votes.rules import ABSTAIN, AGAINST, FOR, PASSED, Outcome, Rules
 CHOICE_LABEL = {FOR: "+1", ABSTAIN: "0", AGAINST: "-1"}
 OPTION_LABEL = {"revert": "Revert", "keep": "Keep", "review": "Keep, with a follow-up review"}
 TONE: dict[str, Tone] = {PASSED: "success", "failed": "danger", "undecided": "warning"}
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    delta = moment - now
-    if abs(delta.total_seconds()) < 1:
-        return "now"
-    if delta.total_seconds() > 0:
-        return f"in {format_duration(delta)}"
-    return f"{format_duration(-delta)} ago"
 
 
 def subject(vote: Vote) -> str:

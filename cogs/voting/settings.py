@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, Section, duration_default
 from governance.votes.models import DISPUTE, NOMINATION
 from governance.votes.rules import Rules
 
@@ -15,16 +15,12 @@ _OPTION = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _TEAM = re.compile(r"[A-Za-z0-9._{}-]{1,100}")
 
 
-def _duration(default: str) -> Any:
-    return Field(default=default, validate_default=True)
-
-
 class KindRules(Section):
     """The rules of one kind of vote (defaults after Apache's votes and rfcbot)."""
 
     electorate: Literal["project-team", "org"] = "org"
     advisory: bool = True
-    min_duration: Duration = _duration("72h")
+    min_duration: Duration = duration_default("72h")
     quorum: int = Field(default=3, ge=1, le=1000)
     threshold: Literal["majority", "supermajority", "consensus"] = "majority"
     fraction: float = Field(default=2 / 3, gt=0.5, le=1.0)
@@ -34,7 +30,7 @@ class KindRules(Section):
 class NominationRules(KindRules):
     threshold: Literal["majority", "supermajority", "consensus"] = "consensus"
     nominee_accepts: bool = True
-    accept_within: Duration = _duration("7d")
+    accept_within: Duration = duration_default("7d")
 
     def rules(self) -> Rules:
         return Rules(kind=NOMINATION, electorate=self.electorate, advisory=self.advisory,
@@ -74,8 +70,8 @@ class DisputeRules(KindRules):
 
 
 class VotingSettings(Section):
-    check_interval: Duration = _duration("1m")
-    remind_before: Duration = _duration("24h")
+    check_interval: Duration = duration_default("1m")
+    remind_before: Duration = duration_default("24h")
     project_team: str = "{project}"
     leads_team: str = "{project}-leads"
     escalation_kind: str = "permissions"
