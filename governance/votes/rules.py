@@ -200,12 +200,17 @@ def settled(rules: Rules, ballots: list[Cast], electorate: Iterable[str]) -> boo
     if not set(electorate) <= binding:
         return False
     result = count(rules, ballots).result
+    # The count sees only choices and whether a reason was given, so one voter of each kind
+    # stands for all of that kind: at most a few dozen recounts, however many voted.
+    kinds: dict[tuple[str, bool], int] = {}
     for index, ballot in enumerate(ballots):
-        if not ballot.binding:
-            continue
+        if ballot.binding:
+            kinds.setdefault((ballot.choice, bool(ballot.reason.strip())), index)
+    for index in kinds.values():
+        voter = ballots[index].voter
         for choice in (*rules.sides, ABSTAIN):
             for reason in ("", "a reason"):
-                changed = [*ballots[:index], Cast(ballot.voter, choice, reason, True),
+                changed = [*ballots[:index], Cast(voter, choice, reason, True),
                            *ballots[index + 1:]]
                 if count(rules, changed).result != result:
                     return False
