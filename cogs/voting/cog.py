@@ -246,9 +246,8 @@ class VotingCog(Cog):
 
     def _status_message(self, session: Session, vote: Vote, now: datetime) -> Message:
         assert vote.number is not None
-        return render.status(vote, service.ballots_of(session, vote.number),
-                             service.open_concerns(session, vote.number),
-                             service.current_count(session, vote), now)
+        return render.status(vote, service.standing(session, vote),
+                             service.open_concerns(session, vote.number), now)
 
     def _show_status(self, session: Session, vote: Vote, now: datetime, *,
                      first: bool = False) -> None:
@@ -369,7 +368,7 @@ class VotingCog(Cog):
     def digest_sections(self, session: Session, *, now: datetime,
                         since: datetime) -> list[DigestSection]:
         live = service.live_votes(session)
-        closing = [render.digest_line(v, now, service.current_count(session, v)) for v in live
+        closing = [render.digest_line(v, now, service.standing(session, v, latest=0)) for v in live
                    if v.closes_at is not None and v.closes_at <= now + DIGEST_HORIZON]
         waiting = [f"#{v.number} {render.subject(v)}: waits for {v.subject} to accept"
                    for v in live if v.state == PENDING]

@@ -19,10 +19,12 @@ from governance.votes.models import (
     Concern,
     Vote,
 )
-from governance.votes.rules import ABSTAIN, AGAINST, FOR, PASSED, Outcome, Rules
+from governance.votes.rules import ABSTAIN, AGAINST, FOR, PASSED, Rules
+from governance.votes.service import Standing
 
 CHOICE_LABEL = {FOR: "+1", ABSTAIN: "0", AGAINST: "-1"}
 OPTION_LABEL = {"revert": "Revert", "keep": "Keep", "review": "Keep, with a follow-up review"}
+RESULT_BALLOTS = 40
 TONE: dict[str, Tone] = {PASSED: "success", "failed": "danger", "undecided": "warning"}
 
 
@@ -50,13 +52,19 @@ def ballot_line(ballot: Ballot) -> str:
     return f"{ballot.display} {choice_text(ballot.choice)}{advisory}{reason}"
 
 
-def ballots_text(ballots: Sequence[Ballot], rules: Rules, *, revealed: bool) -> str:
-    if not ballots:
+def ballots_text(ballots: Sequence[Ballot], rules: Rules, *, revealed: bool,
+                 total: int | None = None) -> str:
+    """The ballots, or who cast them when secret; `ballots` may be the latest of `total`."""
+    total = len(ballots) if total is None else total
+    if not total:
         return "none yet"
+    earlier = total - len(ballots)
     if rules.secret and not revealed:
         names = ", ".join(b.display for b in ballots)
-        return f"{len(ballots)} cast, by {names} (secret until the close)"
-    return "; ".join(ballot_line(b) for b in ballots)
+        by = f"{names} and {earlier} more" if earlier else names
+        return f"{total} cast, by {by} (secret until the close)"
+    text = "; ".join(ballot_line(b) for b in ballots)
+    return f"{earlier} earlier, then: {text}" if earlier else text
 
 
 COUNT_LABEL = {FOR: "for", AGAINST: "against", ABSTAIN: "abstaining"}
@@ -67,10 +75,10 @@ def counts_text(counts: dict[str, int], rules: Rules) -> str:
                      for s in (*rules.sides, ABSTAIN))
 
 
-def tally_text(outcome: Outcome, rules: Rules) -> str:
-    text = f"binding: {counts_text(outcome.binding, rules)}"
-    if sum(outcome.advisory.values()):
-        text += f"; advisory (not counted): {counts_text(outcome.advisory, rules)}"
+def tally_text(binding: dict[str, int], advisory: dict[str, int], rules: Rules) -> str:
+    text = f"binding: {counts_text(binding, rules)}"
+    if sum(advisory.values()):
+        text += f"; advisory (not counted): {counts_text(advisory, rules)}"
     return text
 
 
@@ -90,8 +98,8 @@ def ballot_choices(vote: Vote, rules: Rules) -> tuple[Choice, ...]:
               for o in rules.sides), Choice("Abstain", f"vote {vote.number} 0"))
 
 
-def status(vote: Vote, ballots: Sequence[Ballot], concerns: Sequence[Concern],
-           outcome: Outcome, now: datetime) -> Message:
+def status(vote: Vote, standing: Standing, concerns: Sequence[Concern],
+           now: datetime) -> Message:
     """The vote's one status message, edited in place as things happen."""
     rules = Rules.from_data(vote.rules_data())
     closed = vote.state not in (PENDING, OPEN)
@@ -107,9 +115,11 @@ def status(vote: Vote, ballots: Sequence[Ballot], concerns: Sequence[Concern],
                    Choice("Decline", f"vote decline {vote.number}"))
     else:
         revealed = closed or not rules.secret
-        fields.append(Field("Ballots", ballots_text(ballots, rules, revealed=revealed), False))
-        if revealed and ballots:
-            fields.append(Field("Count", tally_text(outcome, rules), False))
+        fields.append(Field("Ballots", ballots_text(standing.latest, rules, revealed=revealed,
+                                                    total=standing.total), False))
+        if revealed and standing.total:
+            fields.append(Field("Count", tally_text(standing.binding, standing.advisory, rules),
+                                False))
     if vote.state == OPEN:
         assert vote.closes_at is not None
         closes = f"{when(vote.closes_at)} ({relative(vote.closes_at, now)})"
@@ -172,13 +182,14 @@ def reminder(vote: Vote, now: datetime) -> Message:
 
 
 def result(vote: Vote, ballots: Sequence[Ballot]) -> Message:
-    """The announcement of a closed vote, to the project's feed: the full tally."""
+    """The announcement of a closed vote, to the project's feed: the full tally, and the
+    ballots (the last RESULT_BALLOTS of them; the audit log holds every one)."""
     rules = Rules.from_data(vote.rules_data())
     tally = json.loads(vote.tally)
-    outcome = Outcome(tally["result"], tally["explanation"], tally["binding"],
-                      tally["advisory"])
-    fields = (Field("Count", tally_text(outcome, rules), False),
-              Field("Ballots", ballots_text(ballots, rules, revealed=True), False))
+    shown = ballots[-RESULT_BALLOTS:]
+    fields = (Field("Count", tally_text(tally["binding"], tally["advisory"], rules), False),
+              Field("Ballots", ballots_text(shown, rules, revealed=True, total=len(ballots)),
+                    False))
     return Message(title=f"Vote #{vote.number} closed: {subject(vote)}",
                    body=_sentence(result_text(vote)), fields=fields,
                    tone=TONE.get(vote.outcome, "info"))
@@ -202,11 +213,11 @@ def listing(votes: Sequence[Vote], now: datetime) -> str:
     return "Open votes:\n" + "\n".join(lines)
 
 
-def digest_line(vote: Vote, now: datetime, outcome: Outcome | None) -> str:
+def digest_line(vote: Vote, now: datetime, standing: Standing | None) -> str:
     if vote.state == OPEN and vote.closes_at is not None:
         count = ""
-        if outcome is not None:
-            count = f" ({sum(outcome.binding.values())} binding ballot(s))"
+        if standing is not None:
+            count = f" ({sum(standing.binding.values())} binding ballot(s))"
         return f"#{vote.number} {subject(vote)}: closes {relative(vote.closes_at, now)}{count}"
     return f"#{vote.number} {subject(vote)}: {result_text(vote)}"
 

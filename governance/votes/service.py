@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from governance.audit import Actor, record
 from governance.errors import Conflict, Forbidden, NotFound, Refusal
@@ -38,7 +38,7 @@ from governance.votes.models import (
     Concern,
     Vote,
 )
-from governance.votes.rules import PASSED, Cast, Outcome, Rules, count, settled
+from governance.votes.rules import ABSTAIN, PASSED, Cast, Outcome, Rules, count, settled
 
 MAX_REASON = 2000
 MAX_BALLOT_REASON = 500
@@ -91,9 +91,33 @@ def casts(ballots: list[Ballot]) -> list[Cast]:
     return [Cast(b.voter, b.choice, b.reason, b.binding) for b in ballots]
 
 
-def current_count(session: Session, vote: Vote) -> Outcome:
+@dataclass(frozen=True)
+class Standing:
+    """Where a vote stands: binding and advisory ballots per choice, how many ballots there
+    are, and the latest few (oldest first), for the status message."""
+
+    binding: dict[str, int]
+    advisory: dict[str, int]
+    total: int
+    latest: list[Ballot]
+
+
+def standing(session: Session, vote: Vote, *, latest: int = 15) -> Standing:
+    """Counted in the database, so that the status costs the same at the 3,000th ballot."""
     assert vote.number is not None
-    return count(Rules.from_data(vote.rules_data()), casts(ballots_of(session, vote.number)))
+    rules = Rules.from_data(vote.rules_data())
+    binding = dict.fromkeys((*rules.sides, ABSTAIN), 0)
+    advisory = dict(binding)
+    rows = session.exec(select(Ballot.choice, Ballot.binding, func.count())
+                        .where(Ballot.vote == vote.number)
+                        .group_by(Ballot.choice, Ballot.binding)).all()  # type: ignore[call-overload]
+    for choice, is_binding, number in rows:
+        (binding if is_binding else advisory)[choice] = number
+    recent = session.exec(select(Ballot).where(Ballot.vote == vote.number)
+                          .order_by(col(Ballot.changed_at).desc(), col(Ballot.id).desc())
+                          .limit(latest)).all()
+    return Standing(binding, advisory, sum(binding.values()) + sum(advisory.values()),
+                    list(reversed(recent)))
 
 
 def closed_since(session: Session, since: datetime) -> list[Vote]:
@@ -460,6 +484,8 @@ def early_close_due(session: Session, number: int) -> bool:
     """Every voter has voted and nobody could change the outcome now, with no concern open."""
     vote = find_vote(session, number)
     if vote is None or vote.state != OPEN or open_concerns(session, number):
+        return False
+    if sum(standing(session, vote, latest=0).binding.values()) < len(vote.voters()):
         return False
     rules = Rules.from_data(vote.rules_data())
     return settled(rules, casts(ballots_of(session, number)), vote.voters())
