@@ -1,6 +1,11 @@
 """Votes end to end, on Discord and on Zulip: a vote's one status message in the project's
-feed, ballots by button, by command and by reaction, the same message edited in place as
-they arrive, refusals that stay with the one who tried, secret ballots, and the close."""
+feed, ballots by button and by command, the same message edited in place as they arrive,
+refusals that stay with the one who tried, secret ballots, the close and what follows it
+(a lead joins the team; a revert goes to the admins), and a dispute opened from the feed's
+direct-push alert.
+
+People vote as their GitHub login: the org on the fake GitHub (ORG_MEMBERS) is the electorate
+of a vote of the org, plus the admins (alice); the nominee does not vote."""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from typing import Any
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.discord import buttons_of, text_of
-from tests.support import eventually
+from tests.support import eventually, github_payload
 
 ORG_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 """The org on GitHub, so the electorate of a vote of the org (the nominee aside)."""
-MINUTE_VOTES = {"nomination": {"min_duration": "60s", "quorum": 2}}
+MINUTE_VOTES = {"nomination": {"min_duration": "60s", "quorum": 2},
+                "dispute": {"min_duration": "60s", "quorum": 2}}
 SEND_WAIT = 10.0
 """Discord sends at most 5 messages (edits too) per 5 s in a channel: the close may wait."""
 STYLE = {"success": 3, "secondary": 2, "danger": 4}
@@ -255,3 +261,63 @@ async def test_a_secret_ballot_cast_in_a_discord_channel_is_answered_privately(
         assert not answer.ephemeral
         assert "1 cast, by dave (secret until the close)" in answer.text
         assert "too early" not in answer.text
+
+
+def direct_push(project: str) -> dict[str, Any]:
+    """A push to the default branch of `project` by Codertocat, through no pull request."""
+    push = github_payload("push/with-new-branch")
+    push.update(created=False, before="a" * 40)
+    push["repository"].update(name=project, full_name=f"jazzband/{project}")
+    return push
+
+
+async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
+        make_world: MakeWorld) -> None:
+    async with make_world({"voting": MINUTE_VOTES}) as world:
+        org_on_github(world)
+        people = {login: world.discord_user(login) for login in ("alice", "carol", "dave",
+                                                                 "erin")}
+        for login, user in people.items():
+            await world.link(login, discord=user)
+        alice, carol, dave, erin = people.values()
+        push = direct_push("django-sample")
+        sha = push["after"]
+
+        await world.webhook("push", push)
+        [alert] = [m for m in world.discord.messages_in(world.channels["feed"])
+                   if "Direct push" in text_of(m)]
+        assert labels(alert) == ["Open a dispute"]
+        answer = await world.discord.click(carol, alert, "Open a dispute")
+        assert answer.ephemeral
+        assert answer.text == (f"Vote #1 on the direct push {sha[:10]} to django-sample is "
+                               "open until 2026-01-05 09:01 UTC. `/vote 1` shows it.")
+        await world.settle()
+        [status] = votes_on_discord(world)
+        assert text_of(status).startswith(
+            f"Vote #1: the direct push {sha[:10]} to django-sample\n"
+            "Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
+            "Rules\nmajority (the option with the most ballots), quorum 2 binding ballots\n")
+        assert labels(status) == ["Revert", "Keep", "Keep, with a follow-up review", "Abstain"]
+
+        for voter, option in ((alice, "Revert"), (dave, "Revert"), (erin, "Keep")):
+            answer = await world.discord.click(voter, status, option)
+            assert answer.text.startswith("Your binding ballot on vote #1 is "
+                                          f"{option.lower()}."), answer.text
+        await eventually(lambda: "Ballots\nalice revert; dave revert; erin keep\n"
+                                 in text_of(status), SEND_WAIT)
+        assert "Count\nbinding: 2 revert, 1 keep, 0 review, 0 abstaining\n" in text_of(status)
+
+        await world.advance(61)
+        await eventually(lambda: len(votes_on_discord(world)) == 2, SEND_WAIT)
+        result = votes_on_discord(world)[1]
+        assert text_of(result).startswith(
+            f"Vote #1 closed: the direct push {sha[:10]} to django-sample\n"
+            "Decided: Revert (carried: 2 revert, 1 keep, 0 review)\n")
+        assert labels(status) == []
+        [ticket] = world.discord.messages_in(world.channels["admins"])
+        assert text_of(ticket).startswith(
+            f"cc <@{alice.id}>\nEscalation #1: permissions for django-sample\n"
+            f"Vote #1 decided to revert the direct push {sha[:12]} to django-sample: Revert.")
+        await world.settle()
+        assert text_of(world.discord.dms_to(carol)[-1]).startswith(
+            "Escalation #1 was opened for you")  # carol opened the dispute
