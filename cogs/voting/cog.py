@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from bot.core.cog import Cog, DigestSection, Job, completer
 from bot.core.commands import Arg, Invocation, Text, command
-from bot.core.messages import Message
+from bot.core.messages import Message, Reply
 from bot.core.ports import PlatformError
 from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.voting import render
@@ -144,7 +144,7 @@ class VotingCog(Cog):
              Text("reason", "why (a -1 under consensus needs one)", optional=True),
              role=Role.MEMBER, group_default=True)
     async def cast(self, call: Invocation, number: int, choice: str | None,
-                   reason: str) -> str | Message:
+                   reason: str) -> Reply | Message:
         if not choice:
             return self._status_of(number, call.now)
         login = call.require_linked()
@@ -159,7 +159,8 @@ class VotingCog(Cog):
             await self.close_vote(number, call.now)
             reply += f" Everyone has voted and nothing can change the outcome: vote #{number} " \
                      "is closed."
-        return reply
+        # The reply says how one voted: on a secret vote, only the voter may read it.
+        return Reply(text=reply, private=casting.rules.secret)
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:

@@ -71,7 +71,8 @@ class Rules:
                 else "the option with the most ballots",
                 "supermajority": f"at least {self.fraction:.0%} of the ballots that take a side",
                 "consensus": "no reasoned objection"}[self.threshold]
-        return f"{self.threshold} ({rule}), quorum {self.quorum} binding ballots"
+        secret = ", secret ballots until the close" if self.secret else ""
+        return f"{self.threshold} ({rule}), quorum {self.quorum} binding ballots{secret}"
 
     def parse_choice(self, text: str) -> str:
         """A ballot's choice as written by a voter, or a Refusal naming the valid ones."""

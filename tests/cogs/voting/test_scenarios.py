@@ -145,7 +145,9 @@ async def test_a_dispute_ending_in_a_revert_escalation(tmp_path: Path, db: Datab
 async def test_a_secret_ballot_is_revealed_only_at_the_close(tmp_path: Path,
                                                               db: Database) -> None:
     async with scene(tmp_path, db, {"nomination": {"secret": True}}) as s:
-        await s.as_("carol", "/nominate carol django-sample I would like to lead it")
+        out = await s.as_("carol", "/nominate carol django-sample I would like to lead it")
+        assert ("- **Rules**: consensus (no reasoned objection), quorum 3 binding ballots, "
+                "secret ballots until the close") in out
         out = await s.as_("alice", "/vote 1 +1 yes")
         assert "How you voted stays secret until the close." in out
         await s.as_("bob", "/vote 1 -1 too early")
