@@ -45,6 +45,10 @@ class Message:
     choices: tuple[Choice, ...] = ()
     tone: Tone = "info"
     footer: str = ""
+    private_choices: bool = False
+    """Choosing reveals what the chooser picked (a secret ballot): transports offer the
+    choices only in ways others cannot see (Discord's buttons answer privately; on Zulip,
+    no reactions, and the command goes in a direct message)."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -62,6 +66,7 @@ class Message:
             choices=tuple(Choice(**c) for c in data.get("choices", ())),
             tone=data.get("tone", "info"),
             footer=data.get("footer", ""),
+            private_choices=data.get("private_choices", False),
         )
 
 

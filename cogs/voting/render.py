@@ -134,7 +134,8 @@ def status(vote: Vote, standing: Standing, concerns: Sequence[Concern],
         fields.append(Field("Result", result_text(vote), False))
     footer = how_to_vote(vote, rules) if vote.state == OPEN else ""
     return Message(title=title(vote), body=vote.reason, fields=tuple(fields), choices=choices,
-                   tone=TONE.get(vote.outcome, "info") if closed else "info", footer=footer)
+                   tone=TONE.get(vote.outcome, "info") if closed else "info", footer=footer,
+                   private_choices=rules.secret and vote.state == OPEN)
 
 
 def result_text(vote: Vote) -> str:

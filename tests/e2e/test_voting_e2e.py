@@ -185,8 +185,12 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
             "- **Closes**: 2026-01-05 09:01 UTC (in 1m)\n"
             "*Vote with `/vote 1 +1|0|-1 [reason]`.*\n"
             "1. +1: `/vote 1 +1`\n2. 0: `/vote 1 0`\n3. -1: `/vote 1 -1`\n"
-            "Answer with the command, or `/choose <number>`, or react with the number's emoji "
-            "(:one:, :two:, ...).")
+            "Answer with the command in a direct message to the bot: here, everyone would see "
+            "your choice.")
+        # Reactions and `/choose` happen where everyone sees them: a secret vote offers neither.
+        assert status["reactions"] == []
+        reply = await world.zulip.command(dave, "/choose 1", stream="general", topic="leads")
+        assert "There is nothing to choose from here." in reply["content"]
         edits = f"/api/v1/messages/{status['id']}"
 
         # In a stream, by mentioning Roadie: the answer goes to the voter alone.

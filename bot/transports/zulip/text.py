@@ -78,19 +78,31 @@ def rewrite_mentions(text: str, ids_by_name: Mapping[str, int]) -> str:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def choices_block(choices: tuple[Choice, ...], *, reactions: bool) -> str:
+def choices_block(choices: tuple[Choice, ...], *, reactions: bool, private: bool = False) -> str:
     lines = [f"{index}. {choice.label}: `/{choice.command}`"
              for index, choice in enumerate(choices, start=1)]
-    how = "Answer with the command, or `/choose <number>`"
-    if reactions:
+    if private:
+        how = ("Answer with the command in a direct message to the bot: here, everyone would "
+               "see your choice")
+    else:
+        how = "Answer with the command, or `/choose <number>`"
+    if reactions and not private:
         how += ", or react with the number's emoji (:one:, :two:, ...)"
     return "\n".join([*lines, how + "."])
+
+
+def offers_reactions(message: Message) -> bool:
+    """Digit reactions answer a choice, unless choosing must stay private (reactions are
+    public) or there are more choices than digits."""
+    return 0 < len(message.choices) <= len(DIGITS) and not message.private_choices
 
 
 def render(message: Message, mention: Callable[[str], str], *, reactions: bool = False) -> str:
     text = render_text(message, mention=mention, choice_hint=False)
     if message.choices:
-        text = f"{text}\n{choices_block(message.choices, reactions=reactions)}".strip()
+        block = choices_block(message.choices, reactions=reactions,
+                              private=message.private_choices)
+        text = f"{text}\n{block}".strip()
     return clip(text or "(empty message)", CONTENT)  # Zulip refuses empty messages
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.core.commands import Arg, CommandSpec, Invocation, bound_specs, command
 from bot.core.events import MemberJoined
-from bot.core.messages import Message, Reply
+from bot.core.messages import Choice, Message, Reply
 from bot.core.outbox import DIRECT_PREFIX
 from bot.core.ports import ChatMember, PlatformError, Rate
 from bot.runtime.dispatcher import Speaker
@@ -94,24 +94,30 @@ class ZulipTransport:
 
     async def send(self, place: str, message: Message, *, key: str,
                    mentions: dict[str, str]) -> str:
-        reactions = 0 < len(message.choices) <= len(text.DIGITS)
+        reactions = text.offers_reactions(message)
         content = text.render(message, self._mention_login(mentions), reactions=reactions)
         where = text.with_topic(place, message.topic)
         result = await self._api.call("send_message", self._request(where, content))
         message_id = int(result["id"])
-        self._offered.remember(message_id, where, message.choices)
+        self._offered.remember(message_id, where, self._choosable(message))
         if reactions:
             await self._react(message_id, len(message.choices))
         return str(message_id)
 
     async def edit(self, place: str, remote_id: str, message: Message, *,
                    mentions: dict[str, str]) -> None:
-        reactions = 0 < len(message.choices) <= len(text.DIGITS)
+        reactions = text.offers_reactions(message)
         content = text.render(message, self._mention_login(mentions), reactions=reactions)
         await self._api.call("update_message", {"message_id": int(remote_id),
                                                 "content": content})
         self._offered.remember(int(remote_id), text.with_topic(place, message.topic),
-                               message.choices)
+                               self._choosable(message))
+
+    @staticmethod
+    def _choosable(message: Message) -> tuple[Choice, ...]:
+        """What `/choose` and reactions may pick: nothing when choosing must stay private,
+        since both happen where others see them."""
+        return () if message.private_choices else message.choices
 
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
         """Deactivate the account (so it can neither log in nor post), then delete its
