@@ -99,7 +99,8 @@ class OutboxSender:
         if not self._ports:
             return
         with self._db.transaction() as session:
-            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now())
+            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now(),
+                                   worker=self._worker)
         for row_id, platform, destination in found:
             if row_id in self._queued:
                 continue
