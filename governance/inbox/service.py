@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, or_, select
 
@@ -32,11 +32,12 @@ class NewDelivery:
     payload: str
 
 
-def store_deliveries(session: Session, deliveries: Sequence[NewDelivery], *,
+def store_deliveries(session: Session | Connection, deliveries: Sequence[NewDelivery], *,
                      now: datetime) -> set[str]:
     """Store several deliveries in one statement; return the ids that were new.
 
-    An id stored before, or repeated within `deliveries`, is stored once.
+    An id stored before, or repeated within `deliveries`, is stored once. The receiver
+    passes a bare connection (`Database.connection`): this runs before every answer.
     """
     rows, seen = [], set()
     for d in deliveries:
@@ -50,10 +51,11 @@ def store_deliveries(session: Session, deliveries: Sequence[NewDelivery], *,
     if not rows:
         return set()
     table = WebhookDelivery.__table__  # type: ignore[attr-defined]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    connection = session.connection() if isinstance(session, Session) else session
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = (insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
                  .returning(table.c.delivery_id))
-    return {row[0] for row in session.connection().execute(statement, rows)}
+    return {row[0] for row in connection.execute(statement, rows)}
 
 
 def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 20,
