@@ -148,17 +148,24 @@ class WebhookReceiver:
         `longest` seconds), and at most one step runs per turn of the event loop, so that a
         request waits for one step at most, not for every background task's.
         """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + longest
         # A few turns of the loop, for requests that arrived to reach the handler.
         for _ in range(TURNS_TO_START_A_REQUEST):
             await asyncio.sleep(0)
-        if not self._idle.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(longest):
-                    await self._idle.wait()
-        while not self._turn_free.is_set():
-            await self._turn_free.wait()
+        while True:
+            if not self._idle.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(give_up):
+                        await self._idle.wait()
+            while not self._turn_free.is_set():
+                await self._turn_free.wait()
+            # Several steps may have waited for the same pause: each looks again once its
+            # turn comes, as a request may have started meanwhile.
+            if self._idle.is_set() or loop.time() >= give_up:
+                break
         self._turn_free.clear()
-        asyncio.get_running_loop().call_soon(self._turn_free.set)
+        loop.call_soon(self._turn_free.set)
 
     def _refuse(self, refused: Refused) -> web.Response:
         self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
