@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.core.cog import GitHubHandler
 from bot.core.events import GitHubEvent
 from bot.core.outbox import outbox_scope
+from bot.core.polling import Poller
 from bot.core.ports import PlatformError
 from bot.runtime.metrics import Metrics
 from governance.clock import Clock
@@ -257,46 +258,21 @@ class WebhookWorker:
         self._metrics = metrics
         self._handlers = handlers
         self._worker = worker
-        self._poll = poll_interval
         self.between = between  # awaited between two deliveries: the receiver's `quiet`
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._poller = Poller("webhook-worker", self.process_batch, poll=poll_interval)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._poller.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-worker")
+        self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._poller.stop()
 
     async def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every stored delivery that is due has been processed."""
-        self._idle.clear()
-        self.wake()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                worked = await self.process_batch()
-            except Exception:
-                log.exception("could not read stored deliveries; trying again")
-                worked = 0
-            if worked:
-                continue
-            self._idle.set()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
         with self._db.transaction() as session:
