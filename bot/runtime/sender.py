@@ -8,13 +8,13 @@ is marked sent only once the platform has answered with the message's id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 from bot.config import OutboxSection
 from bot.core.messages import Message
+from bot.core.polling import Poller
 from bot.core.ports import ChatPort, PlatformError
 from bot.runtime.metrics import Metrics
 from bot.runtime.ratelimit import Limiter, SlidingWindow
@@ -29,6 +29,8 @@ FAILURE_REPORT_DESTINATION = "admins"
 # Long enough to outlast any rate-limit wait, so no other replica takes a row being sent.
 CLAIM_HOLD = timedelta(minutes=5)
 COLLECT_PAUSE = 0.01
+"""Once woken, the sender waits this long before it looks: one read for the many wakes of a
+burst."""
 
 
 class OutboxSender:
@@ -44,22 +46,23 @@ class OutboxSender:
         self._queues: dict[tuple[str, str], asyncio.Queue[int]] = {}
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # set when nothing is queued for sending
+        self._poller = Poller("outbox-sender", self._look,
+                              poll=settings.poll_interval.total_seconds(), pause=COLLECT_PAUSE)
         self.between: Callable[[], Awaitable[None]] | None = None  # awaited between sends
 
     def wake(self) -> None:
-        self._wake.set()
+        self._poller.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+        self._poller.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._workers.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._poller.stop()
+        lanes = list(self._workers.values())
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
 
     async def drain(self, timeout: float = 5.0) -> bool:
         """Wait until nothing due is left to send (used by the console between commands)."""
@@ -81,25 +84,20 @@ class OutboxSender:
             return bool(rows.due(session, platforms=list(self._ports), now=self._clock.now(),
                                  limit=1))
 
-    async def _run(self) -> None:
-        poll = self._settings.poll_interval.total_seconds()
-        while True:
-            try:
-                self._collect()
-            except Exception:
-                log.exception("could not read the outbox; trying again")
-            if not self._queued:
-                self._idle.set()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll)
-            await asyncio.sleep(COLLECT_PAUSE)  # one read for the many wakes of a burst
+    async def _look(self) -> int:
+        """One look for due rows, which go to their lanes' queues. Always 0: the lanes send
+        them, and the next look comes with a wake (a commit, a lane done) or the poll."""
+        self._collect()
+        if not self._queued:
+            self._idle.set()
+        return 0
 
     def _collect(self) -> None:
         if not self._ports:
             return
         with self._db.transaction() as session:
-            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now())
+            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now(),
+                                   worker=self._worker)
         for row_id, platform, destination in found:
             if row_id in self._queued:
                 continue

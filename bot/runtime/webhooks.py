@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.core.cog import GitHubHandler
 from bot.core.events import GitHubEvent
 from bot.core.outbox import outbox_scope
+from bot.core.polling import Poller
 from bot.core.ports import PlatformError
 from bot.runtime.metrics import Metrics
 from governance.clock import Clock
@@ -38,7 +39,14 @@ OFFLOAD_ABOVE = 256 * 1024
 """Bodies larger than this are checked and parsed in a thread, so that the loop keeps
 answering other requests meanwhile (a 25 MB body takes a while to hash and parse)."""
 TURNS_TO_START_A_REQUEST = 6
+TURNS_TO_GATHER_A_WRITE = 3
+"""A write of deliveries waits this many turns of the event loop, for the requests read
+meanwhile to join it."""
+IDLE_BEFORE_WORK = 0.001
+"""Background work (processing a delivery, sending a message) waits until the receiver has
+answered nothing for this long: in a burst, requests follow each other closer than this."""
 _EVENT_NAME = re.compile(r"[a-z_]{1,40}")
+_HEADERS = ("x-hub-signature-256", "x-github-event", "x-github-delivery", "x-github-hook-id")
 
 
 def signature_for(secret: bytes, body: bytes) -> str:
@@ -62,13 +70,15 @@ class Refused:
 
 
 class DeliveryStore:
-    """Stores deliveries many to a transaction.
+    """Stores deliveries many to a transaction (a group commit).
 
-    Requests whose bodies arrive in the same turn of the event loop are stored together at
-    its end, so a burst costs a few commits rather than one per delivery. The write runs on
-    the loop, as every other write of the process does: on SQLite, writers in several threads
-    of one process would wait for each other's locks by sleeping. Each request is answered
-    only once the transaction that holds its delivery has committed.
+    The first delivery to wait starts a write a few turns of the event loop later; requests
+    read meanwhile join it, so a burst costs a commit per dozen deliveries or so rather than
+    one each, and a lone delivery waits for a few turns only. The write runs on the loop, as
+    every other write of the process does: on SQLite, writers in several threads of one
+    process would wait for each other's locks by sleeping (and, measured, a writer thread
+    gained nothing: handing the GIL back and forth cost what the overlap saved). Each
+    request is answered only once the transaction that holds its delivery has committed.
     """
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200) -> None:
@@ -76,26 +86,26 @@ class DeliveryStore:
         self._clock = clock
         self._max_batch = max_batch
         self._waiting: list[tuple[inbox.NewDelivery, asyncio.Future[bool]]] = []
-        self._scheduled = False
+        self._writer: asyncio.Task[None] | None = None
 
     async def store(self, delivery: inbox.NewDelivery) -> bool:
         """True when the delivery is new, False when its id was stored before."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_soon())
         return await future
 
-    def _flush(self) -> None:
-        self._scheduled = False
+    async def _write_soon(self) -> None:
+        for _ in range(TURNS_TO_GATHER_A_WRITE):
+            await asyncio.sleep(0)
+        self._writer = None
         while self._waiting:
             batch = self._waiting[:self._max_batch]
             del self._waiting[:self._max_batch]
             try:
-                with self._db.transaction() as session:
-                    new = inbox.store_deliveries(session, [d for d, _ in batch],
+                with self._db.connection() as connection:
+                    new = inbox.store_deliveries(connection, [d for d, _ in batch],
                                                  now=self._clock.now())
             except Exception as error:
                 for _, future in batch:
@@ -125,8 +135,9 @@ class WebhookReceiver:
         self._on_stored = on_stored
         self._store = DeliveryStore(db, clock)
         self._in_flight = 0
-        self._quiet = asyncio.Event()
-        self._quiet.set()
+        self._idle = asyncio.Event()  # set once nothing was answered for IDLE_BEFORE_WORK
+        self._idle.set()
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._turn_free = asyncio.Event()
         self._turn_free.set()
 
@@ -134,20 +145,28 @@ class WebhookReceiver:
         """Wait for a turn to do some background work (processing a delivery, sending a
         message): the worker and the sender call this before each step.
 
-        A turn comes once no request is being answered (or after `longest` seconds), and
-        at most one step runs per turn of the event loop, so that a request waits for one
-        step at most, not for every background task's.
+        A turn comes once the receiver has answered nothing for `IDLE_BEFORE_WORK` (or after
+        `longest` seconds), and at most one step runs per turn of the event loop, so that a
+        request waits for one step at most, not for every background task's.
         """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + longest
         # A few turns of the loop, for requests that arrived to reach the handler.
         for _ in range(TURNS_TO_START_A_REQUEST):
             await asyncio.sleep(0)
-        if self._in_flight:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), longest)
-        while not self._turn_free.is_set():
-            await self._turn_free.wait()
+        while True:
+            if not self._idle.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(give_up):
+                        await self._idle.wait()
+            while not self._turn_free.is_set():
+                await self._turn_free.wait()
+            # Several steps may have waited for the same pause: each looks again once its
+            # turn comes, as a request may have started meanwhile.
+            if self._idle.is_set() or loop.time() >= give_up:
+                break
         self._turn_free.clear()
-        asyncio.get_running_loop().call_soon(self._turn_free.set)
+        loop.call_soon(self._turn_free.set)
 
     def _refuse(self, refused: Refused) -> web.Response:
         self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
@@ -155,13 +174,17 @@ class WebhookReceiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         self._in_flight += 1
-        self._quiet.clear()
+        self._idle.clear()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         try:
             return await self._answer(request)
         finally:
             self._in_flight -= 1
             if not self._in_flight:
-                self._quiet.set()
+                self._idle_timer = asyncio.get_running_loop().call_later(IDLE_BEFORE_WORK,
+                                                                         self._idle.set)
 
     async def _answer(self, request: web.Request) -> web.Response:
         too_large = Refused(413, "too_large", f"the body is larger than {self._max_body} bytes; "
@@ -174,7 +197,7 @@ class WebhookReceiver:
             return self._refuse(too_large)
         if len(body) > self._max_body:
             return self._refuse(too_large)
-        headers = dict(request.headers)
+        headers = {name: request.headers.get(name, "") for name in _HEADERS}
         checked = (self.check(body, headers) if len(body) <= OFFLOAD_ABOVE
                    else await asyncio.to_thread(self.check, body, headers))
         if isinstance(checked, Refused):
@@ -196,18 +219,18 @@ class WebhookReceiver:
                                  status=202)
 
     def check(self, body: bytes, headers: Mapping[str, str]) -> inbox.NewDelivery | Refused:
-        """The delivery in a request, or why it is refused."""
-        lower = {k.lower(): v for k, v in headers.items()}
+        """The delivery in a request, or why it is refused. `headers` are GitHub's, named in
+        lower case."""
         if self._secret is not None and not signature_ok(
-            self._secret, body, lower.get("x-hub-signature-256")
+            self._secret, body, headers.get("x-hub-signature-256")
         ):
             return Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
                            "body; sign it with the webhook secret (HMAC-SHA256)")
-        event = lower.get("x-github-event", "").strip()
+        event = headers.get("x-github-event", "").strip()
         if not event:
             return Refused(400, "bad_request", "the X-GitHub-Event header is missing")
         label = _label(event)
-        delivery_id = lower.get("x-github-delivery", "").strip()
+        delivery_id = headers.get("x-github-delivery", "").strip()
         if not delivery_id:
             return Refused(400, "bad_request", "the X-GitHub-Delivery header is missing", label)
         try:
@@ -219,8 +242,8 @@ class WebhookReceiver:
             return Refused(400, "bad_request", "the body is not a JSON object", label)
         action = payload.get("action") if isinstance(payload.get("action"), str) else ""
         return inbox.NewDelivery(delivery_id=delivery_id[:100], event=event[:60],
-                                 action=action[:60], hook_id=lower.get("x-github-hook-id", "")[:40],
-                                 payload=text)
+                                 action=action[:60],
+                                 hook_id=headers.get("x-github-hook-id", "")[:40], payload=text)
 
 
 class WebhookWorker:
@@ -235,46 +258,21 @@ class WebhookWorker:
         self._metrics = metrics
         self._handlers = handlers
         self._worker = worker
-        self._poll = poll_interval
         self.between = between  # awaited between two deliveries: the receiver's `quiet`
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._poller = Poller("webhook-worker", self.process_batch, poll=poll_interval)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._poller.wake()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="webhook-worker")
+        self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._poller.stop()
 
     async def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every stored delivery that is due has been processed."""
-        self._idle.clear()
-        self.wake()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                worked = await self.process_batch()
-            except Exception:
-                log.exception("could not read stored deliveries; trying again")
-                worked = 0
-            if worked:
-                continue
-            self._idle.set()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
         with self._db.transaction() as session:

@@ -8,8 +8,6 @@ reported to the admins.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -18,6 +16,7 @@ from sqlmodel import Session
 from bot.core.cog import CogContext
 from bot.core.messages import Message
 from bot.core.outbox import AFTER_COMMIT
+from bot.core.polling import Poller
 from bot.core.ports import PlatformError
 from cogs.escalation.render import when
 from governance.escalations import mirror as tasks
@@ -52,11 +51,7 @@ class Mirror:
     def __init__(self, ctx: CogContext, repo: str, poll: timedelta) -> None:
         self.ctx = ctx
         self.repo = repo
-        self._poll = poll.total_seconds()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller = Poller("escalation-mirror", self.process, poll=poll.total_seconds())
 
     @property
     def enabled(self) -> bool:
@@ -86,47 +81,18 @@ class Mirror:
     # --- the worker ----------------------------------------------------------------------
 
     def wake(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self._poller.wake()
 
     def start(self) -> None:
-        if not self.enabled:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._run(), name="escalation-mirror")
+        if self.enabled:
+            self._poller.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        self._loop = None
+        await self._poller.stop()
 
     async def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every task that is due has been tried."""
-        if self._task is None:
-            return True
-        self._idle.clear()
-        self._wake.set()  # directly: the pass that follows must start after this call
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-
-    async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                worked = await self.process()
-            except Exception:
-                log.exception("could not work on the GitHub mirror; trying again")
-                worked = 0
-            if worked or self._wake.is_set():  # more work, or woken during the pass
-                continue
-            self._idle.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        return await self._poller.drain(timeout)
 
     async def process(self) -> int:
         """Try every due task once, in order per ticket; return how many were tried."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, or_, select
@@ -61,29 +62,39 @@ def revise_pending(session: Session, *, key: str, payload: str, now: datetime) -
     return True
 
 
+def _due(now: datetime, platforms: Iterable[str], worker: str | None) -> tuple[Any, ...]:
+    free = [col(OutboxMessage.claimed_until).is_(None), col(OutboxMessage.claimed_until) < now]
+    if worker is not None:
+        free.append(col(OutboxMessage.claimed_by) == worker)
+    return (OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
+            col(OutboxMessage.platform).in_(list(platforms)), or_(*free))
+
+
+# In the due index's own order, so that the database reads `limit` rows rather than sorting
+# every waiting one: a burst leaves thousands.
+_DUE_ORDER = (col(OutboxMessage.not_before), col(OutboxMessage.id))
+
+
 def due(session: Session, *, platforms: Iterable[str], now: datetime,
         limit: int = 200) -> list[OutboxMessage]:
-    """Rows that are due and not held by a live claim, oldest first. Nothing is claimed."""
+    """Rows that are due and not held by a live claim, in the order they came due. Nothing
+    is claimed."""
     return list(session.exec(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
-               col(OutboxMessage.platform).in_(list(platforms)),
-               or_(col(OutboxMessage.claimed_until).is_(None),
-                   col(OutboxMessage.claimed_until) < now))
-        .order_by(col(OutboxMessage.id)).limit(limit)
+        select(OutboxMessage).where(*_due(now, platforms, None)).order_by(*_DUE_ORDER)
+        .limit(limit)
     ).all())
 
 
-def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime,
+def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime, worker: str,
               limit: int = 200) -> list[tuple[int, str, str]]:
-    """(id, platform, destination) of the rows `due` would return, without their payloads."""
+    """(id, platform, destination) of the rows `due` would return, without their payloads.
+
+    Claims of `worker` itself count as free, as in `claim`: a replica restarted under the
+    same name takes back at once the rows it was sending when it stopped.
+    """
     return [(row[0], row[1], row[2]) for row in session.exec(
         select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.destination)
-        .where(OutboxMessage.status == PENDING, OutboxMessage.not_before <= now,
-               col(OutboxMessage.platform).in_(list(platforms)),
-               or_(col(OutboxMessage.claimed_until).is_(None),
-                   col(OutboxMessage.claimed_until) < now))
-        .order_by(col(OutboxMessage.id)).limit(limit)
+        .where(*_due(now, platforms, worker)).order_by(*_DUE_ORDER).limit(limit)
     ).all()]
 
 

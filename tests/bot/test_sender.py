@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import select
@@ -10,7 +11,9 @@ from sqlmodel import select
 from bot.core.messages import Message
 from bot.core.ports import PlatformError, Rate
 from bot.runtime.app import Roadie
+from governance.clock import SystemClock
 from governance.db import Database
+from governance.outbox import service as outbox_rows
 from governance.outbox.models import FAILED, SENT, OutboxMessage
 from tests.support import RecordingChat, eventually, make_config, running
 
@@ -137,3 +140,30 @@ async def test_two_replicas_never_send_one_row_twice(tmp_path: Path, db: Databas
         await two.settle()
     texts = first.texts() + second.texts()
     assert sorted(texts) == sorted(f"m{i}" for i in range(40))
+
+
+async def test_a_replica_killed_while_sending_sends_on_once_restarted(tmp_path: Path,
+                                                                      db: Database) -> None:
+    now = SystemClock().now()
+    with db.transaction() as session:  # claimed by "replica-1", which then died
+        outbox_rows.enqueue(session, platforms=["recording"], destination="admins",
+                            payload=Message(body="in flight").to_json(), key="k", now=now)
+        row_id = session.exec(select(OutboxMessage.id)).one()
+        assert row_id is not None
+        assert outbox_rows.claim(session, row_id, worker="replica-1", now=now,
+                                 hold=timedelta(minutes=5))
+    chat = RecordingChat()
+    other = Roadie(make_config(tmp_path), db=db, transports=[chat], instance="replica-2",
+                   use_config_github=False)
+    await other.start()
+    await other.settle()
+    await other.stop()
+    assert chat.sent == []  # another replica leaves a live claim alone
+    restarted = Roadie(make_config(tmp_path), db=Database(db.url), transports=[chat],
+                       instance="replica-1", use_config_github=False)
+    await restarted.start()
+    try:
+        await eventually(lambda: chat.texts() == ["in flight"])
+    finally:
+        await restarted.stop()
+
