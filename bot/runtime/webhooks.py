@@ -45,6 +45,9 @@ meanwhile to join it."""
 IDLE_BEFORE_WORK = 0.001
 """Background work (processing a delivery, sending a message) waits until the receiver has
 answered nothing for this long: in a burst, requests follow each other closer than this."""
+LONGEST_BEFORE_WORK = 0.1
+"""...but no longer than this: in a long burst, each background task still takes ten steps
+a second."""
 _EVENT_NAME = re.compile(r"[a-z_]{1,40}")
 _HEADERS = ("x-hub-signature-256", "x-github-event", "x-github-delivery", "x-github-hook-id")
 
@@ -141,7 +144,7 @@ class WebhookReceiver:
         self._turn_free = asyncio.Event()
         self._turn_free.set()
 
-    async def quiet(self, longest: float = 0.05) -> None:
+    async def quiet(self, longest: float = LONGEST_BEFORE_WORK) -> None:
         """Wait for a turn to do some background work (processing a delivery, sending a
         message): the worker and the sender call this before each step.
 
