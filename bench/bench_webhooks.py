@@ -474,7 +474,7 @@ class Bench:
     async def throughput(self) -> None:
         count, concurrency = (1000 if self.quick else 4000), 32
         print(f"\n1. Acknowledgement throughput: {count} signed deliveries (issues.opened, "
-              f"7 KB), {concurrency} in flight, best of 2 rounds", flush=True)
+              f"12 KB), {concurrency} in flight, best of 2 rounds", flush=True)
         bare_port = free_port()
         bare = self.processes.start("--role", "bare", str(bare_port))
         bare_url = f"http://127.0.0.1:{bare_port}"
