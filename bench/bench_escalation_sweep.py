@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import create_engine, insert, text
+from engines import on_each_database
+from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.cog import CogContext, Destinations
@@ -40,7 +36,7 @@ from cogs.escalation.cog import EscalationCog
 from cogs.escalation.settings import EscalationSettings
 from governance.audit import Actor
 from governance.clock import FakeClock
-from governance.db import Database, database_url
+from governance.db import Database
 from governance.escalations import service
 from governance.escalations.models import Ticket
 from governance.migrate import upgrade
@@ -141,45 +137,13 @@ def report(name: str, db: Database, args: argparse.Namespace) -> bool:
     return ok
 
 
-@contextmanager
-def postgres_schema(url: str) -> Iterator[Database | None]:
-    schema = f"roadie_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:
-        print(f"\n== PostgreSQL: skipped, unreachable at {url}: {str(error).splitlines()[0]}")
-        yield None
-        return
-    separator = "&" if "?" in url else "?"
-    db = Database(f"{url}{separator}options=-csearch_path%3D{schema}")
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as directory:
-        db = Database(f"sqlite:///{directory}/bench.db")
-        results.append(report("SQLite", db, args))
-        db.dispose()
-    url = database_url(os.environ.get("ROADIE_BENCH_POSTGRES_URL",
-                                      "postgresql://postgres@127.0.0.1:5432/test"))
-    with postgres_schema(url) as pg:
-        if pg is not None:
-            results.append(report("PostgreSQL", pg, args))
-    return 0 if all(results) else 1
+    return on_each_database(lambda name, db: report(name, db, args))
 
 
 if __name__ == "__main__":

@@ -14,23 +14,21 @@ own, dropped afterwards; skipped when unreachable). The target: each search unde
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bench_escalation_sweep import postgres_schema
+from engines import on_each_database
 from sqlalchemy import event, insert, text
 from sqlmodel import Session
 
 from cogs.onboarding.settings import DEFAULT_ITEMS
 from governance.clock import FakeClock
-from governance.db import Database, database_url
+from governance.db import Database
 from governance.migrate import upgrade
 from governance.onboarding import issue_work, service
 from governance.onboarding.models import Checklist, ChecklistItem
@@ -145,17 +143,7 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=20)
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as directory:
-        db = Database(f"sqlite:///{directory}/bench.db")
-        results.append(report("SQLite", db, args))
-        db.dispose()
-    url = database_url(os.environ.get("ROADIE_BENCH_POSTGRES_URL",
-                                      "postgresql://postgres@127.0.0.1:5432/test"))
-    with postgres_schema(url) as pg:
-        if pg is not None:
-            results.append(report("PostgreSQL", pg, args))
-    return 0 if all(results) else 1
+    return on_each_database(lambda name, db: report(name, db, args))
 
 
 if __name__ == "__main__":

@@ -16,20 +16,18 @@ server's database `test`, in a schema of its own; skipped when unreachable).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bench_escalation_sweep import postgres_schema
+from engines import on_each_database
 
 from cogs.voting import render
 from governance.audit import Actor
 from governance.clock import FakeClock
-from governance.db import Database, database_url
+from governance.db import Database
 from governance.migrate import upgrade
 from governance.projects.service import register_project
 from governance.votes import service
@@ -109,17 +107,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voters", type=int, default=3135)
     args = parser.parse_args()
-    results = []
-    with tempfile.TemporaryDirectory() as directory:
-        db = Database(f"sqlite:///{directory}/bench.db")
-        results.append(report("SQLite", db, args.voters))
-        db.dispose()
-    url = database_url(os.environ.get("ROADIE_BENCH_POSTGRES_URL",
-                                      "postgresql://postgres@127.0.0.1:5432/test"))
-    with postgres_schema(url) as pg:
-        if pg is not None:
-            results.append(report("PostgreSQL", pg, args.voters))
-    return 0 if all(results) else 1
+    return on_each_database(lambda name, db: report(name, db, args.voters))
 
 
 if __name__ == "__main__":
