@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.core import moments
 from bot.core.messages import Tone
 from governance.audit.log import SYSTEM
 from governance.durations import format_duration
@@ -37,7 +38,7 @@ CASE_STATES = {AWAITING: "waiting for a second moderator", ACTIVE: "active",
 
 
 def when(moment: datetime | None) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "never"
+    return moments.when(moment) if moment is not None else "never"
 
 
 def age(delta: timedelta) -> str:
