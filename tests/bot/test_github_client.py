@@ -63,6 +63,7 @@ async def test_issues_teams_and_pulls(github: tuple[FakeGitHub, PyGithubPort]) -
     await port.comment_issue("django-sample", 1, "done")
     assert fake.issues[("django-sample", 1)].comments[0]["body"] == "done"
     fake.teams["django-sample-leads"] = {"dave"}
+    fake.add_user("erin", member=True)
     await port.add_team_member("django-sample-leads", "erin")
     assert sorted(await port.team_members("django-sample-leads")) == ["dave", "erin"]
     fake.merged_pull("django-sample", "abc123", 7)
