@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -36,10 +37,12 @@ class ProjectsCog(Cog):
              Arg("name", "the repository's name"),
              Option("branch", "its default branch", default="main"), role=Role.ADMIN)
     async def add(self, call: Invocation, name: str, branch: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             existed = projects.find_project(session, name) is not None
             projects.register_project(session, name=name, now=call.now, actor=call.actor,
                                       default_branch=branch, source="command")
+            return existed
+        existed = await self.ctx.db.run(transact)
         return f"{name} was known already; updated." if existed else f"Added {name}."
 
     def digest_sections(self, session: Session, *, now: datetime,

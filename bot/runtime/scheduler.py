@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
 
 from bot.core.cog import Job
 from bot.runtime.metrics import Metrics
@@ -102,8 +103,9 @@ class Scheduler:
             await asyncio.gather(self._lease_task, return_exceptions=True)
         if self._lease_until is not None:
             try:
-                with self._db.transaction() as session:
+                def transact(session: Session) -> None:
                     scheduling.release_lease(session, name=LEASE, holder=self.holder)
+                await self._db.run(transact)
             except Exception:
                 log.exception("could not release the scheduler lease")
             self._lease_until = None

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
+from sqlmodel import Session
+
 from bot.config import OutboxSection
 from bot.core.messages import Message
 from bot.core.polling import Poller
@@ -146,9 +148,10 @@ class OutboxSender:
             return
         try:
             if row.edit_of and original is not None and original[0] != SENT:
-                with self._db.transaction() as session:
+                def transact(session: Session) -> None:
                     rows.mark_retry(session, row_id, error="waiting for the original message",
                                     not_before=now + timedelta(seconds=1), count_attempt=False)
+                await self._db.run(transact)
                 return
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
@@ -164,8 +167,9 @@ class OutboxSender:
             log.exception("outbox row %s: %s failed", row_id, row.platform)
             self._failed(row, PlatformError(row.platform, repr(error)), windows)
             return
-        with self._db.transaction() as session:
+        def transact(session: Session) -> None:
             rows.mark_sent(session, row_id, remote_id=remote_id, now=self._clock.now())
+        await self._db.run(transact)
         self._metrics.sent.labels(row.platform, "sent").inc()
 
     def _failed(self, row: OutboxMessage, error: PlatformError,

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from sqlmodel import Session
 
 from bot.core.cog import GitHubHandler
 from bot.core.events import GitHubEvent
@@ -293,9 +294,11 @@ class WebhookWorker:
         return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
-        with self._db.transaction() as session:
+        def transact(session: Session) -> Any:
             batch = inbox.claim_pending(session, worker=self._worker, now=self._clock.now(),
                                         limit=limit)
+            return batch
+        batch = await self._db.run(transact)
         for row in batch:
             assert row.id is not None
             await self._process(row.id, row.delivery_id, row.event, row.action, row.payload,
@@ -313,9 +316,10 @@ class WebhookWorker:
         if not isinstance(payload, dict):
             log.error("delivery %s (%s): stored payload is not a JSON object; skipped",
                       delivery_id, event)
-            with self._db.transaction() as session:
+            def transact(session: Session) -> None:
                 inbox.retry_later(session, row_id, error="not a JSON object", now=self._clock.now(),
                                   max_attempts=1)
+            await self._db.run(transact)
             return
         if received_at.tzinfo is None:  # databases hand back naive UTC
             received_at = received_at.replace(tzinfo=UTC)
@@ -335,7 +339,7 @@ class WebhookWorker:
                               event, action, name)
                 broken.append(f"{name}: {error!r}")
         now = self._clock.now()
-        with self._db.transaction() as session:
+        def transact(session: Session) -> Any:
             if transient:
                 again = inbox.retry_later(session, row_id, error="; ".join(transient), now=now,
                                           max_attempts=MAX_ATTEMPTS)
@@ -349,4 +353,6 @@ class WebhookWorker:
             else:
                 inbox.settle(session, row_id, handled=handled, now=now)
                 outcome = "handled" if handled else "ignored"
+            return outcome
+        outcome = await self._db.run(transact)
         self._metrics.webhook_processing.labels(event, outcome).inc()

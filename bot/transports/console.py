@@ -12,7 +12,9 @@ import itertools
 import sys
 import threading
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
+
+from sqlmodel import Session
 
 from bot.core.commands import Arg, CommandSpec, Invocation, bound_specs, command
 from bot.core.messages import Message, render_text
@@ -90,11 +92,13 @@ class ConsoleTransport:
     async def speak_as(self, call: Invocation, login: str) -> str:
         assert self._hub is not None
         hub = self._hub
-        with hub.db.transaction() as session:
+        def transact(session: Session) -> Any:
             link_directly(session, actor=Actor.chat("console", call.user_id), platform="console",
                           user_id=login.lower(), display_name=login, login=login,
                           now=hub.clock.now())
             profile = profile_for_chat(session, "console", login.lower())
+            return profile
+        profile = await hub.db.run(transact)
         self.speaker = login.lower()
         return f"You are now {login} ({profile.role.label})."
 

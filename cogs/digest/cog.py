@@ -11,6 +11,7 @@ sends it again. If Roadie was down at that time, it is sent when Roadie comes ba
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -57,8 +58,10 @@ class DigestCog(Cog):
         now = self.ctx.clock.now()
         due = self.due_at(self.day_of(now))
         if due <= now < due + self.settings.catch_up_within:
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> Any:
                 sent = service.sent_on(session, self.day_of(now)) is not None
+                return sent
+            sent = await self.ctx.db.run(transact)
             if not sent:
                 self.send(now)
 
@@ -101,8 +104,7 @@ class DigestCog(Cog):
 
     @command("digest", "Today's digest, as of now (only you see it)", role=Role.MEMBER)
     async def show(self, call: Invocation) -> Reply:
-        with self.ctx.db.transaction() as session:
-            sections = self.sections(session, call.now)
+        sections = await self.ctx.db.run(lambda session: self.sections(session, call.now))
         return Reply(message=self.render(self.day_of(call.now), sections), private=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -70,9 +71,11 @@ class EscalationCog(Cog):
     async def escalate(self, call: Invocation, project: str, kind: str, summary: str,
                        urgent: bool) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             opened = self.opener.open(session, project=project, kind=kind, summary=summary,
                                       reporter=login, urgent=urgent, actor=None, source=None)
+            return opened
+        opened = await self.ctx.db.run(transact)
         return render.opened_reply(opened.ticket, call.now)
 
     # --- assignment and absence ----------------------------------------------------------
@@ -84,8 +87,10 @@ class EscalationCog(Cog):
         ticket, _ = self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=admin, actor_login=login, now=call.now))
         note = ""
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             period = away.current_away(session, ticket.assignee, call.now)
+            return period
+        period = await self.ctx.db.run(transact)
         if period is not None:
             note = f" Note: {ticket.assignee} is away until {render.when(period.until)}."
         return f"Escalation #{number} is now assigned to {ticket.assignee}.{note}"
@@ -103,10 +108,12 @@ class EscalationCog(Cog):
              Text("note", "where you are, or who stands in", optional=True), role=Role.ADMIN)
     async def away(self, call: Invocation, duration: timedelta, note: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             period = away.go_away(session, login=login, duration=duration, note=note,
                                   now=call.now, policy=self.policy)
             mine, _ = service.tickets_of(session, login)
+            return period, mine
+        period, mine = await self.ctx.db.run(transact)
         held = (f" You still hold {len(mine)} open escalation(s): "
                 + ", ".join(f"#{t.number}" for t in mine)
                 + "; `/escalation assign <N> <admin>` hands one over.") if mine else ""
@@ -117,8 +124,7 @@ class EscalationCog(Cog):
     @command("back", "Tell Roadie you are back from being away", role=Role.ADMIN)
     async def back(self, call: Invocation) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
-            away.come_back(session, login=login, now=call.now)
+        await self.ctx.db.run(lambda session: away.come_back(session, login=login, now=call.now))
         return "Welcome back: new escalations may come to you again."
 
     # --- the life cycle ------------------------------------------------------------------
@@ -179,9 +185,11 @@ class EscalationCog(Cog):
     @command("escalation show", "An escalation and its whole history", NUMBER,
              role=Role.MEMBER, group_default=True)
     async def show(self, call: Invocation, number: int) -> Message:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             ticket = service.require_ticket(session, number)
             events = service.history(session, number)
+            return ticket, events
+        ticket, events = await self.ctx.db.run(transact)
         url = (f"https://github.com/{self.ctx.org}/{self.settings.github_repo}/issues/"
                f"{ticket.github_issue}" if ticket.github_issue else "")
         return render.detail(ticket, events, call.now, url)
@@ -189,8 +197,7 @@ class EscalationCog(Cog):
     @command("escalations list", "The open escalations, overdue first", role=Role.MEMBER,
              group_default=True)
     async def list_open(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
-            tickets = service.active_tickets(session)
+        tickets = await self.ctx.db.run(lambda session: service.active_tickets(session))
         return render.listing("Open escalations", tickets, call.now,
                               "No open escalations. `/escalate` opens one.")
 
@@ -198,8 +205,10 @@ class EscalationCog(Cog):
              role=Role.MEMBER)
     async def mine(self, call: Invocation) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             assigned, reported = service.tickets_of(session, login)
+            return assigned, reported
+        assigned, reported = await self.ctx.db.run(transact)
         parts = []
         if assigned or call.profile.at_least(Role.ADMIN):
             parts.append(render.listing("Assigned to you", assigned, call.now,
@@ -211,8 +220,10 @@ class EscalationCog(Cog):
     @command("escalations stats", "How fast escalations are handled, over 30 and 90 days",
              role=Role.MEMBER)
     async def stats(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             windows = [window_stats(session, now=call.now, days=d) for d in STATS_WINDOWS]
+            return windows
+        windows = await self.ctx.db.run(transact)
         return render.stats(windows)
 
     @completer("escalations")
@@ -237,8 +248,10 @@ class EscalationCog(Cog):
         sent = 0
         while True:
             now = self.ctx.clock.now()
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> Any:
                 numbers = service.due_numbers(session, now, limit=SWEEP_BATCH)
+                return numbers
+            numbers = await self.ctx.db.run(transact)
             for number in numbers:
                 with self.ctx.db.transaction() as session:
                     due = service.take_due_reminder(session, self.policy, number=number, now=now)

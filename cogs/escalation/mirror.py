@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -99,19 +100,20 @@ class Mirror:
         if not self.enabled:
             return 0
         db, clock = self.ctx.db, self.ctx.clock
-        with db.transaction() as session:
-            due = tasks.due(session, clock.now())
+        due = await db.run(lambda session: tasks.due(session, clock.now()))
         held: set[int] = set()
         tried = 0
         for row in due:
             if row.ticket in held or row.id is None:
                 continue
-            with db.transaction() as session:
+            def transact(session: Session) -> Any:
                 claimed = tasks.claim(session, row.id, clock.now())
                 if claimed is not None and claimed.uncertain:
                     self._report(session, claimed.task.ticket, row.id,
                                  "Roadie stopped while GitHub was opening its issue, so it may "
                                  "or may not exist; check the repository, and mirror by hand.")
+                return claimed
+            claimed = await db.run(transact)
             if claimed is None or claimed.uncertain:
                 held.add(row.ticket)
                 continue
@@ -129,9 +131,10 @@ class Mirror:
                 labels = ("escalation", claimed.ticket.kind) + ("urgent",) * claimed.ticket.urgent
                 issue = await github.create_issue(self.repo, issue_title(claimed.ticket),
                                                   task.body, labels=labels)
-                with self.ctx.db.transaction() as session:
+                def transact(session: Session) -> None:
                     tasks.finish(session, task.id, now=self.ctx.clock.now(), issue=issue.number,
                                  issue_url=issue.url)
+                await self.ctx.db.run(transact)
                 return True
             assert claimed.issue is not None
             if task.action == tasks.CLOSE:
@@ -142,8 +145,9 @@ class Mirror:
         except PlatformError as error:
             self._failed(claimed, error)
             return False
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             tasks.finish(session, task.id, now=self.ctx.clock.now())
+        await self.ctx.db.run(transact)
         return True
 
     def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:

@@ -100,7 +100,7 @@ class GitHubFeedCog(Cog):
         if not places:
             return False
         message = pushes.render_push(push, self.settings.max_commits, verdict)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for place in places:
                 self.ctx.outbox.post(session, place, message,
                                      key=f"feed:{event.delivery_id}:{place}")
@@ -109,6 +109,7 @@ class GitHubFeedCog(Cog):
                                         branch=push.name, pusher=push.pusher,
                                         commits=[c.sha for c in push.commits],
                                         now=self.ctx.clock.now())
+        await self.ctx.db.run(transact)
         return True
 
     @on_github("create", "delete")
@@ -163,8 +164,9 @@ class GitHubFeedCog(Cog):
 
     @every("6h")
     async def forget_old_bursts(self) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             feed.prune_bursts(session, older_than=self.ctx.clock.now() - REMEMBER_BURSTS)
+        await self.ctx.db.run(transact)
 
     # --- CI -----------------------------------------------------------------------------
 

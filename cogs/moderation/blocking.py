@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -84,9 +85,11 @@ class Blocker:
 
     async def block(self, requester: Requester, request: BlockRequest, now: datetime) -> str:
         days = self._delete_days(request)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, request.target.platform, request.target.id)
             refuse_protected(subject, requester, self.ctx.bot_login)
+            return subject
+        subject = await self.ctx.db.run(transact)
         chosen, skipped = self._choose(subject, request)
         standing = await standing_of(self.ctx, self.settings, subject, now)
         opening = cases.Opening(
@@ -215,7 +218,7 @@ class Blocker:
     # --- /block confirm ------------------------------------------------------------------
 
     async def confirm(self, requester: Requester, number: int, now: datetime) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             self._check_rate(session, requester, now)
             cases.get_case(session, number)  # NotFound before anything else
             held = cases.accounts_of(session, number)
@@ -230,6 +233,8 @@ class Blocker:
                 tone="info"))
             self._notice_by_outbox(session, case, subject,
                                    [Account(r.platform, r.account) for r in rows])
+            return case, rows
+        case, rows = await self.ctx.db.run(transact)
         steps = [Step.of(row, case, cases.BLOCK) for row in rows]
         return await self._act_and_report(
             case, steps, [], title=f"Case #{case.id}: block of {case.subject}, confirmed by "
@@ -242,7 +247,7 @@ class Blocker:
         if not reason.strip():
             raise Refusal("An unblock needs a reason.", "`/unblock <target> <reason>`.")
         actor, by = Actor(requester.name), who(requester.name)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, target.platform, target.id)
             case = cases.holding_case(session, subject.accounts)
             if case is None:
@@ -264,6 +269,8 @@ class Blocker:
                 rows = cases.lift_case(session, case=case, actor=actor, reason=reason.strip(),
                                        now=now, hold=CLAIM)
                 title = f"Case #{case.id}: {case.subject} unblocked by {by}"
+            return case, rows, title
+        case, rows, title = await self.ctx.db.run(transact)
         steps = [Step.of(row, case, cases.UNBLOCK) for row in rows]
         return await self._act_and_report(case, steps, [], title=title, lifting=True)
 
@@ -305,7 +312,7 @@ class Blocker:
     async def sweep(self) -> None:
         """Lapse, expire, and retry what is due; report what settled."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for case in cases.lapse_due(session, now):
                 message = Message(
                     title=f"Case #{case.id}: lapsed, nothing was blocked",
@@ -315,8 +322,8 @@ class Blocker:
                 self.ctx.outbox.post(session, "modlog", message,
                                      key=f"moderation:{case.id}:lapsed")
                 self._close_request(session, case, message)
-        with self.ctx.db.transaction() as session:
-            cases.expire_due(session, now)
+        await self.ctx.db.run(transact)
+        await self.ctx.db.run(lambda session: cases.expire_due(session, now))
         steps = self._claim_due(now)
         if steps:
             await self._retry(steps)
@@ -335,12 +342,14 @@ class Blocker:
         return steps
 
     async def _retry(self, steps: list[Step]) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             notices = {}
             for case_id in {s.case_id for s in steps}:
                 notice = self.notice(cases.get_case(session, case_id))
                 if notice is not None:
                     notices[case_id] = notice
+            return notices, case_id
+        notices, case_id = await self.ctx.db.run(transact)
         results = await perform_all(self.ctx, steps, notices)
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:

@@ -117,7 +117,7 @@ class ModerationCog(Cog):
                               "<outcome>`.")
             with self.ctx.db.transaction() as session:
                 return private(self.blocker.details(session, number, call.now))
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             if action == "reason":
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
                                                reason=text, now=call.now)
@@ -136,15 +136,19 @@ class ModerationCog(Cog):
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")
             self.ctx.outbox.post(session, "modlog", message)
+            return answer
+        answer = await self.ctx.db.run(transact)
         return private(answer)
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
              role=Role.MODERATOR, group_default=True)
     async def cases_of(self, call: Invocation, target: Target) -> Reply:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, target.platform, target.id)
             found = cases.cases_for(session, subject.accounts)
+            return subject, found
+        subject, found = await self.ctx.db.run(transact)
         if not found:
             return private(f"No cases for {subject.label}.")
         return private("\n".join([f"Cases of {subject.label}, newest first:",
@@ -153,8 +157,10 @@ class ModerationCog(Cog):
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             found = cases.cases_by(session, Actor.github(moderator))
+            return found
+        found = await self.ctx.db.run(transact)
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
@@ -181,9 +187,10 @@ class ModerationCog(Cog):
     async def sweep(self) -> None:
         """Lapse unconfirmed cases, lift timed blocks, and retry the platforms that failed."""
         await self.blocker.sweep()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             window = self.settings.signals.join_window
             joins.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
+        await self.ctx.db.run(transact)
 
     @on_github("organization", "membership")
     async def member_added(self, event: GitHubEvent) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -187,9 +188,11 @@ class OnboardingCog(Cog):
                          item: str) -> str | Message:
         stuck_after = self.settings.stuck_after
         if not project:
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> Any:
                 active = service.active_checklists(session)
                 items = service.items_by_checklist(session, active)
+                return active, items
+            active, items = await self.ctx.db.run(transact)
             return render.listing(active, items, call.now, stuck_after)
         if not action:
             with self.ctx.db.transaction() as session:
@@ -208,7 +211,7 @@ class OnboardingCog(Cog):
 
     async def _tick(self, call: Invocation, project: str, item: str, *, done: bool) -> str:
         call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             ticked = service.tick_from_chat(session, project=project, item_name=item, done=done,
                                             profile=call.profile, now=call.now,
                                             admin_wait=self.settings.admin_wait)
@@ -217,13 +220,17 @@ class OnboardingCog(Cog):
             if ticked.completed:
                 self._announce_completed(session, checklist)
             items = service.items_of(session, checklist.id)
+            return ticked, checklist, items
+        ticked, checklist, items = await self.ctx.db.run(transact)
         key = (ticked.ticked or ticked.unticked)[0]
         if ticked.escalate_now:
             self.escalate_due()
         await self.issues.run(checklist.id)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             pending = any(i.sync_pending for i in service.items_of(session, checklist.id)
                           if i.key == key)
+            return pending
+        pending = await self.ctx.db.run(transact)
         verb = "Ticked" if done else "Unticked"
         text = f"{verb} `{key}` of {checklist.repo}: {render.progress(items)}."
         if checklist.issue_number is not None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session
 
 from bot.core.cog import CogContext
 from bot.core.ports import GitHubIssue, PlatformError
@@ -33,8 +36,7 @@ class IssueKeeper:
         """Work on every checklist whose GitHub work is due; return how many were done."""
         if self.ctx.github is None:
             return 0
-        with self.ctx.db.transaction() as session:
-            due = issue_work.due(session, self.ctx.clock.now())
+        due = await self.ctx.db.run(lambda session: issue_work.due(session, self.ctx.clock.now()))
         return sum([await self.run(checklist_id) for checklist_id in due])
 
     async def run(self, checklist_id: int) -> bool:
@@ -50,8 +52,10 @@ class IssueKeeper:
     async def _attempt(self, checklist_id: int) -> bool:
         if self.ctx.github is None:
             return False
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             work = issue_work.claim(session, checklist_id, now=self.ctx.clock.now(), hold=HOLD)
+            return work
+        work = await self.ctx.db.run(transact)
         if work is None:
             return False
         try:
@@ -62,8 +66,9 @@ class IssueKeeper:
         except PlatformError as error:
             self._failed(work, error)
             return False
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             issue_work.finish(session, checklist_id, now=self.ctx.clock.now())
+        await self.ctx.db.run(transact)
         return True
 
     async def _open(self, work: issue_work.IssueWork) -> None:
@@ -83,7 +88,7 @@ class IssueKeeper:
                 issue = await github.create_issue(work.repo, work.title, work.body)
                 unassigned = work.assignees
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             checklist = issue_work.record_opened(session, work.checklist_id, issue=issue.number,
                                                  url=issue.url, adopted=adopted, now=now)
             issue_work.record_synced(session, work.checklist_id, work.ticks)
@@ -92,6 +97,7 @@ class IssueKeeper:
                 self.ctx.outbox.post(session, self.ctx.destinations.for_project(checklist.repo),
                                      render.started(checklist, items, unassigned=unassigned),
                                      key=f"onboarding:{checklist.project}:started")
+        await self.ctx.db.run(transact)
 
     async def _find_lost(self, work: issue_work.IssueWork) -> GitHubIssue | None:
         """The checklist's issue, if an earlier attempt opened it but never heard back."""
@@ -113,17 +119,18 @@ class IssueKeeper:
             body = set_ticks(current.body, work.ticks)
             if body != current.body:
                 await github.edit_issue(work.repo, work.issue, body=body)
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> None:
                 issue_work.record_synced(session, work.checklist_id, work.ticks)
+            await self.ctx.db.run(transact)
         for link in work.links:
             await github.comment_issue(work.repo, work.issue, render.escalation_comment(link))
-            with self.ctx.db.transaction() as session:
-                issue_work.record_linked(session, link.item_id)
+            await self.ctx.db.run(lambda session: issue_work.record_linked(session, link.item_id))
         if work.close:
             await github.edit_issue(work.repo, work.issue, state="closed")
             await github.comment_issue(work.repo, work.issue, render.CLOSING_COMMENT)
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> None:
                 issue_work.record_closed(session, work.checklist_id)
+            await self.ctx.db.run(transact)
 
     def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
         now = self.ctx.clock.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -81,7 +82,7 @@ class VotingCog(Cog):
     async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
         voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
         proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.open_vote(session, proposal, now=call.now,
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
@@ -89,6 +90,8 @@ class VotingCog(Cog):
             told = vote.state != PENDING or self.ctx.outbox.post_to_person(
                 session, vote.subject, render.nominee_request(vote),
                 key=f"vote:{vote.number}:ask")
+            return vote, told
+        vote, told = await self.ctx.db.run(transact)
         reply = render.opened_reply(vote)
         if not told:
             reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
@@ -119,10 +122,12 @@ class VotingCog(Cog):
              role=Role.MEMBER)
     async def accept(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.accept(session, number=number, login=login, now=call.now,
                                   remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now)
+            return vote
+        vote = await self.ctx.db.run(transact)
         assert vote.closes_at is not None
         return (f"You accepted nomination #{number}; the ballot is open until "
                 f"{render.when(vote.closes_at)}.")
@@ -131,10 +136,11 @@ class VotingCog(Cog):
              Text("reason", "why, if you like", optional=True), role=Role.MEMBER)
     async def decline(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.decline(session, number=number, login=login, reason=reason,
                                    now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"You declined nomination #{number}; it is closed without a ballot."
 
     # --- ballots -------------------------------------------------------------------------
@@ -148,11 +154,13 @@ class VotingCog(Cog):
         if not choice:
             return self._status_of(number, call.now)
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now)
             self._show_status(session, casting.vote, call.now)
             settled = service.early_close_due(session, number)
+            return casting, settled
+        casting, settled = await self.ctx.db.run(transact)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
         if settled:
@@ -164,8 +172,9 @@ class VotingCog(Cog):
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             return render.listing(service.live_votes(session), call.now)
+        return await self.ctx.db.run(transact)
 
     def _status_of(self, number: int, now: datetime) -> Message:
         with self.ctx.db.transaction() as session:
@@ -177,10 +186,12 @@ class VotingCog(Cog):
              NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
     async def concern(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.raise_concern(session, number=number, login=login, name=name,
                                             now=call.now)
             self._show_status(session, service.require_vote(session, number), call.now)
+            return concern
+        concern = await self.ctx.db.run(transact)
         return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
                 f"it: `/vote resolve {number} {concern.name}`.")
 
@@ -188,13 +199,15 @@ class VotingCog(Cog):
              Text("name", "the concern's name"), role=Role.MEMBER)
     async def resolve(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.resolve_concern(session, number=number, login=login, name=name,
                                               now=call.now)
             vote = service.require_vote(session, number)
             remaining = service.open_concerns(session, number)
             self._show_status(session, vote, call.now)
             due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
+            return concern, remaining, due
+        concern, remaining, due = await self.ctx.db.run(transact)
         reply = f"Concern {concern.name!r} on vote #{number} is resolved."
         if remaining:
             reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
@@ -209,9 +222,11 @@ class VotingCog(Cog):
              role=Role.ADMIN)
     async def refresh(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.require_vote(session, number)
             project, rules = vote.project, Rules.from_data(vote.rules_data())
+            return vote, project, rules
+        vote, project, rules = await self.ctx.db.run(transact)
         voters = await read_electorate(self.ctx, self.settings, rules, project)
         with self.ctx.db.transaction() as session:
             vote, joined, left = service.refresh_electorate(session, number=number, login=login,
@@ -230,10 +245,11 @@ class VotingCog(Cog):
              Text("reason", "why it is cancelled"), role=Role.MEMBER)
     async def cancel(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.cancel(session, number=number, login=login, reason=reason,
                                   now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"Vote #{number} is cancelled."
 
     @completer("votes")
@@ -264,7 +280,7 @@ class VotingCog(Cog):
 
     async def tick(self) -> None:
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             for vote in service.lapse_unaccepted(session, now=now):
                 self._show_status(session, vote, now)
             for vote, missing in service.due_reminders(session, now=now):
@@ -272,12 +288,14 @@ class VotingCog(Cog):
                     self.ctx.outbox.post_to_person(session, login, render.reminder(vote, now),
                                                    key=f"vote:{vote.number}:remind:{login}")
             due = service.due_to_close(session, now=now)
+            return due
+        due = await self.ctx.db.run(transact)
         for number in due:
             await self.close_vote(number, now)
         await self.follow_up(now)
 
     async def close_vote(self, number: int, now: datetime) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             closing = service.close(session, number=number, now=now)
             if closing is None:
                 return
@@ -300,6 +318,7 @@ class VotingCog(Cog):
                 note = self._escalate(session, vote, self._appointment_summary(vote))
                 service.follow_up_finished(session, number=number, escalated=True, note=note,
                                            now=now)
+        return await self.ctx.db.run(transact)
 
     def _appointment_summary(self, vote: Vote) -> str:
         team = self.settings.team(self.settings.leads_team, vote.project)
@@ -326,14 +345,16 @@ class VotingCog(Cog):
     async def follow_up(self, now: datetime) -> None:
         """Add elected leads to the project's leads team on GitHub, retrying on failure;
         what Roadie cannot do goes to the admins as an escalation."""
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             due = [(v.number, v.project, v.subject, v.follow_up_attempts)
                    for v in service.due_follow_ups(session, now=now)]
+            return due
+        due = await self.ctx.db.run(transact)
         for number, project, nominee, attempts in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
             error = await self._add_to_team(team, nominee)
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> None:
                 vote = service.require_vote(session, number)
                 if error is None:
                     service.follow_up_finished(session, number=number, escalated=False,
@@ -354,6 +375,7 @@ class VotingCog(Cog):
                                              now=now, retry_in=retry)
                     self.log.warning("adding %s to %s failed (%s); retrying in %s", nominee,
                                      team, error.detail, retry)
+            await self.ctx.db.run(transact)
 
     async def _add_to_team(self, team: str, login: str) -> PlatformError | None:
         if self.ctx.github is None:
