@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.core.commands import CommandRegistry, CommandSpec, Invocation, UsageError, bind_values
 from bot.core.messages import Message, Reply
 from bot.core.outbox import outbox_scope
@@ -80,18 +82,19 @@ class Dispatcher:
             return refusal_reply(error.reason, error.hint)
         return await self.invoke(speaker, spec, values)
 
-    def profile(self, speaker: Speaker) -> Profile:
-        with self.db.transaction() as session:
+    async def profile(self, speaker: Speaker) -> Profile:
+        def touch_and_read(session: Session) -> Profile:
             touch_identity(session, speaker.platform, speaker.user_id, speaker.display_name,
                            self.clock.now())
             return profile_for_chat(session, speaker.platform, speaker.user_id)
+        return await self.db.run(touch_and_read)
 
     async def invoke(self, speaker: Speaker, spec: CommandSpec, values: dict[str, Any]) -> Reply:
         if not spec.available_on(speaker.platform):
             where = ", ".join(sorted(spec.platforms or ()))
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(f"/{spec.name} works only on: {where}.")
-        profile = self.profile(speaker)
+        profile = await self.profile(speaker)
         if profile.role < spec.role:
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(*self._role_refusal(spec, profile))

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import Session
 
 from bot.core.cog import Job
 from bot.runtime.metrics import Metrics
@@ -103,9 +102,8 @@ class Scheduler:
             await asyncio.gather(self._lease_task, return_exceptions=True)
         if self._lease_until is not None:
             try:
-                def transact(session: Session) -> None:
-                    scheduling.release_lease(session, name=LEASE, holder=self.holder)
-                await self._db.run(transact)
+                await self._db.run(lambda session: scheduling.release_lease(
+                    session, name=LEASE, holder=self.holder))
             except Exception:
                 log.exception("could not release the scheduler lease")
             self._lease_until = None
@@ -115,10 +113,10 @@ class Scheduler:
         if not self.is_leader:
             return False
         now = self._clock.now()
-        with self._db.transaction() as session:
-            if not scheduling.claim_tick(session, job=job.name, tick=tick_of(job, now),
-                                         holder=self.holder, now=now):
-                return False
+        tick = tick_of(job, now)
+        if not await self._db.run(lambda session: scheduling.claim_tick(
+                session, job=job.name, tick=tick, holder=self.holder, now=now)):
+            return False
         started = time.perf_counter()
         try:
             await job.run()
