@@ -159,7 +159,7 @@ class PeopleCog(Cog):
         if not commenter or people.CODE_PATTERN.search(body) is None:
             return False
         member = await self._org_member(commenter)
-        with self.ctx.db.transaction() as session:
+        def confirm(session: Session) -> bool:
             linked = people.confirm_link_by_comment(session, commenter=commenter, body=body,
                                                     now=self.ctx.clock.now())
             if not linked:
@@ -170,7 +170,9 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"Your comment proved that this account is {commenter} on GitHub.",
                 tone="success"))
-        return True
+            return True
+
+        return await self.ctx.db.run(confirm)
 
     @on_github("organization")
     async def org_membership(self, event: GitHubEvent) -> bool:
@@ -178,7 +180,7 @@ class PeopleCog(Cog):
         if not login or event.action not in ("member_added", "member_removed"):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def follow_membership(session: Session) -> bool:
             if event.action == "member_added":
                 return self._ensure_member(session, login)
             profile = people.profile_for_login(session, login)
@@ -190,7 +192,9 @@ class PeopleCog(Cog):
                 except Refusal:
                     return False
                 return True
-        return False
+            return False
+
+        return await self.ctx.db.run(follow_membership)
 
     def _ensure_member(self, session: Session, login: str) -> bool:
         if Role.MEMBER in people.profile_for_login(session, login).roles:

@@ -240,12 +240,12 @@ class Roadie:
                     log.exception("%s: member-join handler failed for %s:%s", cog.name,
                                   joined.platform, joined.user_id)
 
-    def complete(self, source: str, prefix: str) -> list[tuple[str, str]]:
+    async def complete(self, source: str, prefix: str) -> list[tuple[str, str]]:
         completer = self._completers.get(source)
         if completer is None:
             return []
         try:
-            return completer(prefix)[:25]
+            return (await completer(prefix))[:25]
         except Exception:
             log.exception("autocomplete %s failed", source)
             return []

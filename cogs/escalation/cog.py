@@ -84,7 +84,7 @@ class EscalationCog(Cog):
              NUMBER, Arg("admin", "the admin's GitHub login", kind="login"), role=Role.ADMIN)
     async def assign(self, call: Invocation, number: int, admin: str) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.assign(
+        ticket, _ = await self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=admin, actor_login=login, now=call.now))
         note = ""
         def transact(session: Session) -> Any:
@@ -98,7 +98,7 @@ class EscalationCog(Cog):
     @command("escalation take", "Take an escalation yourself", NUMBER, role=Role.ADMIN)
     async def take(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.assign(
+        await self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=login, actor_login=login, now=call.now))
         return (f"Escalation #{number} is yours. `/escalation ack {number}` tells the reporter "
                 "that it is being handled.")
@@ -133,7 +133,7 @@ class EscalationCog(Cog):
              role=Role.ADMIN)
     async def ack(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.acknowledge(
+        ticket, _ = await self._transition(call, lambda s: service.acknowledge(
             s, self.policy, number=number, actor_login=login, now=call.now))
         return (f"Acknowledged escalation #{number}; the reporter has been told. Resolve it by "
                 f"{render.deadline_text(ticket.resolve_due_at, call.now)}: "
@@ -143,7 +143,7 @@ class EscalationCog(Cog):
              Text("note", "what was done"), role=Role.ADMIN)
     async def resolve(self, call: Invocation, number: int, note: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.resolve(
+        await self._transition(call, lambda s: service.resolve(
             s, number=number, note=note, actor_login=login, now=call.now))
         return f"Resolved escalation #{number}; the reporter has been told."
 
@@ -151,7 +151,7 @@ class EscalationCog(Cog):
              Text("reason", "why it is declined (the reporter reads it)"), role=Role.ADMIN)
     async def decline(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.decline(
+        await self._transition(call, lambda s: service.decline(
             s, number=number, reason=reason, actor_login=login, now=call.now))
         return f"Declined escalation #{number}; the reporter has been told why."
 
@@ -159,7 +159,7 @@ class EscalationCog(Cog):
              NUMBER, Text("reason", "what is still wrong", optional=True), role=Role.MEMBER)
     async def reopen(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.reopen(
+        ticket, _ = await self._transition(call, lambda s: service.reopen(
             s, self.policy, number=number, actor_login=login, now=call.now, reason=reason))
         return (f"Reopened escalation #{number}; it is to be acknowledged by "
                 f"{render.deadline_text(ticket.ack_due_at, call.now)}.")
@@ -168,17 +168,20 @@ class EscalationCog(Cog):
              Text("text", "the comment"), role=Role.MEMBER)
     async def comment(self, call: Invocation, number: int, text: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.comment(
+        await self._transition(call, lambda s: service.comment(
             s, number=number, text=text, actor_login=login, now=call.now))
         return f"Added your comment to escalation #{number}."
 
-    def _transition(self, call: Invocation, change: Transition) -> tuple[Ticket, TicketEvent]:
+    async def _transition(self, call: Invocation,
+                          change: Transition) -> tuple[Ticket, TicketEvent]:
         """Run one change and queue what it tells, in one transaction."""
-        with self.ctx.db.transaction() as session:
+        def change_and_tell(session: Session) -> tuple[Ticket, TicketEvent]:
             ticket, event = change(session)
             self.announce.event(session, ticket, event, call.now)
             self.mirror.event(session, ticket, event, call.now)
-        return ticket, event
+            return ticket, event
+
+        return await self.ctx.db.run(change_and_tell)
 
     # --- views ---------------------------------------------------------------------------
 
@@ -227,14 +230,13 @@ class EscalationCog(Cog):
         return render.stats(windows)
 
     @completer("escalations")
-    def complete_tickets(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            tickets = service.active_tickets(session)
+    async def complete_tickets(self, prefix: str) -> list[tuple[str, str]]:
+        tickets = await self.ctx.db.run(service.active_tickets)
         return [(f"#{t.number} {t.project}: {t.summary}"[:100], str(t.number))
                 for t in tickets if str(t.number).startswith(prefix.lstrip("#"))]
 
     @completer("escalation-kinds")
-    def complete_kinds(self, prefix: str) -> list[tuple[str, str]]:
+    async def complete_kinds(self, prefix: str) -> list[tuple[str, str]]:
         return [(k, k) for k in self.policy.kinds if k.startswith(prefix.lower())]
 
     # --- the sweep -----------------------------------------------------------------------
@@ -248,18 +250,21 @@ class EscalationCog(Cog):
         sent = 0
         while True:
             now = self.ctx.clock.now()
-            def transact(session: Session) -> Any:
-                numbers = service.due_numbers(session, now, limit=SWEEP_BATCH)
-                return numbers
-            numbers = await self.ctx.db.run(transact)
+            numbers = await self.ctx.db.run(
+                lambda session: service.due_numbers(session, now, limit=SWEEP_BATCH))
             for number in numbers:
-                with self.ctx.db.transaction() as session:
-                    due = service.take_due_reminder(session, self.policy, number=number, now=now)
-                    if due is not None:
-                        self.announce.reminder(session, due, now)
-                        sent += 1
+                sent += await self.ctx.db.run(
+                    lambda session: self._remind(session, number, now))
             if len(numbers) < SWEEP_BATCH:
                 return sent
+
+    def _remind(self, session: Session, number: int, now: datetime) -> int:
+        """1 if a reminder point of the ticket was due and is now queued, else 0."""
+        due = service.take_due_reminder(session, self.policy, number=number, now=now)
+        if due is None:
+            return 0
+        self.announce.reminder(session, due, now)
+        return 1
 
     # --- the daily digest ---------------------------------------------------------------
 
@@ -294,7 +299,7 @@ class EscalationCog(Cog):
                                                                                       int):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> bool:
             ticket = service.by_github_issue(session, number)
             if ticket is None or ticket.number is None:
                 return False
@@ -303,7 +308,9 @@ class EscalationCog(Cog):
             except Refusal:
                 return False  # already in that state: a redelivery, or Roadie's own change
             self.announce.event(session, ticket, change, now)
-        return True
+            return True
+
+        return await self.ctx.db.run(transact)
 
     def _from_github(self, session: Session, event: GitHubEvent, number: int,
                      sender: str) -> tuple[Ticket, TicketEvent]:

@@ -143,24 +143,28 @@ class Mirror:
                 await github.edit_issue(self.repo, claimed.issue, state="open")
             await github.comment_issue(self.repo, claimed.issue, task.body)
         except PlatformError as error:
-            self._failed(claimed, error)
+            await self._failed(claimed, error)
             return False
         def transact(session: Session) -> None:
             tasks.finish(session, task.id, now=self.ctx.clock.now())
         await self.ctx.db.run(transact)
         return True
 
-    def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:
+    async def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:
         task, now = claimed.task, self.ctx.clock.now()
-        assert task.id is not None
-        with self.ctx.db.transaction() as session:
-            if error.permanent or task.attempts >= GIVE_UP_AFTER:
-                tasks.fail(session, task.id, error=str(error))
-                self._report(session, task.ticket, task.id, f"GitHub said: {error}.")
-                return
-            pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
-                     else min(timedelta(seconds=5 * 2 ** task.attempts), MAX_BACKOFF))
-            tasks.retry(session, task.id, error=str(error), not_before=now + pause)
+        task_id = task.id
+        assert task_id is not None
+        if error.permanent or task.attempts >= GIVE_UP_AFTER:
+            def give_up(session: Session) -> None:
+                tasks.fail(session, task_id, error=str(error))
+                self._report(session, task.ticket, task_id, f"GitHub said: {error}.")
+
+            await self.ctx.db.run(give_up)
+            return
+        pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
+                 else min(timedelta(seconds=5 * 2 ** task.attempts), MAX_BACKOFF))
+        await self.ctx.db.run(lambda session: tasks.retry(
+            session, task_id, error=str(error), not_before=now + pause))
         log.warning("mirroring escalation #%s (%s) failed: %s; retrying", task.ticket,
                     task.action, error)
 

@@ -61,7 +61,7 @@ class ModerationCog(Cog):
         try:
             return private(await flow())
         except Refusal as refusal:
-            self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
+            await self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
             raise
 
     # --- blocking ---------------------------------------------------------------------
@@ -115,8 +115,8 @@ class ModerationCog(Cog):
                 raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
                               f"`/case {number} reason <text>` or `/case {number} appeal "
                               "<outcome>`.")
-            with self.ctx.db.transaction() as session:
-                return private(self.blocker.details(session, number, call.now))
+            return private(await self.ctx.db.run(
+                lambda session: self.blocker.details(session, number, call.now)))
         def transact(session: Session) -> Any:
             if action == "reason":
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
@@ -167,9 +167,8 @@ class ModerationCog(Cog):
                                   *(f"- {case_summary(c)}" for c in found)]))
 
     @completer("awaiting-cases")
-    def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            waiting = cases.awaiting_cases(session)
+    async def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
+        waiting = await self.ctx.db.run(cases.awaiting_cases)
         return [(f"#{c.id} {c.subject}: {c.reason}"[:100], str(c.id)) for c in waiting
                 if str(c.id).startswith(prefix.lstrip("#"))]
 

@@ -64,7 +64,7 @@ class IssueKeeper:
             else:
                 await self._update(work)
         except PlatformError as error:
-            self._failed(work, error)
+            await self._failed(work, error)
             return False
         def transact(session: Session) -> None:
             issue_work.finish(session, checklist_id, now=self.ctx.clock.now())
@@ -132,17 +132,20 @@ class IssueKeeper:
                 issue_work.record_closed(session, work.checklist_id)
             await self.ctx.db.run(transact)
 
-    def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
+    async def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
         now = self.ctx.clock.now()
         give_up = error.permanent or work.attempt >= GIVE_UP_AFTER
         pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
                  else min(timedelta(seconds=5 * 2 ** work.attempt), MAX_BACKOFF))
-        with self.ctx.db.transaction() as session:
+
+        def record(session: Session) -> None:
             checklist = issue_work.failed(session, work.checklist_id, error=str(error),
                                           retry_at=None if give_up else now + pause, now=now)
             if checklist is not None:
                 self.ctx.outbox.post(session, "admins", render.github_failed(
                     checklist, str(error), opening=work.opening),
                     key=f"onboarding:{work.project}:github-failed:{now.isoformat()}")
+
+        await self.ctx.db.run(record)
         log.warning("onboarding issue of %s: %s (%s)", work.repo, error,
                     "gave up" if give_up else f"retrying in {pause}")

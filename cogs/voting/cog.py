@@ -62,8 +62,9 @@ class VotingCog(Cog):
         proposer = call.require_linked()
         await self._require_member(login)
         rules = self.settings.nomination
+        name = await self._project_name(project)
         return await self._open(call, service.Proposal(
-            kind=NOMINATION, project=self._project_name(project), subject=login, reason=reason,
+            kind=NOMINATION, project=name, subject=login, reason=reason,
             proposer=proposer, rules=rules.rules(), electorate=(),
             nominee_accepts=rules.nominee_accepts))
 
@@ -73,7 +74,7 @@ class VotingCog(Cog):
              Text("reason", "what is wrong with it"), role=Role.MEMBER)
     async def dispute(self, call: Invocation, project: str, commit: str, reason: str) -> str:
         proposer = call.require_linked()
-        name = self._project_name(project)
+        name = await self._project_name(project)
         sha = parse_commit(commit, org=self.ctx.org, project=name)
         return await self._open(call, service.Proposal(
             kind=DISPUTE, project=name, subject=sha, reason=reason, proposer=proposer,
@@ -98,9 +99,8 @@ class VotingCog(Cog):
                       f"told: point them to `/vote accept {vote.number}`.")
         return reply
 
-    def _project_name(self, project: str) -> str:
-        with self.ctx.db.transaction() as session:
-            return require_project(session, project).name
+    async def _project_name(self, project: str) -> str:
+        return await self.ctx.db.run(lambda session: require_project(session, project).name)
 
     async def _require_member(self, login: str) -> None:
         if self.ctx.github is not None:
@@ -110,8 +110,8 @@ class VotingCog(Cog):
                 raise Refusal(f"GitHub did not answer whether {login} is a member "
                               f"({error.detail}).", "Try again in a minute.") from None
         else:
-            with self.ctx.db.transaction() as session:
-                member = profile_for_login(session, login).at_least(Role.MEMBER)
+            member = await self.ctx.db.run(
+                lambda session: profile_for_login(session, login).at_least(Role.MEMBER))
         if not member:
             raise Refusal(f"{login} is not a member of {self.ctx.org}; only members can lead "
                           "a project.", "Check the spelling of the login.")
@@ -152,7 +152,7 @@ class VotingCog(Cog):
     async def cast(self, call: Invocation, number: int, choice: str | None,
                    reason: str) -> Reply | Message:
         if not choice:
-            return self._status_of(number, call.now)
+            return await self._status_of(number, call.now)
         login = call.require_linked()
         def transact(session: Session) -> Any:
             casting = service.cast(session, number=number, login=login, choice=choice,
@@ -172,13 +172,12 @@ class VotingCog(Cog):
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:
-        def transact(session: Session) -> Any:
-            return render.listing(service.live_votes(session), call.now)
-        return await self.ctx.db.run(transact)
+        votes = await self.ctx.db.run(service.live_votes)
+        return render.listing(votes, call.now)
 
-    def _status_of(self, number: int, now: datetime) -> Message:
-        with self.ctx.db.transaction() as session:
-            return self._status_message(session, service.require_vote(session, number), now)
+    async def _status_of(self, number: int, now: datetime) -> Message:
+        return await self.ctx.db.run(lambda session: self._status_message(
+            session, service.require_vote(session, number), now))
 
     # --- concerns ------------------------------------------------------------------------
 
@@ -222,16 +221,17 @@ class VotingCog(Cog):
              role=Role.ADMIN)
     async def refresh(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
-            vote = service.require_vote(session, number)
-            project, rules = vote.project, Rules.from_data(vote.rules_data())
-            return vote, project, rules
-        vote, project, rules = await self.ctx.db.run(transact)
-        voters = await read_electorate(self.ctx, self.settings, rules, project)
-        with self.ctx.db.transaction() as session:
+        vote = await self.ctx.db.run(lambda session: service.require_vote(session, number))
+        voters = await read_electorate(self.ctx, self.settings, Rules.from_data(vote.rules_data()),
+                                       vote.project)
+
+        def refresh(session: Session) -> tuple[set[str], set[str]]:
             vote, joined, left = service.refresh_electorate(session, number=number, login=login,
                                                            electorate=voters, now=call.now)
             self._show_status(session, vote, call.now)
+            return joined, left
+
+        joined, left = await self.ctx.db.run(refresh)
         change = []
         if joined:
             change.append("joined: " + ", ".join(sorted(joined)))
@@ -253,9 +253,8 @@ class VotingCog(Cog):
         return f"Vote #{number} is cancelled."
 
     @completer("votes")
-    def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            votes = service.live_votes(session)
+    async def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
+        votes = await self.ctx.db.run(service.live_votes)
         return [(f"#{v.number} {render.subject(v)}"[:100], str(v.number))
                 for v in votes if str(v.number).startswith(prefix.lstrip("#"))]
 

@@ -28,7 +28,7 @@ async def test_the_digest_arrives_in_the_discord_channel_and_the_zulip_topic(
     assert world.on_zulip("digest") == [DIGEST_ON_ZULIP]
 
     # Another replica's run (or a restart) on the same day sends nothing more.
-    assert not next(c for c in world.roadie.cogs if isinstance(c, DigestCog)).send(
+    assert not await next(c for c in world.roadie.cogs if isinstance(c, DigestCog)).send(
         world.clock.now())
     await world.restart()
     await world.settle()

@@ -124,7 +124,7 @@ async def test_a_digest_with_every_section(tmp_path: Path, db: Database) -> None
     async with running(digest_config(tmp_path, cogs=(STAND_IN,)), db=db, clock=clock,
                        transports=[chat]) as roadie:
         await fill(roadie, clock)
-        assert cog_of(roadie, DigestCog).send(clock.now())
+        assert await cog_of(roadie, DigestCog).send(clock.now())
         await roadie.settle()
         [digest] = chat.at("digest")
         assert digest.text == EVERY_SECTION
@@ -141,7 +141,7 @@ async def test_long_sections_are_cut_and_counted(tmp_path: Path, db: Database) -
     config = make_config(tmp_path, {"projects": {"names": [f"p{n}" for n in range(7)]},
                                     "digest": {"max_lines": 3}})
     async with running(config, db=db, clock=FakeClock(START), transports=[chat]) as roadie:
-        cog_of(roadie, DigestCog).send(START)
+        await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         assert chat.texts("digest") == [
             "**Daily digest, Monday 2026-01-05**\n**Projects without a lead** (7)\n- p0\n- p1\n"
@@ -154,7 +154,7 @@ async def test_a_quiet_day_is_one_line_or_nothing(tmp_path: Path, db: Database) 
     quiet: dict[str, Any] = {"projects": {"names": []}}
     async with running(make_config(tmp_path, quiet), db=db, clock=FakeClock(START),
                        transports=[chat]) as roadie:
-        assert cog_of(roadie, DigestCog).send(START)
+        assert await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         assert chat.texts("digest") == [
             "**Daily digest, Monday 2026-01-05**\nA quiet day: nothing is stuck, overdue or "
@@ -165,7 +165,7 @@ async def test_a_quiet_day_is_one_line_or_nothing(tmp_path: Path, db: Database) 
     async with running(make_config(tmp_path / "skip", quiet), db=db,
                        clock=FakeClock(START + timedelta(days=1)),
                        transports=[chat]) as roadie:
-        assert cog_of(roadie, DigestCog).send(START + timedelta(days=1))
+        assert await cog_of(roadie, DigestCog).send(START + timedelta(days=1))
         await roadie.settle()
         assert chat.texts("digest") == []
         with roadie.db.transaction() as session:
@@ -183,7 +183,7 @@ async def test_a_failing_section_is_named_and_the_rest_goes_out(
             raise RuntimeError("the table is gone")
 
         monkeypatch.setattr(cog_of(roadie, EscalationCog), "digest_sections", broken)
-        cog_of(roadie, DigestCog).send(START)
+        await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         [text] = chat.texts("digest")
         assert "**Projects without a lead** (2)" in text
@@ -229,7 +229,7 @@ async def test_sent_once_across_a_restart_in_the_scheduled_minute(
     async with running(config, db=Database(db.url), clock=clock, transports=[chat]) as second:
         assert not await run_daily(second)  # the scheduler's tick is taken
         cog = cog_of(second, DigestCog)
-        assert not cog.send(clock.now())  # and so is the day, even past the tick
+        assert not await cog.send(clock.now())  # and so is the day, even past the tick
         await cog.catch_up()
         await second.settle()
         assert len(chat.texts("digest")) == 1

@@ -155,7 +155,7 @@ async def test_the_two_person_rule(tmp_path: Path, db: Database, clock: FakeCloc
         assert [c.command for c in ask.message.choices] == ["block confirm 1"]
         assert "Case #1: block of olive needs a second moderator" in w.last("modlog")
 
-        assert w.roadie.complete("awaiting-cases", "") == [("#1 olive: rude", "1")]
+        assert await w.roadie.complete("awaiting-cases", "") == [("#1 olive: rude", "1")]
         refused = await w.say("bob", "/block confirm 1")
         assert refused.startswith("✋ You opened case #1; a second moderator must confirm it.")
         assert "olive" not in github.blocked
