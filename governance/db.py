@@ -66,6 +66,9 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.engine = _make_engine(url, self.dialect, pool_size)
+        # Also the engine's own users (migrations, raw connections): no connection is taken
+        # from the pool on a thread whose event loop runs.
+        event.listen(self.engine, "checkout", _refuse_checkout_on_event_loop)
         self._checkpoints_stop: threading.Event | None = None
         # SQLite takes one writer at a time (every transaction begins IMMEDIATE): one worker
         # queues them in order, where several would poll the busy handler in turn.
@@ -186,6 +189,10 @@ class Database:
 _PING_THREADS = ThreadPoolExecutor(4, thread_name_prefix="database-ping")
 """Pings wait here, not behind the transactions; a ping stuck on a lock holds one thread
 until the driver's own timeout, so a few suffice."""
+
+
+def _refuse_checkout_on_event_loop(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    _refuse_on_event_loop()
 
 
 def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:

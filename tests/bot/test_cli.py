@@ -39,7 +39,7 @@ async def test_audit_verify_names_the_edited_entry(tmp_path: Path,
     async with running(load_config(path), transports=[console.transport]):
         await console.say("/as alice")
         await console.say("/grant carol lead django-sample")
-    assert main(["audit", "verify", "--config", str(path)]) == 0
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 0
     assert "chain intact" in capsys.readouterr().out
     db = Database(load_config(path).database_url)
     with db.engine.begin() as conn:
@@ -47,7 +47,7 @@ async def test_audit_verify_names_the_edited_entry(tmp_path: Path,
         conn.execute(text("UPDATE audit_log SET reason = 'edited by hand' WHERE seq = :s"),
                      {"s": last - 1})
     db.dispose()
-    assert main(["audit", "verify", "--config", str(path)]) == 1
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
     assert f"BROKEN at entry {last - 1}: entry {last - 1} was altered" in capsys.readouterr().err
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
+from sqlmodel import Session
 
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
@@ -76,10 +78,12 @@ async def test_a_link_is_proven_by_a_signed_comment(tmp_path: Path, sqlite_db: D
     async with running(make_config(tmp_path), db=sqlite_db, transports=[console.transport],
                        github=port) as roadie, aiohttp.ClientSession() as http:
         await console.say("/as frank")
-        with roadie.db.transaction() as session:  # a chat account, not yet linked
+        def transact(session: Session) -> Any:
             code = start_link(session, platform="discord", user_id="555", display_name="Frank",
                               login="frank", now=roadie.clock.now(),
                               ttl=timedelta(hours=1)).code
+            return code
+        code = await roadie.db.run(transact)
         payload = {"action": "created", "comment": {"body": f"Linking: {code}",
                                                     "user": {"login": "frank"}},
                    "issue": {"number": 1}, "repository": {"name": "django-sample"},
@@ -92,8 +96,7 @@ async def test_a_link_is_proven_by_a_signed_comment(tmp_path: Path, sqlite_db: D
                              headers=headers) as response:
             assert response.status == 202
         await roadie.settle()
-        with roadie.db.transaction() as session:
-            profile = profile_for_chat(session, "discord", "555")
+        profile = await roadie.db.run(lambda session: profile_for_chat(session, "discord", "555"))
     await github.stop()
     assert profile.login == "frank"
     assert (profile.role.label == "member") is member

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from bot.config import ConfigError, load_config
 from bot.runtime.loader import load_cog_settings
@@ -30,9 +32,10 @@ async def test_a_vote_opens_one_ticket_in_its_own_transaction(tmp_path: Path,
     async with running(escalation_config(tmp_path), db=db, clock=clock,
                        transports=[chat]) as roadie:
         ctx = escalation_cog(roadie).ctx
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             link_directly(session, actor=Actor.system(), platform="recording", user_id="c-1",
                           display_name="Carol", login="carol", now=clock.now())
+        await db.run(transact)
 
         # The caller's transaction fails after opening: nothing is opened, nothing said.
         def interrupted_vote() -> None:
@@ -50,12 +53,13 @@ async def test_a_vote_opens_one_ticket_in_its_own_transaction(tmp_path: Path,
         # Run twice (a retried handler): one ticket, announced once.
         numbers = []
         for _ in range(2):
-            with db.transaction() as session:
+            def transact(session: Session) -> None:
                 ticket = open_escalation(ctx, session, project="django-sample",
                                          kind="permissions", urgent=True,
                                          summary="Revert the direct push to main (vote 12)",
                                          reporter_login="carol", source="vote:12")
                 numbers.append(ticket.number)
+            await db.run(transact)
             await roadie.settle()
         assert numbers[0] == numbers[1]
         number = numbers[0]
@@ -64,9 +68,11 @@ async def test_a_vote_opens_one_ticket_in_its_own_transaction(tmp_path: Path,
         assert f"**Escalation #{number} was opened for you**" in told
         assert "(from vote:12)" in told
         assert "(urgent permissions for django-sample), assigned to alice" in told
-        with db.transaction() as session:
+        def transact(session: Session) -> Any:
             assert service.require_ticket(session, number or 0).source == "vote:12"
             entry = history(session, target=f"escalation:{number}")[0]
+            return entry
+        entry = await db.run(transact)
         assert (entry.actor, entry.action) == ("roadie", "escalation.open")
 
         with pytest.raises(Refusal, match="'admin-stuff' is not a kind"), \

@@ -200,8 +200,7 @@ async def test_a_direct_push_is_told_with_a_dispute_choice(
             ("Open a dispute", f"dispute Hello-World {HEAD} Codertocat pushed to master "
                                "without a merged pull request")]
         assert fake.called("GET", f"/repos/jazzband/Hello-World/commits/{HEAD}/pulls")
-        with db.transaction() as session:
-            (entry,) = history(session, action_prefix="push.direct")
+        (entry,) = await db.run(lambda session: history(session, action_prefix="push.direct"))
         assert entry.actor == "github:Codertocat"
         assert entry.target == f"commit:hello-world@{HEAD}"
 

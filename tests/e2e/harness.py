@@ -153,10 +153,10 @@ class World:
 
     async def post(self, destination: str, message: Message, *, key: str | None = None) -> str:
         """Queue a message to a destination as a cog would; return its outbox key."""
-        with self.roadie.db.transaction() as session:
-            key = self.roadie.outbox.post(session, destination, message, key=key)
+        posted = await self.roadie.db.run(
+            lambda session: self.roadie.outbox.post(session, destination, message, key=key))
         await self.settle()
-        return key
+        return posted
 
     # --- what arrived -------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.config import DEFAULT_COGS
 from bot.core.events import GitHubEvent
@@ -55,9 +55,10 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
         clock.set(START + delta)
         return clock.now()
 
-    with roadie.db.transaction() as session:
+    def transact(session: Session) -> None:
         link_directly(session, actor=Actor.system(), platform="recording", user_id="carol",
                       display_name="carol", login="carol", now=at(-timedelta(days=21)))
+    await roadie.db.run(transact)
     # Hello-World moved in 20 days ago; one item was ticked 16 days ago, nothing since.
     onboarding = cog_of(roadie, OnboardingCog)
     assert await onboarding.repository_event(GitHubEvent(
@@ -68,12 +69,13 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
     for opened, kind, project in ((-timedelta(days=4), "ci", "django-sample"),
                                   (-timedelta(hours=60), "pypi", "django-sample"),
                                   (timedelta(0), "webhook", "pip-tools-demo")):
-        with roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             at(opened)
             open_escalation(ctx, session, project=project, kind=kind,
                             summary=f"{kind} for {project}", reporter_login="carol",
                             source=f"test:{kind}")
-    with roadie.db.transaction() as session:
+        await roadie.db.run(transact)
+    def transact(session: Session) -> None:
         # Blocks: one in the last day; one older, and one that lapsed, are not reported.
         for when, login, state in ((-timedelta(days=3), "old-spammer", None),
                                    (-timedelta(hours=5), "maybe", "lapsed"),
@@ -88,6 +90,7 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
                      policy=cog_of(roadie, EscalationCog).policy)
         grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
                    project="pip-tools-demo", now=clock.now())
+    await roadie.db.run(transact)
     at(timedelta(0))
 
 
@@ -168,10 +171,11 @@ async def test_a_quiet_day_is_one_line_or_nothing(tmp_path: Path, db: Database) 
         assert await cog_of(roadie, DigestCog).send(START + timedelta(days=1))
         await roadie.settle()
         assert chat.texts("digest") == []
-        with roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             day = session.get(DigestDay, (START + timedelta(days=1)).date())
             assert day is not None
             assert day.sections == 0
+        await roadie.db.run(transact)
 
 
 async def test_a_failing_section_is_named_and_the_rest_goes_out(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
 
 from bot.core.ports import PlatformError
 from cogs.moderation.blocking import CLAIM
@@ -49,8 +52,10 @@ async def test_a_block_reaches_github_and_chat(tmp_path: Path, db: Database,
         shown = await w.say("dana", "/case 1")
         assert "**Case #1**: sam, active" in shown
         assert "Chat messages of the last 2 days deleted with the ban." in shown
-        with db.transaction() as session:
+        def transact(session: Session) -> Any:
             actions = [e.action for e in history(session, target="case:1")]
+            return actions
+        actions = await db.run(transact)
         assert actions == ["moderation.block", "moderation.block.blocked",
                            "moderation.block.blocked"]
 
@@ -95,11 +100,12 @@ async def test_a_block_recorded_but_never_carried_out_is_done_by_the_sweep(
         tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         # As if Roadie stopped right after recording the case, before calling anyone.
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             cases.open_case(session, actor=Actor.github("bob"), now=clock.now(),
                             hold=CLAIM, opening=cases.Opening(
                                 subject="sam", accounts=(github_account("sam"),),
                                 reason="spam"))
+        await db.run(transact)
         await w.run_job("moderation.sweep")
         assert not github.called("PUT", "/orgs/jazzband/blocks/sam")  # still held by its claim
 

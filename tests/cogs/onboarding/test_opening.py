@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from governance.audit import Actor
 from governance.db import Database
@@ -53,10 +55,11 @@ async def test_the_transferred_example_opens_a_checklist_issue(
         tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
         github: FakeGitHub) -> None:
     async with world(tmp_path, db, monkeypatch, github) as w:
-        with w.roadie.db.transaction() as session:  # the project has a lead already
+        def transact(session: Session) -> None:
             register_project(session, name=REPO, now=w.clock.now(), actor=Actor.system())
             grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
                        project=REPO, now=w.clock.now())
+        await w.roadie.db.run(transact)
         assert await w.transfer(delivery="transfer-1") == 202
 
         issue = w.issue(1)
@@ -140,9 +143,11 @@ async def test_a_worker_that_died_holding_the_opening_is_taken_over(
         await w.transfer()
         checklist, _ = w.checklist()
         # Another worker claims the retry, opens the issue on GitHub, and dies.
-        with w.roadie.db.transaction() as session:
+        def transact(session: Session) -> Any:
             work = issue_work.claim(session, checklist.id or 0, now=w.clock.now()
                                     + timedelta(minutes=1), hold=timedelta(minutes=2))
+            return work
+        work = await w.roadie.db.run(transact)
         assert work is not None
         assert work.opening
         assert w.roadie.github is not None

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from governance.audit import Actor
 from governance.db import Database
@@ -43,15 +43,16 @@ async def w(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
             github: FakeGitHub) -> AsyncIterator[World]:
     async with world(tmp_path, db, monkeypatch, github) as here:
         await here.transfer()
-        with here.roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
                        project=REPO, now=here.clock.now())
+        await here.roadie.db.run(transact)
         yield here
 
 
-def tickets(w: World) -> list[Ticket]:
-    with w.roadie.db.transaction() as session:
-        return list(session.exec(select(Ticket).order_by(Ticket.number)).all())
+async def tickets(w: World) -> list[Ticket]:
+    return await w.roadie.db.run(
+        lambda session: list(session.exec(select(Ticket).order_by(Ticket.number)).all()))
 
 
 async def test_ticks_on_github_update_the_items(w: World) -> None:
@@ -80,10 +81,10 @@ async def test_ticks_on_github_update_the_items(w: World) -> None:
 
 async def test_when_only_admin_items_are_left_they_become_escalations(w: World) -> None:
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD[:-1]))
-    assert tickets(w) == []
+    assert await tickets(w) == []
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD))
 
-    opened = tickets(w)
+    opened = await tickets(w)
     assert [(t.kind, t.project, t.reporter, t.source) for t in opened] == [
         ("required-checks", REPO, SENDER, "onboarding:hello-world:required-checks"),
         ("pypi", REPO, SENDER, "onboarding:hello-world:pypi"),
@@ -105,14 +106,14 @@ async def test_when_only_admin_items_are_left_they_become_escalations(w: World) 
     # Nothing is escalated twice: not by the sweep, not by the same edit delivered again.
     await w.advance(timedelta(days=8))
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD))
-    assert len(tickets(w)) == 5
+    assert len(await tickets(w)) == 5
     assert len(w.issue(1).comments) == 5
 
 
 async def test_an_admin_item_open_too_long_is_escalated(w: World) -> None:
     assert await w.advance(timedelta(days=6, hours=23)) == 0
     await w.advance(timedelta(hours=1))
-    opened = tickets(w)
+    opened = await tickets(w)
     assert len(opened) == 5
     assert opened[0].summary == ("Onboarding of Hello-World: Make the CI jobs required checks "
                                  "on the default branch (`required-checks`; open for more "
@@ -125,7 +126,7 @@ async def test_a_project_moved_in_by_a_bot_is_reported_by_roadie(w: World) -> No
     payload["sender"]["login"] = "renovate[bot]"
     await w.deliver("repository", payload)
     await w.advance(timedelta(days=7))
-    assert {(t.project, t.reporter) for t in tickets(w)} == {
+    assert {(t.project, t.reporter) for t in await tickets(w)} == {
         (REPO, SENDER), ("pip-tools-demo", "roadie-bot")}
 
 
@@ -205,7 +206,7 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
         "Left open: badge, contributing, ci, required-checks, pypi, docs, webhook, "
         "project-url, services, lead, release.")
     assert await w.advance(timedelta(days=7)) == 0  # nothing is escalated any more
-    assert tickets(w) == []
+    assert await tickets(w) == []
     await w.deliver("issues", issue_event("reopened", 1, body=w.issue(1).body, sender="lena"))
     assert w.checklist()[0].state == "open"
 
@@ -304,9 +305,10 @@ async def test_without_github_the_checklist_lives_in_roadie(
     config = make_config(tmp_path, BASE)
     chat = RecordingChat("discord")
     async with running(config, db=db, transports=[chat]) as roadie:
-        with roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             link_directly(session, actor=Actor.system(), platform="discord", user_id="1004",
                           display_name="carol", login="carol", now=roadie.clock.now())
+        await roadie.db.run(transact)
         await deliver(roadie, "repository", transferred(), secret=SECRET)
         assert chat.texts("feed") == [
             "**Onboarding of Hello-World started**\n12 items: 4 for members, 3 for leads, 5 "
@@ -327,7 +329,7 @@ async def test_an_escalation_that_cannot_be_opened_is_reported(
                 "[escalations] kinds") in caplog.text
         await w.transfer()
         await w.advance(timedelta(days=7))
-        assert [t.kind for t in tickets(w)] == ["required-checks", "pypi", "permissions",
+        assert [t.kind for t in await tickets(w)] == ["required-checks", "pypi", "permissions",
                                                "release"]
         webhook = w.item("webhook")
         assert (webhook.escalation, webhook.escalate_at) == (None, None)
