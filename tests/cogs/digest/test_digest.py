@@ -207,11 +207,10 @@ async def test_the_time_of_day_and_the_timezone(tmp_path: Path, db: Database) ->
         assert str(cog.day_of(datetime(2026, 1, 4, 23, 30, tzinfo=UTC))) == "2026-01-05"
 
 
-def digest_rows(db: Database) -> list[tuple[str, str]]:
-    with db.transaction() as session:
-        rows = session.exec(select(OutboxMessage).where(
-            OutboxMessage.destination == "digest")).all()
-        return [(row.platform, row.key) for row in rows]
+async def digest_rows(db: Database) -> list[tuple[str, str]]:
+    rows = await db.run(lambda session: session.exec(select(OutboxMessage).where(
+        OutboxMessage.destination == "digest")).all())
+    return [(row.platform, row.key) for row in rows]
 
 
 async def run_daily(roadie: Roadie) -> bool:
@@ -239,7 +238,7 @@ async def test_sent_once_across_a_restart_in_the_scheduled_minute(
         assert len(chat.texts("digest")) == 1
         clock.set(START + timedelta(days=1, seconds=1))  # the next day is a new digest
         assert await run_daily(second)
-    assert digest_rows(db) == [("recording", "digest:2026-01-05"),
+    assert await digest_rows(db) == [("recording", "digest:2026-01-05"),
                                ("recording", "digest:2026-01-06")]
     assert len(chat.texts("digest")) == 2
 
@@ -256,7 +255,7 @@ async def test_catching_up_after_being_down_at_the_time(tmp_path: Path, db: Data
         clock.set(START + timedelta(days=1, hours=7))  # too late for that day's digest
         await cog.catch_up()
         await roadie.settle()
-    assert digest_rows(db) == [("recording", "digest:2026-01-05")]
+    assert await digest_rows(db) == [("recording", "digest:2026-01-05")]
 
 
 @pytest.mark.postgres
@@ -279,6 +278,6 @@ async def test_two_replicas_send_once(tmp_path: Path, pg_db: Database) -> None:
         assert ran.count(True) == 1
         await a.settle()
         await b.settle()
-    assert digest_rows(pg_db) == [("recording", "digest:2026-01-05"),
+    assert await digest_rows(pg_db) == [("recording", "digest:2026-01-05"),
                                   ("recording", "digest:2026-01-06")]
     assert sum(len(chat.texts("digest")) for chat in chats) == 2

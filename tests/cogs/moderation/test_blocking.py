@@ -24,7 +24,7 @@ async def test_a_block_reaches_github_and_chat(tmp_path: Path, db: Database,
                                                clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
 
         reply = await w.say("bob", "/block sam crypto spam links --delete-messages 2")
 
@@ -64,7 +64,7 @@ async def test_a_partial_failure_is_reported_then_retried(tmp_path: Path, db: Da
                                                           clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         w.chat.fail_next(1, PlatformError("discord", "503 Service Unavailable"), only=("ban",))
 
         reply = await w.say("bob", "/block sam crypto spam")
@@ -281,7 +281,7 @@ async def test_a_timed_block_lifts_itself_after_a_restart(tmp_path: Path, db: Da
     async with fake_github() as github:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
         async with world(tmp_path, db, clock, github, chat=chat) as w:
-            w.link("sam", SPAMMER_DISCORD)
+            await w.link("sam", SPAMMER_DISCORD)
             reply = await w.say("bob", "/block sam spam --for 2h")
             assert "✅ GitHub: sam is blocked in the jazzband org." in reply
             assert "Until 2026-01-05 11:00 UTC (in 2h)." in w.last("modlog")
@@ -309,7 +309,7 @@ async def test_a_timed_block_lifts_itself_after_a_restart(tmp_path: Path, db: Da
 async def test_unblock_lifts_everywhere(tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         await w.say("bob", "/block sam spam")
         w.chat.fail_next(1, PlatformError("discord", "503 Service Unavailable"), only=("unban",))
 
@@ -367,7 +367,7 @@ async def test_the_rate_limit(tmp_path: Path, db: Database, clock: FakeClock) ->
 async def test_the_case_log(tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         await w.say("bob", "/block discord:2001 spam --chat")
 
         amended = await w.say("dana", "/case 1 reason crypto spam in #general")

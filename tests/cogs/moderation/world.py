@@ -60,10 +60,11 @@ class World:
         self.replies.append(reply)
         return reply.as_text()
 
-    def link(self, login: str, discord_id: str) -> None:
-        with self.roadie.db.transaction() as session:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id=discord_id,
-                          display_name=login, login=login, now=self.clock.now())
+    async def link(self, login: str, discord_id: str) -> None:
+        now = self.clock.now()
+        await self.roadie.db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform="discord", user_id=discord_id,
+            display_name=login, login=login, now=now))
 
     def at(self, place: str) -> list[Sent]:
         return self.chat.at(place)
@@ -109,5 +110,5 @@ async def world(tmp_path: Path, db: Database, clock: FakeClock, github: FakeGitH
     async with running(config, db=db, clock=clock, transports=[chat], github=port) as roadie:
         here = World(roadie, github, chat, clock)
         for login, discord_id in SPEAKERS.items():
-            here.link(login, discord_id)
+            await here.link(login, discord_id)
         yield here

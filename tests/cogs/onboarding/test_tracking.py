@@ -58,25 +58,25 @@ async def tickets(w: World) -> list[Ticket]:
 async def test_ticks_on_github_update_the_items(w: World) -> None:
     w.clock.advance(timedelta(hours=2))
     assert await w.edit(w.tick_on_github("links", "badge"), sender="dave") == 202
-    links = w.item("links")
+    links = await w.item("links")
     assert (links.done_by, links.done_at, links.done_via) == ("dave", w.clock.now(), "github")
-    assert w.item("badge").done
-    assert not w.item("ci").done
-    assert w.checklist()[0].last_progress_at == w.clock.now()
+    assert (await w.item("badge")).done
+    assert not (await w.item("ci")).done
+    assert (await w.checklist())[0].last_progress_at == w.clock.now()
 
     # Unticking counts too; an edit that changes no box changes nothing.
     body = w.tick_on_github("links", "badge").replace("- [x] `badge`", "- [ ] `badge`")
     await w.edit(body, sender="carol")
-    assert not w.item("badge").done
-    assert w.item("links").done_by == "dave"
+    assert not (await w.item("badge")).done
+    assert (await w.item("links")).done_by == "dave"
     await w.edit(body + "\nA note.", sender="carol")
-    assert [i.key for i in w.checklist()[1] if i.done] == ["links"]
+    assert [i.key for i in (await w.checklist())[1] if i.done] == ["links"]
 
     # Roadie's own edits, and edits of other issues, are not the checklist's.
     await w.deliver("issues", issue_event("edited", 1, body=w.tick_on_github("ci"),
                                           sender="roadie-bot"))
     await w.deliver("issues", issue_event("edited", 7, body=w.tick_on_github("ci")))
-    assert not w.item("ci").done
+    assert not (await w.item("ci")).done
 
 
 async def test_when_only_admin_items_are_left_they_become_escalations(w: World) -> None:
@@ -93,7 +93,7 @@ async def test_when_only_admin_items_are_left_they_become_escalations(w: World) 
         ("release", REPO, SENDER, "onboarding:hello-world:release")]
     assert opened[2].summary == ("Onboarding of Hello-World: Add the Read the Docs webhook to "
                                  "the repository (`webhook`; only admin items are left)")
-    assert [(i.key, i.escalation) for i in w.checklist()[1] if i.who == "admin"] == [
+    assert [(i.key, i.escalation) for i in (await w.checklist())[1] if i.who == "admin"] == [
         ("required-checks", 1), ("pypi", 2), ("webhook", 3), ("lead", 4), ("release", 5)]
     comments = [c["body"] for c in w.issue(1).comments]
     assert comments[2] == (
@@ -135,8 +135,8 @@ async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -
     assert answer == "Ticked `links` of Hello-World: 1 of 12 done. The GitHub issue shows it."
     assert "- [x] `links` Fix the links" in w.issue(1).body
     assert "- [ ] `badge`" in w.issue(1).body
-    assert w.item("links").done_by == "carol"
-    assert not w.item("links").sync_pending
+    assert (await w.item("links")).done_by == "carol"
+    assert not (await w.item("links")).sync_pending
 
     # The issue's number works as well as its key; a tick on GitHub in between is kept.
     await w.edit(w.tick_on_github("badge"))
@@ -157,8 +157,8 @@ async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -
     # Meanwhile someone ticks another box on GitHub: the issue does not show `ci` ticked
     # yet, and that does not undo the tick made in chat.
     await w.edit(w.tick_on_github("contributing"))
-    assert w.item("ci").done
-    assert w.item("contributing").done
+    assert (await w.item("ci")).done
+    assert (await w.item("contributing")).done
     await w.advance(timedelta(seconds=15))
     assert "- [x] `ci`" in w.issue(1).body
     assert "- [x] `contributing`" in w.issue(1).body
@@ -197,7 +197,7 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
     await w.edit(w.tick_on_github("links"))
     w.clock.advance(timedelta(days=1))
     await w.deliver("issues", issue_event("closed", 1, body=w.issue(1).body, sender="lena"))
-    checklist, items = w.checklist()
+    checklist, items = await w.checklist()
     assert (checklist.state, checklist.completed_by) == ("completed", "lena")
     assert all(i.escalate_at is None for i in items)
     assert w.texts("feed")[-1] == (
@@ -208,7 +208,7 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
     assert await w.advance(timedelta(days=7)) == 0  # nothing is escalated any more
     assert await tickets(w) == []
     await w.deliver("issues", issue_event("reopened", 1, body=w.issue(1).body, sender="lena"))
-    assert w.checklist()[0].state == "open"
+    assert (await w.checklist())[0].state == "open"
 
 
 async def test_every_item_ticked_closes_the_issue(w: World) -> None:
@@ -219,7 +219,7 @@ async def test_every_item_ticked_closes_the_issue(w: World) -> None:
     assert w.issue(1).state == "closed"
     assert w.issue(1).comments[-1]["body"] == ("Every item is ticked: the onboarding is "
                                                "complete. Thank you!")
-    assert w.checklist()[0].state == "completed"
+    assert (await w.checklist())[0].state == "completed"
 
 
 async def test_the_views(w: World) -> None:
@@ -331,7 +331,7 @@ async def test_an_escalation_that_cannot_be_opened_is_reported(
         await w.advance(timedelta(days=7))
         assert [t.kind for t in await tickets(w)] == ["required-checks", "pypi", "permissions",
                                                "release"]
-        webhook = w.item("webhook")
+        webhook = await w.item("webhook")
         assert (webhook.escalation, webhook.escalate_at) == (None, None)
         assert webhook.escalation_error == "'hooks' is not a kind of escalation."
         [failure] = [t for t in w.texts("admins") if "was not escalated" in t]
