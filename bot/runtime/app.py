@@ -218,7 +218,7 @@ class Roadie:
             await transport.stop()
         for cog in reversed(self.cogs):
             await cog.stop()
-        self.db.dispose()
+        await asyncio.to_thread(self.db.dispose)
 
     # --- the Hub, as transports see it --------------------------------------------------
 

@@ -63,12 +63,11 @@ class Scheduler:
     def is_leader(self) -> bool:
         return self._lease_until is not None and self._clock.now() < self._lease_until
 
-    def renew_lease(self) -> bool:
+    async def renew_lease(self) -> bool:
         now = self._clock.now()
         try:
-            with self._db.transaction() as session:
-                held = scheduling.try_hold_lease(session, name=LEASE, holder=self.holder, now=now,
-                                                 ttl=self._ttl)
+            held = await self._db.run(lambda session: scheduling.try_hold_lease(
+                session, name=LEASE, holder=self.holder, now=now, ttl=self._ttl))
         except Exception:
             log.exception("could not renew the scheduler lease")
             held = False
@@ -83,7 +82,7 @@ class Scheduler:
     async def _keep_lease(self) -> None:
         interval = max(self._ttl.total_seconds() / 3, 0.2)
         while True:
-            await asyncio.to_thread(self.renew_lease)
+            await self.renew_lease()
             await asyncio.sleep(interval)
 
     def start(self) -> None:

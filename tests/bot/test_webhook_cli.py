@@ -85,7 +85,7 @@ async def test_redeliver_asks_github_for_the_failed_deliveries(
             attempt(3, "too-old", 502, 2 * 60 * minutes),
         ]
         db = Database(load_config(path).database_url)
-        upgrade(db)
+        await asyncio.to_thread(upgrade, db)
         def transact(session: Session) -> None:
             inbox.store_deliveries(session, [inbox.NewDelivery("stored", "issues", "", "", "{}")],
                                    now=datetime.now(UTC))

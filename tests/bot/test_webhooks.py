@@ -139,17 +139,20 @@ async def test_without_a_secret_the_receiver_stays_off(tmp_path: Path,
         assert status == 202
 
 
+def _rename(db: Database, table: str, to: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} RENAME TO {to}"))
+
+
 async def test_a_database_failure_answers_503_so_github_can_redeliver(
         tmp_path: Path, sqlite_db: Database) -> None:
     async with feed_roadie(tmp_path, sqlite_db) as feed:
-        with sqlite_db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE webhook_delivery RENAME TO webhook_delivery_away"))
+        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery", "webhook_delivery_away")
         status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
                                             delivery="d-1")
         assert status == 503
         assert "redeliver" in answer["error"]
-        with sqlite_db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE webhook_delivery_away RENAME TO webhook_delivery"))
+        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery_away", "webhook_delivery")
         status, _ = await post_webhook(feed.roadie, "ping", PING, secret=SECRET, delivery="d-1")
         assert status == 202
         assert counted(await metrics(feed.roadie), "ping", "store_failed") == 1

@@ -216,7 +216,7 @@ async def digest_rows(db: Database) -> list[tuple[str, str]]:
 async def run_daily(roadie: Roadie) -> bool:
     """Run the daily job as the scheduler does when its cron time comes."""
     [job] = [j for j in roadie.jobs if j.name == "digest.daily"]
-    await asyncio.to_thread(roadie.scheduler.renew_lease)
+    await roadie.scheduler.renew_lease()
     ran = await roadie.scheduler.run_job(job)
     await roadie.settle()
     return ran

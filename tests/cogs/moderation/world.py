@@ -3,7 +3,6 @@ Discord, moderators who speak there, and a Roadie on the test database."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -80,7 +79,7 @@ class World:
     async def run_job(self, name: str) -> None:
         """Run one tick of a scheduled job the way the scheduler does, then settle."""
         job = next(j for j in self.roadie.jobs if j.name == name)
-        await asyncio.to_thread(self.roadie.scheduler.renew_lease)
+        await self.roadie.scheduler.renew_lease()
         assert await self.roadie.scheduler.run_job(job), f"{name} did not run"
         await self.roadie.settle()
 
