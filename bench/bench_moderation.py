@@ -16,8 +16,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import Session
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -46,18 +44,15 @@ async def bench_blocks(directory: Path) -> None:
     db = Database(f"sqlite:///{directory / 'bench.db'}")
     port = PyGithubPort(org="jazzband", token="t", api_url=fake.url, throttle=False)
     async with running(config, db=db, clock=clock, transports=[chat], github=port) as roadie:
-        def transact(session: Session) -> None:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id="1002",
-                          display_name="bob", login="bob", now=clock.now())
-        await db.run(transact)
+        await db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform='discord', user_id='1002', display_name='bob',
+            login='bob', now=clock.now()))
         bob = Speaker("discord", "1002", "bob", "bench")
         timings = []
         for n in range(BLOCKS):
-            def transact(session: Session) -> None:
-                link_directly(session, actor=Actor.system(), platform="discord",
-                              user_id=f"9{n:04d}", display_name=f"spam{n}", login=f"spam{n}",
-                              now=clock.now())
-            await db.run(transact)
+            await db.run(lambda session: link_directly(
+                session, actor=Actor.system(), platform='discord', user_id=f'9{n:04d}',
+                display_name=f'spam{n}', login=f'spam{n}', now=clock.now()))
             started = time.perf_counter()
             reply = await roadie.run_text(bob, f"block spam{n} bench spam")
             timings.append(time.perf_counter() - started)

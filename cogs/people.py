@@ -30,12 +30,9 @@ class PeopleCog(Cog):
     @command("link start", "Link your chat account to your GitHub login",
              Arg("login", "your GitHub login", kind="login"), group_default=True)
     async def link(self, call: Invocation, login: str) -> Reply:
-        def transact(session: Session) -> Any:
-            code = people.start_link(session, platform=call.platform, user_id=call.user_id,
-                                     display_name=call.display_name, login=login,
-                                     now=call.now, ttl=self.settings.link_code_ttl)
-            return code
-        code = await self.ctx.db.run(transact)
+        code = await self.ctx.db.run(lambda session: people.start_link(
+            session, platform=call.platform, user_id=call.user_id, display_name=call.display_name,
+            login=login, now=call.now, ttl=self.settings.link_code_ttl))
         return Reply(private=True, text=(
             f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
             f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
@@ -69,10 +66,8 @@ class PeopleCog(Cog):
                 raise Refusal("Name the chat account, not the GitHub login.",
                               "Mention it, e.g. `/unlink discord:1234`.")
             platform, user_id = target.platform, target.id
-        def transact(session: Session) -> None:
-            people.unlink(session, actor=call.actor, platform=platform, user_id=user_id,
-                          now=call.now)
-        await self.ctx.db.run(transact)
+        await self.ctx.db.run(lambda session: people.unlink(
+            session, actor=call.actor, platform=platform, user_id=user_id, now=call.now))
         return f"Unlinked {platform}:{user_id}."
 
     @command("whoami", "Who Roadie thinks you are, and what you may do")

@@ -71,11 +71,9 @@ class EscalationCog(Cog):
     async def escalate(self, call: Invocation, project: str, kind: str, summary: str,
                        urgent: bool) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
-            opened = self.opener.open(session, project=project, kind=kind, summary=summary,
-                                      reporter=login, urgent=urgent, actor=None, source=None)
-            return opened
-        opened = await self.ctx.db.run(transact)
+        opened = await self.ctx.db.run(lambda session: self.opener.open(
+            session, project=project, kind=kind, summary=summary, reporter=login, urgent=urgent,
+            actor=None, source=None))
         return render.opened_reply(opened.ticket, call.now)
 
     # --- assignment and absence ----------------------------------------------------------
@@ -87,10 +85,8 @@ class EscalationCog(Cog):
         ticket, _ = await self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=admin, actor_login=login, now=call.now))
         note = ""
-        def transact(session: Session) -> Any:
-            period = away.current_away(session, ticket.assignee, call.now)
-            return period
-        period = await self.ctx.db.run(transact)
+        period = await self.ctx.db.run(lambda session: away.current_away(
+            session, ticket.assignee, call.now))
         if period is not None:
             note = f" Note: {ticket.assignee} is away until {render.when(period.until)}."
         return f"Escalation #{number} is now assigned to {ticket.assignee}.{note}"

@@ -131,10 +131,9 @@ class Mirror:
                 labels = ("escalation", claimed.ticket.kind) + ("urgent",) * claimed.ticket.urgent
                 issue = await github.create_issue(self.repo, issue_title(claimed.ticket),
                                                   task.body, labels=labels)
-                def transact(session: Session) -> None:
-                    tasks.finish(session, task.id, now=self.ctx.clock.now(), issue=issue.number,
-                                 issue_url=issue.url)
-                await self.ctx.db.run(transact)
+                await self.ctx.db.run(lambda session: tasks.finish(
+                    session, task.id, now=self.ctx.clock.now(), issue=issue.number,
+                    issue_url=issue.url))
                 return True
             assert claimed.issue is not None
             if task.action == tasks.CLOSE:
@@ -145,9 +144,8 @@ class Mirror:
         except PlatformError as error:
             await self._failed(claimed, error)
             return False
-        def transact(session: Session) -> None:
-            tasks.finish(session, task.id, now=self.ctx.clock.now())
-        await self.ctx.db.run(transact)
+        await self.ctx.db.run(lambda session: tasks.finish(
+            session, task.id, now=self.ctx.clock.now()))
         return True
 
     async def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:

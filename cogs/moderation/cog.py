@@ -157,10 +157,8 @@ class ModerationCog(Cog):
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
-        def transact(session: Session) -> Any:
-            found = cases.cases_by(session, Actor.github(moderator))
-            return found
-        found = await self.ctx.db.run(transact)
+        found = await self.ctx.db.run(lambda session: cases.cases_by(
+            session, Actor.github(moderator)))
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",

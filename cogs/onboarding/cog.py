@@ -237,11 +237,8 @@ class OnboardingCog(Cog):
         if ticked.escalate_now:
             await self.escalate_due()
         await self.issues.run(checklist.id)
-        def transact(session: Session) -> Any:
-            pending = any(i.sync_pending for i in service.items_of(session, checklist.id)
-                          if i.key == key)
-            return pending
-        pending = await self.ctx.db.run(transact)
+        pending = await self.ctx.db.run(lambda session: any(
+            i.sync_pending for i in service.items_of(session, checklist.id) if i.key == key))
         verb = "Ticked" if done else "Unticked"
         text = f"{verb} `{key}` of {checklist.repo}: {render.progress(items)}."
         if checklist.issue_number is not None:

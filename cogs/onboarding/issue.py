@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from sqlmodel import Session
 
@@ -52,10 +51,8 @@ class IssueKeeper:
     async def _attempt(self, checklist_id: int) -> bool:
         if self.ctx.github is None:
             return False
-        def transact(session: Session) -> Any:
-            work = issue_work.claim(session, checklist_id, now=self.ctx.clock.now(), hold=HOLD)
-            return work
-        work = await self.ctx.db.run(transact)
+        work = await self.ctx.db.run(lambda session: issue_work.claim(
+            session, checklist_id, now=self.ctx.clock.now(), hold=HOLD))
         if work is None:
             return False
         try:
@@ -66,9 +63,8 @@ class IssueKeeper:
         except PlatformError as error:
             await self._failed(work, error)
             return False
-        def transact(session: Session) -> None:
-            issue_work.finish(session, checklist_id, now=self.ctx.clock.now())
-        await self.ctx.db.run(transact)
+        await self.ctx.db.run(lambda session: issue_work.finish(
+            session, checklist_id, now=self.ctx.clock.now()))
         return True
 
     async def _open(self, work: issue_work.IssueWork) -> None:
@@ -119,18 +115,16 @@ class IssueKeeper:
             body = set_ticks(current.body, work.ticks)
             if body != current.body:
                 await github.edit_issue(work.repo, work.issue, body=body)
-            def transact(session: Session) -> None:
-                issue_work.record_synced(session, work.checklist_id, work.ticks)
-            await self.ctx.db.run(transact)
+            await self.ctx.db.run(lambda session: issue_work.record_synced(
+                session, work.checklist_id, work.ticks))
         for link in work.links:
             await github.comment_issue(work.repo, work.issue, render.escalation_comment(link))
             await self.ctx.db.run(lambda session: issue_work.record_linked(session, link.item_id))
         if work.close:
             await github.edit_issue(work.repo, work.issue, state="closed")
             await github.comment_issue(work.repo, work.issue, render.CLOSING_COMMENT)
-            def transact(session: Session) -> None:
-                issue_work.record_closed(session, work.checklist_id)
-            await self.ctx.db.run(transact)
+            await self.ctx.db.run(lambda session: issue_work.record_closed(
+                session, work.checklist_id))
 
     async def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
         now = self.ctx.clock.now()

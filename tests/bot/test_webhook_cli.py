@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
 
 from bot.cli import main
 from bot.config import load_config
@@ -86,10 +85,8 @@ async def test_redeliver_asks_github_for_the_failed_deliveries(
         ]
         db = Database(load_config(path).database_url)
         await asyncio.to_thread(upgrade, db)
-        def transact(session: Session) -> None:
-            inbox.store_deliveries(session, [inbox.NewDelivery("stored", "issues", "", "", "{}")],
-                                   now=datetime.now(UTC))
-        await db.run(transact)
+        await db.run(lambda session: inbox.store_deliveries(
+            session, [inbox.NewDelivery('stored', 'issues', '', '', '{}')], now=datetime.now(UTC)))
         db.dispose()
         argv = ["webhook", "redeliver", "--since", "1h", "--config", str(path)]
         assert await asyncio.to_thread(main, [*argv, "--dry-run"]) == 0

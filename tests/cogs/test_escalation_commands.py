@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session
-
 from governance.audit import Actor, history
 from governance.clock import FakeClock
 from governance.db import Database
@@ -148,10 +146,8 @@ async def test_unlinked_reporters_hear_in_the_projects_feed(tmp_path: Path,
         await scene.say("/as carol", "/escalate django-sample release Tag 2.0 needs the "
                                      "release secret")
         await scene.say("/as alice")
-        def transact(session: Session) -> None:
-            unlink(session, actor=Actor.system(), platform="console", user_id="carol",
-                   now=clock.now())
-        await db.run(transact)
+        await db.run(lambda session: unlink(
+            session, actor=Actor.system(), platform='console', user_id='carol', now=clock.now()))
         out = await scene.say("/escalation ack 1")
         assert "[#feed] **Escalation #1 acknowledged**" in out
         assert "cc @carol" in out

@@ -193,22 +193,18 @@ async def test_a_retried_opener_never_opens_two_issues(
         clock, cog = scene.clock, scene.cog
         await cog.mirror.stop()  # this test drives the mirror by hand
         for _ in range(2):  # a vote's handler, run twice for the same delivery
-            def transact(session: Session) -> None:
-                open_escalation(cog.ctx, session, project="django-sample", kind="permissions",
-                                summary="Revert the direct push to main", reporter_login="carol",
-                                source="vote:12")
-            await db.run(transact)
+            await db.run(lambda session: open_escalation(
+                cog.ctx, session, project='django-sample', kind='permissions',
+                summary='Revert the direct push to main', reporter_login='carol', source='vote:12'))
         await asyncio.gather(cog.mirror.process(), cog.mirror.process())
         assert len(github.issues) == 1
         assert len(github.called("POST", "/repos/jazzband/help/issues")) == 1
 
         # A worker that died while GitHub was opening an issue: that task is not retried
         # blindly (it may have worked), but reported.
-        def transact(session: Session) -> None:
-            open_escalation(cog.ctx, session, project="django-sample", kind="pypi",
-                            summary="Add the org as owner", reporter_login="carol",
-                            source="onboarding:django-sample:pypi")
-        await db.run(transact)
+        await db.run(lambda session: open_escalation(
+            cog.ctx, session, project='django-sample', kind='pypi', summary='Add the org as owner',
+            reporter_login='carol', source='onboarding:django-sample:pypi'))
         def transact(session: Session) -> None:
             task = session.exec(tasks_for(2)).one()
             assert tasks.claim(session, task.id or 0, clock.now()) is not None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
 from bot.core.commands import parse_target
 from bot.core.messages import Choice, Message
 from tests.e2e import probe_cog
@@ -61,10 +59,8 @@ async def test_a_block_bans_the_account_on_each_platform(world: World) -> None:
 async def test_an_edited_notice_changes_in_place_on_both_platforms(world: World) -> None:
     key = await world.post("admins", Message(title="Vote #3: open", choices=(
         Choice("Yes", "whoami"), Choice("No", "help"))))
-    def transact(session: Session) -> None:
-        world.roadie.outbox.edit(session, "admins", key, Message(title="Vote #3: closed",
-                                                                 body="Accepted, 5 to 1."))
-    await world.roadie.db.run(transact)
+    await world.roadie.db.run(lambda session: world.roadie.outbox.edit(
+        session, 'admins', key, Message(title='Vote #3: closed', body='Accepted, 5 to 1.')))
     await world.settle()
     [on_discord] = world.discord.messages_in(world.channels["admins"])
     assert text_of(on_discord) == "Vote #3: closed\nAccepted, 5 to 1."

@@ -55,10 +55,9 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
         clock.set(START + delta)
         return clock.now()
 
-    def transact(session: Session) -> None:
-        link_directly(session, actor=Actor.system(), platform="recording", user_id="carol",
-                      display_name="carol", login="carol", now=at(-timedelta(days=21)))
-    await roadie.db.run(transact)
+    await roadie.db.run(lambda session: link_directly(
+        session, actor=Actor.system(), platform='recording', user_id='carol', display_name='carol',
+        login='carol', now=at(-timedelta(days=21))))
     # Hello-World moved in 20 days ago; one item was ticked 16 days ago, nothing since.
     onboarding = cog_of(roadie, OnboardingCog)
     assert await onboarding.repository_event(GitHubEvent(

@@ -100,12 +100,9 @@ async def test_a_block_recorded_but_never_carried_out_is_done_by_the_sweep(
         tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         # As if Roadie stopped right after recording the case, before calling anyone.
-        def transact(session: Session) -> None:
-            cases.open_case(session, actor=Actor.github("bob"), now=clock.now(),
-                            hold=CLAIM, opening=cases.Opening(
-                                subject="sam", accounts=(github_account("sam"),),
-                                reason="spam"))
-        await db.run(transact)
+        await db.run(lambda session: cases.open_case(
+            session, actor=Actor.github('bob'), now=clock.now(), hold=CLAIM,
+            opening=cases.Opening(subject='sam', accounts=(github_account('sam'),), reason='spam')))
         await w.run_job("moderation.sweep")
         assert not github.called("PUT", "/orgs/jazzband/blocks/sam")  # still held by its claim
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import Session
@@ -143,11 +142,9 @@ async def test_a_worker_that_died_holding_the_opening_is_taken_over(
         await w.transfer()
         checklist, _ = await w.checklist()
         # Another worker claims the retry, opens the issue on GitHub, and dies.
-        def transact(session: Session) -> Any:
-            work = issue_work.claim(session, checklist.id or 0, now=w.clock.now()
-                                    + timedelta(minutes=1), hold=timedelta(minutes=2))
-            return work
-        work = await w.roadie.db.run(transact)
+        work = await w.roadie.db.run(lambda session: issue_work.claim(
+            session, checklist.id or 0, now=w.clock.now() + timedelta(minutes=1),
+            hold=timedelta(minutes=2)))
         assert work is not None
         assert work.opening
         assert w.roadie.github is not None

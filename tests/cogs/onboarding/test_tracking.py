@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from governance.audit import Actor
 from governance.db import Database
@@ -43,10 +43,9 @@ async def w(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
             github: FakeGitHub) -> AsyncIterator[World]:
     async with world(tmp_path, db, monkeypatch, github) as here:
         await here.transfer()
-        def transact(session: Session) -> None:
-            grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
-                       project=REPO, now=here.clock.now())
-        await here.roadie.db.run(transact)
+        await here.roadie.db.run(lambda session: grant_role(
+            session, actor=Actor.system(), login='lena', role=Role.LEAD, project=REPO,
+            now=here.clock.now()))
         yield here
 
 
@@ -305,10 +304,9 @@ async def test_without_github_the_checklist_lives_in_roadie(
     config = make_config(tmp_path, BASE)
     chat = RecordingChat("discord")
     async with running(config, db=db, transports=[chat]) as roadie:
-        def transact(session: Session) -> None:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id="1004",
-                          display_name="carol", login="carol", now=roadie.clock.now())
-        await roadie.db.run(transact)
+        await roadie.db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform='discord', user_id='1004', display_name='carol',
+            login='carol', now=roadie.clock.now()))
         await deliver(roadie, "repository", transferred(), secret=SECRET)
         assert chat.texts("feed") == [
             "**Onboarding of Hello-World started**\n12 items: 4 for members, 3 for leads, 5 "

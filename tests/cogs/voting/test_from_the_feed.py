@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import Session
-
 from bot.github.client import PyGithubPort
 from governance.audit import Actor
 from governance.db import Database
@@ -26,10 +24,9 @@ async def test_the_alerts_choice_opens_a_dispute_on_the_pushed_commit(tmp_path: 
     try:
         projects = {"projects": {"names": ["Hello-World"]}}
         async with feed_roadie(tmp_path, db, github=port, config=projects) as feed:
-            def transact(session: Session) -> None:
-                link_directly(session, actor=Actor.system(), platform="recording", user_id="7",
-                              display_name="carol", login="carol", now=feed.clock.now())
-            await feed.roadie.db.run(transact)
+            await feed.roadie.db.run(lambda session: link_directly(
+                session, actor=Actor.system(), platform='recording', user_id='7',
+                display_name='carol', login='carol', now=feed.clock.now()))
             await feed.deliver("push", push_to_master())
             (choice,) = feed.chat.sent[-1].message.choices
 
