@@ -77,12 +77,11 @@ class PeopleCog(Cog):
             return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
                     "to a GitHub login, so you count as anyone: you may read `/help` and "
                     "`/whoami`. Run `/link <github-login>` to link.")
-        def transact(session: Session) -> Any:
-            assert profile.person_id is not None
-            accounts = [f"{i.platform}:{i.display_name or i.user_id}"
-                        for i in people.identities_of(session, profile.person_id)]
-            return accounts
-        accounts = await self.ctx.db.run(transact)
+        person_id = profile.person_id
+        assert person_id is not None
+        identities = await self.ctx.db.read(
+            lambda session: people.identities_of(session, person_id))
+        accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",

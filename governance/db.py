@@ -134,6 +134,21 @@ class Database:
                 return work(session)
         return await self._off_loop(in_transaction)
 
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` on a worker thread, each statement committed on its own: for work
+        that needs no transaction (reads; a single idempotent write). On PostgreSQL this
+        saves BEGIN and COMMIT, two of the three round trips of a one-query transaction; on
+        SQLite, where a round trip costs nothing, it is `run`."""
+        if self.is_sqlite:
+            return await self.run(work)
+
+        def autocommitted() -> T:
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    return work(session)
+        return await self._off_loop(autocommitted)
+
     async def run_connection(self, work: Callable[[Connection], T]) -> T:
         """`work(connection)` in one transaction on a worker thread, without an ORM session."""
         def in_transaction() -> T:

@@ -11,8 +11,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from bot.core.commands import CommandRegistry, CommandSpec, Invocation, UsageError, bind_values
 from bot.core.messages import Message, Reply
 from bot.core.outbox import outbox_scope
@@ -21,7 +19,7 @@ from governance.clock import Clock
 from governance.db import Database
 from governance.errors import Refusal
 from governance.people.roles import Role
-from governance.people.service import Profile, profile_for_chat, touch_identity
+from governance.people.service import Profile, speaker_profile
 
 log = logging.getLogger("roadie.commands")
 
@@ -83,11 +81,9 @@ class Dispatcher:
         return await self.invoke(speaker, spec, values)
 
     async def profile(self, speaker: Speaker) -> Profile:
-        def touch_and_read(session: Session) -> Profile:
-            touch_identity(session, speaker.platform, speaker.user_id, speaker.display_name,
-                           self.clock.now())
-            return profile_for_chat(session, speaker.platform, speaker.user_id)
-        return await self.db.run(touch_and_read)
+        now = self.clock.now()
+        return await self.db.read(lambda session: speaker_profile(
+            session, speaker.platform, speaker.user_id, speaker.display_name, now))
 
     async def invoke(self, speaker: Speaker, spec: CommandSpec, values: dict[str, Any]) -> Reply:
         if not spec.available_on(speaker.platform):
