@@ -104,7 +104,7 @@ async def run_proxy(target: str, delay_ms: float, lifetime: float, max_connectio
                          max_connections=max_connections)
     listening = await proxy.start()
     if port_file is not None:
-        port_file.write_text(str(listening))
+        await asyncio.to_thread(port_file.write_text, str(listening))
     else:
         print(listening, flush=True)
     await asyncio.sleep(lifetime)
