@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bot.core.settings import Duration, Section
+from bot.web.settings import WebSection
 from governance.db import database_url
 
 REQUIRED_DESTINATIONS = ("admins", "moderators", "modlog", "digest")
@@ -226,6 +227,7 @@ class RoadieConfig(Section):
     feeds: list[FeedSection] = Field(default_factory=list)
     scheduler: SchedulerSection = SchedulerSection()
     outbox: OutboxSection = OutboxSection()
+    web: WebSection = WebSection()
 
     base_dir: Path = Path(".")
 

@@ -127,6 +127,10 @@ class Roadie:
                       webhook_path=config.github.webhook_path, max_body=config.github.max_body,
                       status={"instance": self.instance}),
             config.server.host, config.server.port) if config.server.enabled else None
+        if self.server is not None and config.web.enabled:
+            from bot.web.site import mount_for
+            mount_for(self.server.app, config, db=self.db, clock=self.clock,
+                      destinations=self.destinations)
         self._completers = {source: func for cog in self.cogs
                             for source, func in cog.completers().items()}
         self._started = False

@@ -1,0 +1,1 @@
+"""Roadie's public pages: server-rendered HTML and a JSON twin of each, read-only."""

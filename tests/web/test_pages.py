@@ -1,0 +1,108 @@
+"""The public pages as a person and a program see them."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp.test_utils import TestClient
+
+from tests.web.conftest import PATH
+from tests.web.world import World
+
+PAGES = ("overview", "escalations", "votes", "projects", "moderation", "audit")
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+async def page(client: TestClient, name: str) -> str:
+    response = await client.get(f"{PATH}/{name}")
+    assert response.status == 200, name
+    assert response.content_type == "text/html"
+    return text_of(await response.text())
+
+
+async def test_overview_says_what_is_overdue_and_what_closes_next(client: TestClient,
+                                                                 world: World) -> None:
+    text = await page(client, "overview")
+    assert f"#{world.overdue_ticket}" in text
+    assert "overdue by 2h" in text  # urgent: 4h to acknowledge, 6h ago
+    assert "Projects without a lead prettytable" in text  # django-sample elected frank
+    assert f"#{world.secret_vote}" in text  # closes next
+    root = await client.get(f"{PATH}/")
+    assert "Overview" in await root.text()
+
+
+async def test_escalations_show_clocks_per_project_and_admin_and_a_chart(
+        client: TestClient, world: World) -> None:
+    html = await (await client.get(f"{PATH}/escalations")).text()
+    text = text_of(html)
+    assert "1 open, 1 of them overdue" in text  # the private repository's ticket is left out
+    assert f"#{world.overdue_ticket} urgent pip-tools permissions acknowledge by" in text
+    assert "Mean time to resolve, per month of opening" in html
+    assert "<svg" in html
+    data = await (await client.get(f"{PATH}/api/escalations")).json()
+    assert data["by_project"] == [{"name": "pip-tools", "open": 1, "overdue": 1}]
+    assert [m["mean_hours_to_resolve"] for m in data["monthly"]] == [5.0]
+    assert data["monthly"][0]["mean_hours_to_acknowledge"] == 2.0
+    assert [t["kind"] for t in data["recently_closed"]] == ["release"]
+
+
+async def test_votes_show_rules_tally_and_only_who_voted_on_a_secret_vote(
+        client: TestClient, world: World) -> None:
+    response = await client.get(f"{PATH}/api/votes")
+    data = await response.json()
+    open_votes = {v["number"]: v for v in data["open"]}
+    secret = open_votes[world.secret_vote]
+    assert secret["voted"] == ["adam", "ada"]
+    assert secret["tally"] is None
+    assert secret["rules"]["electorate_size"] == 3
+    assert secret["rules"]["secret"]
+    nomination = open_votes[world.open_vote]
+    assert nomination["tally"]["binding"]["+1"] == 1
+    closed = {v["number"]: v for v in data["closed"]}[world.closed_vote]
+    assert closed["result"] == "passed"
+    assert closed["recount_matches"]
+    assert closed["tally"]["binding"] == {"+1": 2, "-1": 1, "0": 0}
+    text = await page(client, "votes")
+    assert "choices and the count stay sealed until the close" in text
+
+
+async def test_projects_show_leads_and_onboarding(client: TestClient, world: World) -> None:
+    data = await (await client.get(f"{PATH}/api/projects")).json()
+    projects = {p["name"]: p for p in data["projects"]}
+    assert projects["pip-tools"]["leads"] == ["alice"]
+    assert projects["django-sample"]["leads"] == ["frank"]  # elected by the closed vote
+    progress = projects["django-sample"]["onboarding"]
+    assert (progress["done"], progress["left"]) == (0, 3)
+    assert progress["next"] == {"item": "Add a README badge", "who": "lead"}
+    text = await page(client, "projects")
+    assert "0 done, 3 left" in text
+    assert "a lead can do it" in text
+
+
+async def test_moderation_and_audit(client: TestClient, world: World) -> None:
+    moderation = await (await client.get(f"{PATH}/api/moderation")).json()
+    assert moderation["cases_by_state"] == {"active": 1}
+    audit = await (await client.get(f"{PATH}/api/audit")).json()
+    assert audit["log"]["entries"] > 10
+    assert len(audit["log"]["head_hash"]) == 64
+    assert audit["log"]["head_hash"] in await page(client, "audit")
+
+
+async def test_every_page_has_a_json_twin_with_etag_and_304(client: TestClient,
+                                                             world: World) -> None:
+    for name in PAGES:
+        for url in (f"{PATH}/{name}", f"{PATH}/api/{name}"):
+            first = await client.get(url)
+            assert first.status == 200, url
+            tag = first.headers["ETag"]
+            assert first.headers["Cache-Control"] == "public, max-age=30"
+            again = await client.get(url, headers={"If-None-Match": tag})
+            assert again.status == 304, url
+            assert await again.read() == b""
+            other = await client.get(url, headers={"If-None-Match": '"stale"'})
+            assert other.status == 200
+    index = await (await client.get(f"{PATH}/api")).json()
+    assert sorted(index["pages"]) == sorted(PAGES)
