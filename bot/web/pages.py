@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,7 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from governance.public.audit import audit_page
-from governance.public.escalations import escalations_page
+from governance.public.escalations import escalations_page, monthly
 from governance.public.moderation import moderation_page
 from governance.public.overview import overview_page
 from governance.public.projects import projects_page
@@ -27,10 +29,33 @@ class Page:
     read: Read
 
 
-def pages(*, stuck_after: timedelta, feeds_of: Callable[[str], list[str]]) -> list[Page]:
+class Kept:
+    """A page part that is costly and changes slowly (the monthly figures scan a year of
+    tickets), computed again at most every `seconds`; the first reader after that pays."""
+
+    def __init__(self, read: Read, seconds: float) -> None:
+        self._read, self._seconds = read, seconds
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._until = 0.0
+
+    def get(self, session: Session, scope: Scope) -> Any:
+        with self._lock:
+            if time.monotonic() < self._until:
+                return self._value
+        value = self._read(session, scope)
+        with self._lock:
+            self._value, self._until = value, time.monotonic() + self._seconds
+        return value
+
+
+def pages(*, stuck_after: timedelta, feeds_of: Callable[[str], list[str]],
+          figures_every: float = 60.0) -> list[Page]:
+    figures = Kept(monthly, figures_every)  # type: ignore[arg-type]
     return [
         Page("overview", "Overview", lambda s, scope: overview_page(s, scope, stuck_after)),
-        Page("escalations", "Escalations", escalations_page),
+        Page("escalations", "Escalations",
+             lambda s, scope: escalations_page(s, scope, figures=figures.get(s, scope))),
         Page("votes", "Votes", votes_page),
         Page("projects", "Projects", lambda s, scope: projects_page(s, scope, feeds_of)),
         Page("moderation", "Moderation", moderation_page),

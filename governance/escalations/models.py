@@ -26,6 +26,14 @@ class Ticket(SQLModel, table=True):
     """
 
     __tablename__ = "escalation"
+    # Covering indexes for the public pages: the open tickets' clocks per project and admin,
+    # and the monthly figures, each read from its index alone (docs/web.md).
+    __table_args__ = (
+        Index("ix_escalation_active_clock", "state", "project", "assignee", "ack_due_at",
+              "resolve_due_at", "severity", "kind", "opened_at", "number"),
+        Index("ix_escalation_monthly", "opened_at", "state", "project", "acknowledged_at",
+              "closed_at", "ack_breached", "resolve_breached", "ack_due_at", "resolve_due_at"),
+    )
 
     number: int | None = Field(default=None, primary_key=True)
     project: str = Field(max_length=100, index=True)

@@ -107,13 +107,15 @@ def totals(session: Session, scope: Scope) -> tuple[int, int]:
     return int(row[0]), int(row[1] or 0)
 
 
-def escalations_page(session: Session, scope: Scope) -> dict[str, Any]:
+def escalations_page(session: Session, scope: Scope, *,
+                     figures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The page; `figures` are the monthly figures when the caller kept them (`monthly`)."""
     open_count, overdue_count = totals(session, scope)
     return {"open": open_tickets(session, scope),
             "open_count": open_count, "overdue_count": overdue_count,
             "by_project": _counts_by(session, scope, col(Ticket.project)),
             "by_admin": _counts_by(session, scope, col(Ticket.assignee)),
-            "monthly": monthly(session, scope),
+            "monthly": monthly(session, scope) if figures is None else figures,
             "recently_closed": recently_closed(session, scope)}
 
 

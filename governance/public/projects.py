@@ -60,7 +60,9 @@ def projects_page(session: Session, scope: Scope,
             .where(RoleGrant.role == "lead", col(RoleGrant.revoked_at).is_(None))
             .order_by(col(Person.login))):
         leads[project.lower()].append(login)
-    checklists = {c.project.lower(): c for c in session.scalars(select(Checklist))}
+    checklists = {c.project.lower(): c for c in session.execute(
+        select(Checklist.id, Checklist.project, Checklist.state, Checklist.started_at,
+               Checklist.last_progress_at, Checklist.completed_at, Checklist.issue_url))}
     progress: dict[int, tuple[int, int]] = {}
     for checklist_id, done, total in session.execute(
             select(ChecklistItem.checklist_id,
@@ -68,9 +70,10 @@ def projects_page(session: Session, scope: Scope,
                    func.count()).group_by(ChecklistItem.checklist_id)):
         progress[checklist_id] = (int(done or 0), total)
     next_items: dict[int, dict[str, Any]] = {}
-    for item in session.scalars(select(ChecklistItem).where(col(ChecklistItem.done_at).is_(None))
-                             .order_by(col(ChecklistItem.checklist_id),
-                                       col(ChecklistItem.position))):
+    for item in session.execute(
+            select(ChecklistItem.checklist_id, ChecklistItem.text, ChecklistItem.who)
+            .where(col(ChecklistItem.done_at).is_(None))
+            .order_by(col(ChecklistItem.checklist_id), col(ChecklistItem.position))):
         next_items.setdefault(item.checklist_id, {"item": item.text, "who": item.who})
     shown = []
     for project in projects:

@@ -88,18 +88,19 @@ def _full_tally(rules: Rules, tally: dict[str, dict[str, int]]) -> dict[str, dic
 
 def closed_votes(session: Session, scope: Scope,
                  limit: int = CLOSED_LIMIT) -> list[dict[str, Any]]:
-    """The latest closed votes: result, tally, and whether counting the stored ballots again
-    gives the recorded result."""
+    """The latest closed votes (the last opened first): result, tally, and whether counting
+    the stored ballots again gives the recorded result."""
     votes = session.scalars(
         select(Vote).where(Vote.state == CLOSED, scope.shown(col(Vote.project)))
-        .order_by(col(Vote.closed_at).desc(), col(Vote.number).desc()).limit(limit)).all()
+        .order_by(col(Vote.number).desc()).limit(limit)).all()  # a walk back along the key
     ballots: dict[int, list[Cast]] = defaultdict(list)
     numbers = [v.number for v in votes]
     if numbers:
-        for ballot in session.scalars(select(Ballot).where(col(Ballot.vote).in_(numbers))
-                                   .order_by(col(Ballot.cast_at), col(Ballot.id))):
-            ballots[ballot.vote].append(Cast(ballot.voter, ballot.choice, ballot.reason,
-                                             ballot.binding))
+        for row in session.execute(
+                select(Ballot.vote, Ballot.voter, Ballot.choice, Ballot.reason, Ballot.binding)
+                .where(col(Ballot.vote).in_(numbers))
+                .order_by(col(Ballot.cast_at), col(Ballot.id))):
+            ballots[row.vote].append(Cast(row.voter, row.choice, row.reason, row.binding))
     shown = []
     for vote in votes:
         assert vote.number is not None
