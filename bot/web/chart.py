@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 720, 240
 LEFT, BOTTOM, TOP = 48, 36, 16
 
 
@@ -16,7 +16,7 @@ def bar_chart(points: Sequence[tuple[str, float | None]], *, title: str, unit: s
     values = [v for _, v in points if v is not None]
     top = max(values, default=0) or 1
     plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
-    slot = plot_w / max(len(points), 1)
+    slot = min(plot_w / max(len(points), 1), 56.0)
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
@@ -38,7 +38,7 @@ def bar_chart(points: Sequence[tuple[str, float | None]], *, title: str, unit: s
                          f'width="{slot * 0.7:.1f}" height="{height:.1f}" class="bar">'
                          f'<title>{escape(label)}: {_number(value)} {escape(unit)}</title></rect>')
         parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" class="tick" '
-                     f'text-anchor="middle">{escape(label[2:] if len(label) == 7 else label)}'
+                     f'text-anchor="middle">{escape(label)}'
                      '</text>')
     parts.append("</svg>")
     return "".join(parts)

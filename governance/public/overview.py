@@ -36,4 +36,9 @@ def overview_page(session: Session, scope: Scope, stuck_after: timedelta) -> dic
             "closing_votes": closing_votes(session, scope),
             "without_lead": projects.without_lead(session, scope),
             "stuck_checklists": projects.stuck(session, scope, stuck_after),
-            "stuck_after_days": round(stuck_after.total_seconds() / 86400, 1)}
+            "stuck_after_days": _days(stuck_after)}
+
+
+def _days(delta: timedelta) -> float | int:
+    days = delta.total_seconds() / 86400
+    return int(days) if days.is_integer() else round(days, 1)
