@@ -1,0 +1,53 @@
+"""Roadie serves the public pages when `[web]` is enabled, under its path, and not otherwise;
+the `[web]` settings refuse a path or base URL that cannot work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.config import ConfigError
+from bot.runtime.app import Roadie
+from governance.db import Database
+from tests.support import make_config, running
+
+
+def base(roadie: Roadie) -> str:
+    assert roadie.server is not None
+    return f"http://127.0.0.1:{roadie.server.port}"
+
+
+async def test_roadie_serves_the_pages_under_the_configured_path(tmp_path: Path,
+                                                                 sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"web": {"enabled": True, "path": "/coop"},
+                                    "projects": {"names": ["pip-tools"]}})
+    async with running(config, db=sqlite_db) as roadie, aiohttp.ClientSession() as http:
+        async with http.get(base(roadie) + "/coop/projects") as response:
+            assert response.status == 200
+            assert "pip-tools" in await response.text()
+        async with http.get(base(roadie) + "/coop/api/overview") as response:
+            assert (await response.json())["escalations"] == {"open": 0, "overdue": 0}
+        async with http.get(base(roadie) + "/roadie/overview") as response:
+            assert response.status == 404
+
+
+async def test_no_pages_when_disabled(tmp_path: Path, sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"web": {"enabled": False}})
+    async with running(config, db=sqlite_db) as roadie, aiohttp.ClientSession() as http, \
+            http.get(base(roadie) + "/roadie/overview") as response:
+        assert response.status == 404
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("path", "roadie", "expected a path such as /roadie"),
+    ("path", "/roadie/", "not ending with /"),
+    ("base_url", "coop.example.org", "expected the pages' public address"),
+])
+def test_bad_web_settings_are_refused_with_a_hint(tmp_path: Path, key: str, value: str,
+                                                  says: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        make_config(tmp_path, {"web": {key: value}})
+    assert f"web.{key}" in str(refused.value)
+    assert says in str(refused.value)
