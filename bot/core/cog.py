@@ -86,6 +86,19 @@ class Destinations:
         return self.fallback_feed
 
 
+@dataclass(frozen=True)
+class PageLinks:
+    """Addresses on the public pages (`[web] base_url`), for links in notices; every address
+    is empty when the pages are off or have no public address."""
+
+    base_url: str = ""
+
+    def to(self, page: str, anchor: str = "") -> str:
+        if not self.base_url:
+            return ""
+        return f"{self.base_url}/{page}" + (f"#{anchor}" if anchor else "")
+
+
 @dataclass
 class CogContext:
     """What every cog may use. Cogs reach the outside only through these."""
@@ -101,6 +114,7 @@ class CogContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("roadie"))
     cogs: Sequence[Cog] = ()
     """Every loaded cog, set by the runtime once all exist (for `digest_sections`)."""
+    pages: PageLinks = field(default_factory=PageLinks)
 
 
 @dataclass(frozen=True)

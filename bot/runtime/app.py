@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.config import RoadieConfig
-from bot.core.cog import Cog, CogContext, Destinations, Feed, Job
+from bot.core.cog import Cog, CogContext, Destinations, Feed, Job, PageLinks
 from bot.core.commands import CommandRegistry, bound_specs
 from bot.core.events import MemberJoined
 from bot.core.messages import Reply
@@ -100,7 +100,9 @@ class Roadie:
         self.context = CogContext(db=self.db, clock=self.clock, outbox=self.outbox,
                                   destinations=self.destinations, org=config.bot.org,
                                   bot_login=config.bot.github_login, github=self.github,
-                                  chat=self.ports, log=log)
+                                  chat=self.ports, log=log,
+                                  pages=PageLinks(config.web.base_url if config.web.enabled
+                                                  else ""))
         self.cogs: list[Cog] = [cls(self.context, settings)
                                 for cls, settings in load_cog_settings(config)]
         self.context.cogs = tuple(self.cogs)

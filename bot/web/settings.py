@@ -31,9 +31,3 @@ class WebSection(Section):
                              "https://roadie.example.org/roadie")
         return value.rstrip("/")
 
-    def link(self, page: str, anchor: str = "") -> str:
-        """The public address of a page (`votes`, `escalations`...), for chat notices; empty
-        when no base URL is set."""
-        if not self.base_url:
-            return ""
-        return f"{self.base_url}/{page}" + (f"#{anchor}" if anchor else "")

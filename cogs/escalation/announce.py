@@ -41,11 +41,14 @@ class Announcer:
         """A new ticket: to the admins and the project's feed; to the reporter when the
         ticket was opened for them (the command's reply tells them otherwise)."""
         n = ticket.number
-        self.ctx.outbox.post(session, ADMINS, render.opened(ticket, now, for_admins=True),
+        page = self.ctx.pages.to("escalations", f"escalation-{n}")
+        self.ctx.outbox.post(session, ADMINS,
+                             replace(render.opened(ticket, now, for_admins=True), url=page),
                              key=f"escalation:{n}:opened:admins")
         feed = self.feed_of(ticket)
         if feed != ADMINS:
-            self.ctx.outbox.post(session, feed, render.opened(ticket, now, for_admins=False),
+            self.ctx.outbox.post(session, feed,
+                                 replace(render.opened(ticket, now, for_admins=False), url=page),
                                  key=f"escalation:{n}:opened:feed")
         if source is not None:
             self.to_person(session, ticket.reporter, ticket,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -276,8 +277,10 @@ class VotingCog(Cog):
 
     def _status_message(self, session: Session, vote: Vote, now: datetime) -> Message:
         assert vote.number is not None
-        return render.status(vote, service.standing(session, vote),
-                             service.open_concerns(session, vote.number), now)
+        message = render.status(vote, service.standing(session, vote),
+                                service.open_concerns(session, vote.number), now)
+        return replace(message, url=message.url or self.ctx.pages.to("votes",
+                                                                     f"vote-{vote.number}"))
 
     def _show_status(self, session: Session, vote: Vote, now: datetime, *,
                      first: bool = False) -> None:

@@ -3,15 +3,19 @@ the `[web]` settings refuse a path or base URL that cannot work."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlmodel import Session, col, select
 
 from bot.config import ConfigError
 from bot.runtime.app import Roadie
+from governance.clock import FakeClock
 from governance.db import Database
-from tests.support import make_config, running
+from governance.outbox.models import OutboxMessage
+from tests.support import Console, make_config, running
 
 
 def base(roadie: Roadie) -> str:
@@ -51,3 +55,25 @@ def test_bad_web_settings_are_refused_with_a_hint(tmp_path: Path, key: str, valu
         make_config(tmp_path, {"web": {key: value}})
     assert f"web.{key}" in str(refused.value)
     assert says in str(refused.value)
+
+
+async def test_chat_notices_link_to_their_page_when_the_pages_have_an_address(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {
+        "people": {"admins": ["alice"]},
+        "web": {"enabled": True, "base_url": "https://coop.example.org/roadie/"}})
+    console = Console()
+    async with running(config, db=sqlite_db, clock=FakeClock(),
+                       transports=[console.transport]) as roadie:
+        await console.say("/as carol")
+        await console.say("/escalate django-sample webhook Add the Read the Docs webhook")
+        await roadie.settle()
+
+    def opened(session: Session) -> list[str]:
+        rows = session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.key).startswith("escalation:1:opened"))).all()
+        return [json.loads(row.payload)["url"] for row in rows]
+
+    urls = await sqlite_db.run(opened)
+    assert urls
+    assert set(urls) == {"https://coop.example.org/roadie/escalations#escalation-1"}
