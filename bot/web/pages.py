@@ -33,7 +33,7 @@ class Kept:
     """A page part that is costly and changes slowly (the monthly figures scan a year of
     tickets), computed again at most every `seconds`; the first reader after that pays."""
 
-    def __init__(self, read: Read, seconds: float) -> None:
+    def __init__(self, read: Callable[[Session, Scope], Any], seconds: float) -> None:
         self._read, self._seconds = read, seconds
         self._lock = threading.Lock()
         self._value: Any = None
@@ -51,7 +51,7 @@ class Kept:
 
 def pages(*, stuck_after: timedelta, feeds_of: Callable[[str], list[str]],
           figures_every: float = 60.0) -> list[Page]:
-    figures = Kept(monthly, figures_every)  # type: ignore[arg-type]
+    figures = Kept(monthly, figures_every)
     return [
         Page("overview", "Overview", lambda s, scope: overview_page(s, scope, stuck_after)),
         Page("escalations", "Escalations",
