@@ -9,6 +9,7 @@ from bot.core.cog import Cog, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
+from cogs.onboarding.threads import lead_appointed
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
@@ -98,7 +99,7 @@ class PeopleCog(Cog):
              Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
-        granted = Role.parse(role)
+        granted, ticked = Role.parse(role), ""
         with self.ctx.db.transaction() as session:
             if project:
                 require_project(session, project)
@@ -107,7 +108,10 @@ class PeopleCog(Cog):
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
                 body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
-        return f"{login} is now {role}" + (f" of {project}." if project else ".")
+            if granted == Role.LEAD and project:
+                ticked = lead_appointed(self.ctx, session, project=project, lead=login,
+                                        by=call.profile.login or "")
+        return f"{login} is now {role}" + (f" of {project}." if project else ".") + ticked
 
     @command("revoke", "Take a role away",
              Arg("login", "their GitHub login", kind="login"),

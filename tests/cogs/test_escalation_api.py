@@ -62,7 +62,8 @@ async def test_a_vote_opens_one_ticket_in_its_own_transaction(tmp_path: Path,
         assert [s.place for s in chat.sent] == ["admins", "feed", "dm:c-1"]
         told = chat.sent[2].text
         assert f"**Escalation #{number} was opened for you**" in told
-        assert "(from vote:12)" in told
+        assert "Revert the direct push to main (vote 12)" in told
+        assert "vote:12" not in told
         assert "(urgent permissions for django-sample), assigned to alice" in told
         with db.transaction() as session:
             assert service.require_ticket(session, number or 0).source == "vote:12"
