@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, DurationOrOff, Section
 from governance.db import database_url
 
 REQUIRED_DESTINATIONS = ("admins", "moderators", "modlog", "digest")
@@ -164,6 +164,8 @@ class PeopleSection(Section):
     members: list[str] = Field(default_factory=list)
     link_code_ttl: Duration = Field(default="24h", validate_default=True)  # type: ignore[assignment]
     members_from_github: bool = True
+    probation: DurationOrOff = Field(default="14d", validate_default=True)  # type: ignore[assignment]
+    vouches: int = Field(default=1, ge=1)
 
 
 class ProjectsSection(Section):

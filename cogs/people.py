@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.config import PeopleSection
-from bot.core.cog import Cog, on_github
+from bot.core.cog import Cog, every, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
@@ -13,6 +13,7 @@ from cogs.onboarding.threads import lead_appointed
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
+from governance.moderation import newcomers
 from governance.people import service as people
 from governance.people.models import Person
 from governance.people.roles import GRANTABLE, Role
@@ -172,7 +173,8 @@ class PeopleCog(Cog):
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
             if event.action == "member_added":
-                return self._ensure_member(session, login)
+                return self._admit(session, login)
+            newcomers.left(session, login=login, now=now)
             profile = people.profile_for_login(session, login)
             if Role.MEMBER in profile.roles:
                 try:
@@ -184,13 +186,60 @@ class PeopleCog(Cog):
                 return True
         return False
 
+    def _admit(self, session: Session, login: str) -> bool:
+        """Someone joined the org: a member at once, or after the probation (the default)."""
+        if Role.MEMBER in people.profile_for_login(session, login).roles:
+            return False
+        if not self.settings.probation:
+            return self._ensure_member(session, login)
+        newcomers.arrive(session, login=login, now=self.ctx.clock.now(),
+                         probation=self.settings.probation)
+        return True
+
     def _ensure_member(self, session: Session, login: str) -> bool:
         if Role.MEMBER in people.profile_for_login(session, login).roles:
+            return False
+        if newcomers.on_probation(session, login) is not None:
             return False
         people.grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER,
                           now=self.ctx.clock.now(), reason="a member of the GitHub org",
                           source="github")
         return True
+
+    # --- newcomers ----------------------------------------------------------------------
+
+    @command("vouch", "Vouch for someone who joined the org lately: they become a member",
+             Arg("login", "their GitHub login", kind="login"), role=Role.MEMBER)
+    async def vouch(self, call: Invocation, login: str) -> str:
+        call.require_linked()
+        needed = self.settings.vouches
+        with self.ctx.db.transaction() as session:
+            newcomer, ended = newcomers.vouch(session, login=login, voucher=call.profile,
+                                              now=call.now, needed=needed)
+            name = newcomer.display_login
+            if ended:
+                self._ensure_member(session, name)
+                self.ctx.outbox.post(session, "modlog", Message(
+                    title=f"{name} is now a member",
+                    body=f"Vouched for by {', '.join(newcomer.vouchers)}; their probation "
+                         "is over."))
+        if ended:
+            return f"You vouched for {name}: their probation is over, and they are a member."
+        return (f"You vouched for {name}: {len(newcomer.vouchers)} of {needed} vouches. They "
+                f"become a member with {needed - len(newcomer.vouchers)} more, or on "
+                f"{newcomer.until:%Y-%m-%d %H:%M} UTC.")
+
+    @every("1m")
+    async def end_probations(self) -> None:
+        """Newcomers whose probation time is up become members."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            due = newcomers.due(session, now)
+        for newcomer_id in due:
+            with self.ctx.db.transaction() as session:
+                newcomer = newcomers.end_due(session, newcomer_id, now)
+                if newcomer is not None:
+                    self._ensure_member(session, newcomer.display_login)
 
     async def _org_member(self, login: str) -> bool:
         if self.ctx.github is None or not self.settings.members_from_github:

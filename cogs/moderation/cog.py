@@ -153,8 +153,10 @@ class ModerationCog(Cog):
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
+        roadie = moderator.lower() in ("roadie", self.ctx.bot_login.lower())
+        actor = Actor.system() if roadie else Actor.github(moderator)
         with self.ctx.db.transaction() as session:
-            found = cases.cases_by(session, Actor.github(moderator))
+            found = cases.cases_by(session, actor)
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",

@@ -12,6 +12,7 @@ AWAITING = "awaiting"  # waits for a second moderator until `confirm_by`
 ACTIVE = "active"  # the block stands (its accounts may still be pending on some platform)
 LIFTED = "lifted"  # undone: by /unblock, or because its time ran out
 LAPSED = "lapsed"  # nobody confirmed it in time; nothing was blocked
+REFUSED = "refused"  # every platform refused the block (or Roadie gave up): nothing is blocked
 
 # Account states, per platform.
 HELD = "held"  # waits for the case's confirmation
@@ -116,3 +117,27 @@ class JoinSeen(SQLModel, table=True):
     platform: str = Field(max_length=20)
     account: str = Field(max_length=64)
     joined_at: datetime = Field(index=True)
+
+
+class Newcomer(SQLModel, table=True):
+    """Someone who joined the org lately: without standing (no member role, nothing that makes
+    a block need a second moderator) until `until`, or until enough members vouch for them.
+
+    `until` is the due time the sweep asks for; it is cleared when the probation ends
+    (`ended_how`: time, vouched, left). One row per login: joining again starts it again.
+    """
+
+    __tablename__ = "moderation_newcomer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=39, unique=True)
+    display_login: str = Field(max_length=39)
+    joined_at: datetime
+    until: datetime | None = Field(default=None, index=True)
+    vouched_by: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    ended_at: datetime | None = None
+    ended_how: str = Field(default="", max_length=20)
+
+    @property
+    def vouchers(self) -> list[str]:
+        return [v for v in self.vouched_by.split(",") if v]
