@@ -97,7 +97,8 @@ class PeopleCog(Cog):
              Arg("role", "the role to grant", choices=ROLE_NAMES),
              Arg("project", "the project, for the lead role", optional=True, default="",
                  autocomplete="projects"),
-             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+             Option("reason", "why, for the audit log", of="text", default=""),
+             role=Role.ADMIN)
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
         granted, ticked = Role.parse(role), ""
@@ -119,7 +120,8 @@ class PeopleCog(Cog):
              Arg("role", "the role to revoke", choices=ROLE_NAMES),
              Arg("project", "the project, for the lead role", optional=True, default="",
                  autocomplete="projects"),
-             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+             Option("reason", "why, for the audit log", of="text", default=""),
+             role=Role.ADMIN)
     async def revoke(self, call: Invocation, login: str, role: str, project: str,
                      reason: str) -> str:
         with self.ctx.db.transaction() as session:

@@ -124,13 +124,16 @@ def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Mes
             body=f"{share}% of its time is gone: to be {PHASE_VERB[due.phase]} by "
                  f"{deadline_text(due.deadline, now)}.\n{about}{how}",
             choices=act, tone="warning")
+    # An assigned ticket is not offered to be taken: its holder would only be refused, and
+    # another admin who takes over says so with `/escalation take`.
+    take = () if ticket.assignee else (Choice("Take it", f"/escalation take {ticket.number}"),)
     again = (f"Alert {due.repeat + 1}; it repeats every {format_duration(repeat_every)} until "
              f"the ticket is {PHASE_VERB[due.phase]}.")
     return Message(
         title=f"Overdue: escalation #{ticket.number} was not {PHASE_VERB[due.phase]} in time",
         body=f"{title(ticket)}. It was due {deadline_text(due.deadline, now)}.\n{about}{how}\n"
              f"{again}",
-        choices=(Choice("Take it", f"/escalation take {ticket.number}"), *act), tone="danger")
+        choices=(*take, *act), tone="danger")
 
 
 def status_line(ticket: Ticket, now: datetime) -> str:

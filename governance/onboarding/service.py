@@ -219,7 +219,9 @@ def tick_from_chat(session: Session, *, project: str, item_name: str, done: bool
     if not may_tick(profile, item, checklist.project):
         raise Forbidden(f"`{item.key}` is for {_who_noun(item.who)}; Roadie knows you as "
                         f"{profile.login or 'an unlinked account'}.",
-                        "If it is done, ask one of them to tick it, or tick it on the issue.")
+                        "If it is done, ask one of them to tick it"
+                        + (", or tick it on the issue." if checklist.issue_number is not None
+                           else "."))
     if item.done == done:
         state = (f"ticked by {item.done_by} on {item.done_at:%Y-%m-%d}" if item.done
                  else "not ticked")

@@ -315,6 +315,9 @@ async def test_without_github_the_checklist_lives_in_roadie(
         assert reply.as_text() == "Ticked `links` of Hello-World: 1 of 12 done."
         reply = await say(roadie, "discord", "1004", "onboarding Hello-World")
         assert "tracked in Roadie only (no GitHub issue)" in reply.as_text()
+        reply = await say(roadie, "discord", "1004", "onboarding Hello-World done webhook")
+        assert reply.as_text() == ("✋ `webhook` is for an org admin; Roadie knows you as carol. "
+                                   "If it is done, ask one of them to tick it.")
 
 
 async def test_an_escalation_that_cannot_be_opened_is_reported(
