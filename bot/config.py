@@ -114,6 +114,8 @@ class GitHubSection(SecretHolder):
     webhook_path: str = "/github/webhook"
     max_body: int = Field(default=25 * 1024 * 1024, ge=1024)
     insecure_allow_unsigned_webhooks: bool = False
+    org: str = Field(default="", max_length=39)
+    """Only deliveries about this org are acted on; "" acts on every delivery."""
 
     @property
     def token(self) -> Secret:
