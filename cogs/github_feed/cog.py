@@ -15,7 +15,7 @@ from bot.config import ConfigError
 from bot.core.cog import Cog, CogContext, every, on_github
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
-from cogs.github_feed import checks, direct_push, items, news, pushes
+from cogs.github_feed import checks, direct_push, items, news, pushes, security
 from cogs.github_feed import formatting as fmt
 from cogs.github_feed.router import Subject, destinations
 from cogs.github_feed.settings import Settings
@@ -37,7 +37,9 @@ class GitHubFeedCog(Cog):
                     f"{', '.join(sorted(known))}"
                     for key, value in (("org_destination", settings.org_destination),
                                        ("block_destination", settings.block_destination),
-                                       ("ping_destination", settings.ping_destination))
+                                       ("ping_destination", settings.ping_destination),
+                                       ("security_destination",
+                                        settings.security_destination))
                     if value not in known]
         if problems:
             raise ConfigError(problems)
@@ -207,6 +209,19 @@ class GitHubFeedCog(Cog):
             return False
         return self._post_all(event, destinations(self.ctx.destinations.feeds, self._subject(
             event, fmt.repo_name(event))), message)
+
+    @on_github(*security.EVENTS)
+    async def security_news(self, event: GitHubEvent) -> bool:
+        """Visibility changes, deletions, branch protection, deploy keys, security settings
+        and alerts: to the admins, whatever the feeds filter."""
+        message = security.render_security(event)
+        if message is None:
+            return False
+        place = self.settings.security_destination
+        with self.ctx.db.transaction() as session:
+            self.ctx.outbox.post(session, place, message,
+                                 key=f"feed:{event.delivery_id}:security:{place}")
+        return True
 
     @on_github("organization", "membership", "org_block")
     async def org_news(self, event: GitHubEvent) -> bool:

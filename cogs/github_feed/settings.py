@@ -21,4 +21,5 @@ class Settings(Section):
     org_destination: str = "admins"
     block_destination: str = "modlog"
     ping_destination: str = "admins"
+    security_destination: str = "admins"
     direct_push: DirectPushSettings = DirectPushSettings()
