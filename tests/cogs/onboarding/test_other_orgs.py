@@ -46,4 +46,5 @@ async def test_a_repository_of_another_org_starts_no_checklist(
             page = await answer.text()
         match = re.search(r'roadie_webhook_processed_total\{event="repository",'
                           r'outcome="other_org"\} (\S+)', page)
-        assert match is not None and float(match.group(1)) == 1.0
+        assert match is not None
+        assert float(match.group(1)) == 1.0
