@@ -170,7 +170,7 @@ class GitHubFeedCog(Cog):
 
     # --- CI -----------------------------------------------------------------------------
 
-    @on_github("check_run", "check_suite", "workflow_run")
+    @on_github("check_run", "check_suite", "workflow_run", "status")
     async def ci_completed(self, event: GitHubEvent) -> bool:
         run = checks.read_run(event)
         if run is None:
@@ -184,7 +184,7 @@ class GitHubFeedCog(Cog):
                 session, repo=run.repo, source=run.source, run_id=run.run_id,
                 conclusion=run.conclusion, completed_at=run.completed_at,
                 now=self.ctx.clock.now(), new_key=f"feed:ci:{event.delivery_id}",
-                destinations=tuple(places))
+                destinations=tuple(places), flap_window=self.settings.flap_window)
             if change is None or change.kind == "quiet":
                 return False
             if change.kind == "new_failure":
@@ -192,9 +192,12 @@ class GitHubFeedCog(Cog):
                     self.ctx.outbox.post(session, place, checks.render_failure(run, 1),
                                          key=f"{change.message_key}:{place}")
                 return True
-            message = (checks.render_failure(run, change.failures)
-                       if change.kind == "still_failing"
-                       else checks.render_fixed(run, change.failures))
+            if change.kind == "still_failing":
+                message = checks.render_failure(run, change.failures)
+            elif change.kind == "flapping":
+                message = checks.render_flapping(run, change.flips)
+            else:
+                message = checks.render_fixed(run, change.failures, change.flips)
             for place in change.destinations:
                 self.ctx.outbox.edit(session, place, f"{change.message_key}:{place}", message,
                                      key=f"{change.message_key}:{place}:{run.run_id}")

@@ -125,9 +125,9 @@ async def test_topics_fit_zulip(tmp_path: Path, sqlite_db: Database) -> None:
 
 def run(conclusion: str, run_id: int, **changes: Any) -> dict[str, Any]:
     minute = 30 + run_id
+    changes.setdefault("workflow_run__updated_at", f"2020-10-05T16:{minute:02d}:00Z")
     return payload("workflow_run/completed", workflow_run__conclusion=conclusion,
-                   workflow_run__id=run_id,
-                   workflow_run__updated_at=f"2020-10-05T16:{minute:02d}:00Z", **changes)
+                   workflow_run__id=run_id, **changes)
 
 
 async def test_a_failing_workflow_has_one_notice_edited_in_place(tmp_path: Path,
@@ -153,7 +153,62 @@ async def test_a_failing_workflow_has_one_notice_edited_in_place(tmp_path: Path,
         assert "After 2 failed runs; fixed by `3484a3f`" in notice.text
         await feed.deliver("workflow_run", run("success", 6))
         await feed.deliver("workflow_run", run("failure", 7))
-        assert len(feed.chat.sent) == 2, "a new failure after a pass is a new notice"
+        assert len(feed.chat.sent) == 1, "a failure soon after the fix: the same notice"
+        assert notice.text.startswith("**⚠️ test is flapping on master of octo-repo: it failed "
+                                      "again**")
+        await feed.deliver("workflow_run", run("success", 8))
+        assert "It flapped 1 time: a pass may not last." in notice.text
+        # Long after the fix, a failure is news of its own.
+        late = run("failure", 9, workflow_run__updated_at="2020-10-05T19:00:00Z")
+        await feed.deliver("workflow_run", late)
+        assert len(feed.chat.sent) == 2, "a failure long after a pass is a new notice"
+        assert feed.chat.sent[1].text.startswith("**❌ test failed on master of octo-repo**")
+
+
+STATUS_REPO = github_payload("push/payload")["repository"]  # Codertocat/Hello-World, master
+
+
+def status(state: str, number: int, *, context: str = "ci/jenkins",
+           branches: tuple[str, ...] = ("master",)) -> dict[str, Any]:
+    """A commit status as GitHub's webhook schema (`status`) describes it."""
+    sha = f"{number:02d}" + "f" * 38
+    return {"id": 1000 + number, "sha": sha, "name": "Codertocat/Hello-World",
+            "target_url": f"https://ci.example.org/job/{number}", "context": context,
+            "description": f"The build {state}", "state": state,
+            "commit": {"sha": sha, "html_url": f"https://github.com/Codertocat/Hello-World/"
+                                               f"commit/{sha}",
+                       "commit": {"message": f"Change {number}\n\ndetails"},
+                       "author": {"login": "Codertocat"}},
+            "branches": [{"name": b, "commit": {"sha": sha}} for b in branches],
+            "created_at": f"2026-01-05T09:{number:02d}:00Z",
+            "updated_at": f"2026-01-05T09:{number:02d}:30Z",
+            "repository": copy.deepcopy(STATUS_REPO),
+            "sender": {"login": "Codertocat", "type": "User"}}
+
+
+async def test_commit_statuses_are_told_like_check_runs(tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        await feed.deliver("status", status("pending", 1))
+        await feed.deliver("status", status("success", 2))
+        await feed.deliver("status", status("failure", 3, branches=("feature",)))
+        assert feed.texts() == []
+        await feed.deliver("status", status("failure", 4))
+        (notice,) = feed.chat.sent
+        assert notice.text == ("**❌ ci/jenkins failed on master of Hello-World** "
+                               "(https://ci.example.org/job/4)\n"
+                               "Failed: `04fffff` Change 4 (Codertocat)")
+        await feed.deliver("status", status("error", 5))
+        assert len(feed.chat.sent) == 1
+        assert notice.text.startswith(
+            "**❌ ci/jenkins is failing on master of Hello-World: 2 runs in a row**")
+        await feed.deliver("status", status("success", 6))
+        assert notice.text.startswith("**✅ ci/jenkins passes again on master of Hello-World**")
+        await feed.deliver("status", status("failure", 7))
+        assert len(feed.chat.sent) == 1
+        assert "is flapping on master of Hello-World" in notice.text
+        # Another context is another notice.
+        await feed.deliver("status", status("failure", 8, context="ci/coverage"))
+        assert len(feed.chat.sent) == 2
 
 
 async def test_ci_elsewhere_than_the_default_branch_is_ignored(tmp_path: Path,
