@@ -17,12 +17,16 @@ from bot.core.events import GitHubEvent
 from bot.core.messages import Message
 from cogs.github_feed import checks, direct_push, items, news, pushes, security
 from cogs.github_feed import formatting as fmt
-from cogs.github_feed.router import Subject, destinations
+from cogs.github_feed.router import Subject, accepts, destinations
 from cogs.github_feed.settings import Settings
 from governance.feed import service as feed
 from governance.projects.service import find_project
 
 REMEMBER_BURSTS = timedelta(days=2)
+EDIT_WITHIN = timedelta(minutes=5)
+"""A late label, assignment or review request edits the item's message when it was sent
+this recently (Zulip lets a bot edit its messages for ten minutes); later, it is one
+follow-up message."""
 
 
 class GitHubFeedCog(Cog):
@@ -102,16 +106,46 @@ class GitHubFeedCog(Cog):
         if not places:
             return False
         message = pushes.render_push(push, self.settings.max_commits, verdict)
+        gather = pushes.gathers(push, verdict)
         with self.ctx.db.transaction() as session:
             for place in places:
-                self.ctx.outbox.post(session, place, message,
-                                     key=f"feed:{event.delivery_id}:{place}")
+                if gather:
+                    self._gather_push(session, place, push, event)
+                else:
+                    self.ctx.outbox.post(session, place, message,
+                                         key=f"feed:{event.delivery_id}:{place}")
             if verdict is not None and verdict.direct:
                 feed.record_direct_push(session, repo=push.repo, sha=push.head,
                                         branch=push.name, pusher=push.pusher,
                                         commits=[c.sha for c in push.commits],
                                         now=self.ctx.clock.now())
         return True
+
+    def _gather_push(self, session: Session, place: str, push: pushes.Push,
+                     event: GitHubEvent) -> None:
+        """Add the push to the open burst of its branch, or open one with a message that
+        waits until the burst window closes."""
+        now = self.ctx.clock.now()
+        recent = feed.recent_bursts(session, destination=place, repo=push.repo, number=0,
+                                    ref=push.name, since=now - REMEMBER_BURSTS)
+        if any(feed.holds(burst, event.delivery_id) for burst in recent):
+            return
+        current = next((burst for burst in recent if feed.is_open(burst, now)), None)
+        limit = self.settings.max_commits
+        if current is not None:
+            state = pushes.merge(feed.burst_state(current), push)
+            if self.ctx.outbox.revise(session, current.message_key,
+                                      pushes.render_gathered(state, limit)):
+                feed.add_to_burst(current, state=state, delivery_id=event.delivery_id)
+                return
+        state = pushes.new_state(push)
+        key = f"feed:{event.delivery_id}:{place}"
+        burst = feed.start_burst(session, destination=place, repo=push.repo, number=0,
+                                 ref=push.name, key=key, now=now,
+                                 window=self.settings.burst_window, state=state,
+                                 delivery_id=event.delivery_id)
+        self.ctx.outbox.post(session, place, pushes.render_gathered(state, limit), key=key,
+                             not_before=feed.aware(burst.closes_at))
 
     @on_github("create", "delete")
     async def ref_changed(self, event: GitHubEvent) -> bool:
@@ -128,13 +162,26 @@ class GitHubFeedCog(Cog):
         activity = items.activity(event, self.settings.excerpt_length)
         if activity is None or self._by_roadie(event):
             return False
-        places = destinations(self.ctx.destinations.feeds, self._subject(
-            event, activity.repo, branch=activity.branch, labels=activity.labels))
+        subject = self._subject(event, activity.repo, branch=activity.branch,
+                                labels=activity.labels)
+        places = destinations(self.ctx.destinations.feeds, subject)
         acted = False
         with self.ctx.db.transaction() as session:
             for place in places:
-                acted = self._gather(session, place, activity, event) or acted
+                here = activity
+                if not activity.notable and self._label_opens(place, subject, activity):
+                    here = items.labeled(activity, fmt.sender(event))
+                acted = self._gather(session, place, here, event) or acted
         return acted
+
+    def _label_opens(self, place: str, subject: Subject, activity: items.ItemActivity) -> bool:
+        """Whether the label just added is what lets a label-filtered feed of `place` see
+        the item: that feed has not seen it before, so the labelling is news there."""
+        if activity.detail is None or activity.detail[0] != "labels_added":
+            return False
+        label = activity.detail[1].lower()
+        return any(f.destination == place and label in {x.lower() for x in f.labels}
+                   and accepts(f, subject) for f in self.ctx.destinations.feeds)
 
     def _gather(self, session: Session, place: str, activity: items.ItemActivity,
                 event: GitHubEvent) -> bool:
@@ -152,7 +199,15 @@ class GitHubFeedCog(Cog):
                 feed.add_to_burst(current, state=state, delivery_id=event.delivery_id)
                 return True
         if not activity.notable:
-            return False
+            latest = current or (recent[0] if recent else None)
+            if latest is None:
+                return False  # a label alone on an item the feed has not told: not news
+            if now - feed.aware(latest.closes_at) <= EDIT_WITHIN:
+                state = items.merge(feed.burst_state(latest), activity)
+                self.ctx.outbox.edit(session, place, latest.message_key, items.render(state),
+                                     key=f"{latest.message_key}:edit:{event.delivery_id}")
+                feed.add_to_burst(latest, state=state, delivery_id=event.delivery_id)
+                return True
         state = items.new_state(activity)
         key = f"feed:{event.delivery_id}:{place}"
         burst = feed.start_burst(session, destination=place, repo=activity.repo,

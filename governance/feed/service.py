@@ -26,12 +26,14 @@ def aware(moment: datetime) -> datetime:
 
 
 def recent_bursts(session: Session, *, destination: str, repo: str, number: int,
-                  since: datetime) -> list[FeedBurst]:
-    """Bursts of one item that closed after `since`, newest first, locked for update."""
+                  since: datetime, ref: str = "") -> list[FeedBurst]:
+    """Bursts of one item (or of pushes to one branch: number 0 and its `ref`) that closed
+    after `since`, newest first, locked for update."""
     return list(session.exec(
         select(FeedBurst)
         .where(FeedBurst.destination == destination, FeedBurst.repo == repo,
-               FeedBurst.number == number, FeedBurst.closes_at > since)
+               FeedBurst.number == number, FeedBurst.ref == ref,
+               FeedBurst.closes_at > since)
         .order_by(col(FeedBurst.closes_at).desc())
         .with_for_update()
     ).all())
@@ -52,8 +54,9 @@ def burst_state(burst: FeedBurst) -> dict[str, Any]:
 
 def start_burst(session: Session, *, destination: str, repo: str, number: int, key: str,
                 now: datetime, window: timedelta, state: dict[str, Any],
-                delivery_id: str) -> FeedBurst:
-    burst = FeedBurst(destination=destination, repo=repo, number=number, message_key=key,
+                delivery_id: str, ref: str = "") -> FeedBurst:
+    burst = FeedBurst(destination=destination, repo=repo, number=number, ref=ref,
+                      message_key=key,
                       opened_at=now, closes_at=now + window,
                       state=json.dumps(state, ensure_ascii=False),
                       deliveries=json.dumps([delivery_id]))
