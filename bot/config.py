@@ -116,6 +116,8 @@ class GitHubSection(SecretHolder):
     insecure_allow_unsigned_webhooks: bool = False
     org: str = Field(default="", max_length=39)
     """Only deliveries about this org are acted on; "" acts on every delivery."""
+    also_accept: list[str] = Field(default_factory=list)
+    """Other owners whose deliveries are acted on too (an appeals repository elsewhere)."""
 
     @property
     def token(self) -> Secret:

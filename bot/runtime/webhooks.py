@@ -284,9 +284,10 @@ class WebhookWorker:
                  handlers: Mapping[str, Sequence[tuple[str, GitHubHandler]]], worker: str,
                  poll_interval: float = 1.0,
                  between: Callable[[], Awaitable[None]] | None = None,
-                 only_org: str = "") -> None:
+                 only_org: str = "", also_accept: Sequence[str] = ()) -> None:
         self._db = db
         self._only_org = only_org.lower()
+        self._accepted = {only_org.lower(), *(owner.lower() for owner in also_accept)}
         self._clock = clock
         self._metrics = metrics
         self._handlers = handlers
@@ -333,7 +334,7 @@ class WebhookWorker:
                                   max_attempts=1)
             return
         owner = delivery_owner(payload)
-        if self._only_org and owner and owner.lower() != self._only_org:
+        if self._only_org and owner and owner.lower() not in self._accepted:
             log.info("delivery %s (%s): about %s, not %s; ignored", delivery_id, event, owner,
                      self._only_org)
             with self._db.transaction() as session:

@@ -141,3 +141,30 @@ class Newcomer(SQLModel, table=True):
     @property
     def vouchers(self) -> list[str]:
         return [v for v in self.vouched_by.split(",") if v]
+
+
+class AppealRequest(SQLModel, table=True):
+    """An appeal against a case, filed by the blocked person (on GitHub, through an issue in
+    the appeals repository, or in chat), waiting in the moderators' queue until decided.
+
+    `state`: open, upheld or lifted. `issue_number` is the appeal's issue, where the answer
+    goes; `appellant` the GitHub login of whoever filed it.
+    """
+
+    __tablename__ = "moderation_appeal_request"
+    __table_args__ = (UniqueConstraint("issue_repo", "issue_number",
+                                       name="uq_moderation_appeal_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    appellant: str = Field(max_length=39)
+    via: str = Field(max_length=10)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    filed_at: datetime
+    state: str = Field(default="open", max_length=10, index=True)
+    issue_repo: str | None = Field(default=None, max_length=140)
+    issue_number: int | None = None
+    issue_url: str = Field(default="", max_length=300)
+    decided_at: datetime | None = None
+    decided_by: str = Field(default="", max_length=200)
+    decision: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
