@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from bot.config import PeopleSection
@@ -30,10 +32,9 @@ class PeopleCog(Cog):
     @command("link start", "Link your chat account to your GitHub login",
              Arg("login", "your GitHub login", kind="login"), group_default=True)
     async def link(self, call: Invocation, login: str) -> Reply:
-        with self.ctx.db.transaction() as session:
-            code = people.start_link(session, platform=call.platform, user_id=call.user_id,
-                                     display_name=call.display_name, login=login,
-                                     now=call.now, ttl=self.settings.link_code_ttl)
+        code = await self.ctx.db.run(lambda session: people.start_link(
+            session, platform=call.platform, user_id=call.user_id, display_name=call.display_name,
+            login=login, now=call.now, ttl=self.settings.link_code_ttl))
         return Reply(private=True, text=(
             f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
             f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
@@ -43,7 +44,7 @@ class PeopleCog(Cog):
     @command("link confirm", "Confirm someone's link with the code they were given",
              Arg("code", "the code from their `/link`"), role=Role.ADMIN)
     async def confirm(self, call: Invocation, code: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
                                                     now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
@@ -51,6 +52,8 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"{call.profile.login} confirmed that this account is {person.login} on "
                      "GitHub."))
+            return identity, person
+        identity, person = await self.ctx.db.run(transact)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
 
     @command("unlink", "Unlink a chat account from its GitHub login (yours, or any as admin)",
@@ -65,9 +68,8 @@ class PeopleCog(Cog):
                 raise Refusal("Name the chat account, not the GitHub login.",
                               "Mention it, e.g. `/unlink discord:1234`.")
             platform, user_id = target.platform, target.id
-        with self.ctx.db.transaction() as session:
-            people.unlink(session, actor=call.actor, platform=platform, user_id=user_id,
-                          now=call.now)
+        await self.ctx.db.run(lambda session: people.unlink(
+            session, actor=call.actor, platform=platform, user_id=user_id, now=call.now))
         return f"Unlinked {platform}:{user_id}."
 
     @command("whoami", "Who Roadie thinks you are, and what you may do")
@@ -77,10 +79,11 @@ class PeopleCog(Cog):
             return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
                     "to a GitHub login, so you count as anyone: you may read `/help` and "
                     "`/whoami`. Run `/link <github-login>` to link.")
-        with self.ctx.db.transaction() as session:
-            assert profile.person_id is not None
-            accounts = [f"{i.platform}:{i.display_name or i.user_id}"
-                        for i in people.identities_of(session, profile.person_id)]
+        person_id = profile.person_id
+        assert person_id is not None
+        identities = await self.ctx.db.read(
+            lambda session: people.identities_of(session, person_id))
+        accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",
@@ -101,8 +104,9 @@ class PeopleCog(Cog):
              role=Role.ADMIN)
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
-        granted, ticked = Role.parse(role), ""
-        with self.ctx.db.transaction() as session:
+        granted = Role.parse(role)
+
+        def transact(session: Session) -> str:
             if project:
                 require_project(session, project)
             people.grant_role(session, actor=call.actor, login=login, role=granted,
@@ -111,8 +115,11 @@ class PeopleCog(Cog):
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
                 body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
             if granted == Role.LEAD and project:
-                ticked = lead_appointed(self.ctx, session, project=project, lead=login,
-                                        by=call.profile.login or "")
+                return lead_appointed(self.ctx, session, project=project, lead=login,
+                                      by=call.profile.login or "")
+            return ""
+
+        ticked = await self.ctx.db.run(transact)
         return f"{login} is now {role}" + (f" of {project}." if project else ".") + ticked
 
     @command("revoke", "Take a role away",
@@ -124,12 +131,13 @@ class PeopleCog(Cog):
              role=Role.ADMIN)
     async def revoke(self, call: Invocation, login: str, role: str, project: str,
                      reason: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             people.revoke_role(session, actor=call.actor, login=login, role=Role.parse(role),
                                project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
                 body=f"Revoked by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+        await self.ctx.db.run(transact)
         return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
 
     @command("roles", "Who holds a role",
@@ -138,10 +146,11 @@ class PeopleCog(Cog):
     async def roles(self, call: Invocation, role: str) -> str:
         wanted = [Role.parse(role)] if role else [Role.ADMIN, Role.MODERATOR, Role.LEAD]
         lines = []
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for item in wanted:
                 names = [p.display_login for p in people.holders(session, item)]
                 lines.append(f"{item.label}: {', '.join(names) or 'nobody'}")
+        await self.ctx.db.run(transact)
         return "\n".join(lines)
 
     # --- GitHub -------------------------------------------------------------------------
@@ -154,7 +163,7 @@ class PeopleCog(Cog):
         if not commenter or people.CODE_PATTERN.search(body) is None:
             return False
         member = await self._org_member(commenter)
-        with self.ctx.db.transaction() as session:
+        def confirm(session: Session) -> bool:
             linked = people.confirm_link_by_comment(session, commenter=commenter, body=body,
                                                     now=self.ctx.clock.now())
             if not linked:
@@ -165,7 +174,9 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"Your comment proved that this account is {commenter} on GitHub.",
                 tone="success"))
-        return True
+            return True
+
+        return await self.ctx.db.run(confirm)
 
     @on_github("organization")
     async def org_membership(self, event: GitHubEvent) -> bool:
@@ -173,7 +184,7 @@ class PeopleCog(Cog):
         if not login or event.action not in ("member_added", "member_removed"):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def follow_membership(session: Session) -> bool:
             if event.action == "member_added":
                 return self._admit(session, login)
             newcomers.left(session, login=login, now=now)
@@ -186,7 +197,9 @@ class PeopleCog(Cog):
                 except Refusal:
                     return False
                 return True
-        return False
+            return False
+
+        return await self.ctx.db.run(follow_membership)
 
     def _admit(self, session: Session, login: str) -> bool:
         """Someone joined the org: a member at once, or after the probation (the default)."""
@@ -215,33 +228,39 @@ class PeopleCog(Cog):
     async def vouch(self, call: Invocation, login: str) -> str:
         call.require_linked()
         needed = self.settings.vouches
-        with self.ctx.db.transaction() as session:
+
+        def transact(session: Session) -> tuple[str, list[str], bool, str]:
             newcomer, ended = newcomers.vouch(session, login=login, voucher=call.profile,
                                               now=call.now, needed=needed)
             name = newcomer.display_login
+            until = f"{newcomer.until:%Y-%m-%d %H:%M} UTC" if newcomer.until else ""
             if ended:
                 self._ensure_member(session, name)
                 self.ctx.outbox.post(session, "modlog", Message(
                     title=f"{name} is now a member",
                     body=f"Vouched for by {', '.join(newcomer.vouchers)}; their probation "
                          "is over."))
+            return name, newcomer.vouchers, ended, until
+
+        name, vouchers, ended, until = await self.ctx.db.run(transact)
         if ended:
             return f"You vouched for {name}: their probation is over, and they are a member."
-        return (f"You vouched for {name}: {len(newcomer.vouchers)} of {needed} vouches. They "
-                f"become a member with {needed - len(newcomer.vouchers)} more, or on "
-                f"{newcomer.until:%Y-%m-%d %H:%M} UTC.")
+        return (f"You vouched for {name}: {len(vouchers)} of {needed} vouches. They become a "
+                f"member with {needed - len(vouchers)} more, or on {until}.")
 
     @every("1m")
     async def end_probations(self) -> None:
         """Newcomers whose probation time is up become members."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            due = newcomers.due(session, now)
+        due = await self.ctx.db.run(lambda session: newcomers.due(session, now))
+
+        def end(session: Session, newcomer_id: int) -> None:
+            newcomer = newcomers.end_due(session, newcomer_id, now)
+            if newcomer is not None:
+                self._ensure_member(session, newcomer.display_login)
+
         for newcomer_id in due:
-            with self.ctx.db.transaction() as session:
-                newcomer = newcomers.end_due(session, newcomer_id, now)
-                if newcomer is not None:
-                    self._ensure_member(session, newcomer.display_login)
+            await self.ctx.db.run(lambda session, n=newcomer_id: end(session, n))
 
     async def _org_member(self, login: str) -> bool:
         if self.ctx.github is None or not self.settings.members_from_github:

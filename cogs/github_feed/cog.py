@@ -61,28 +61,31 @@ class GitHubFeedCog(Cog):
                        if by_bot is None else by_bot,
                        private=event.get("repository", "private") is True)
 
-    def _post_all(self, event: GitHubEvent, places: list[str], message: Message) -> bool:
+    async def _post_all(self, event: GitHubEvent, places: list[str], message: Message) -> bool:
         if not places:
             return False
-        with self.ctx.db.transaction() as session:
+
+        def post(session: Session) -> None:
             for place in places:
                 self.ctx.outbox.post(session, place, message, key=f"feed:{event.delivery_id}:"
                                                                    f"{place}")
+
+        await self.ctx.db.run(post)
         return True
 
-    def _default_branch(self, event: GitHubEvent, repo: str) -> str:
+    async def _default_branch(self, event: GitHubEvent, repo: str) -> str:
         branch = event.text("repository", "default_branch")
         if branch:
             return branch
-        with self.ctx.db.transaction() as session:
-            project = find_project(session, repo)
-            return project.default_branch if project else ""
+        project = await self.ctx.db.run(lambda session: find_project(session, repo))
+        return project.default_branch if project else ""
 
     # --- the webhook itself -------------------------------------------------------------
 
     @on_github("ping")
     async def ping(self, event: GitHubEvent) -> bool:
-        return self._post_all(event, [self.settings.ping_destination], news.render_ping(event))
+        return await self._post_all(event, [self.settings.ping_destination],
+                                    news.render_ping(event))
 
     # --- code ---------------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class GitHubFeedCog(Cog):
             return False
         verdict = None
         if direct_push.concerns(push, self.settings.direct_push,
-                                self._default_branch(event, push.repo)):
+                                await self._default_branch(event, push.repo)):
             verdict = await direct_push.check(push, self.ctx.github,
                                               received_at=event.received_at,
                                               now=self.ctx.clock.now())
@@ -107,7 +110,8 @@ class GitHubFeedCog(Cog):
             return False
         message = pushes.render_push(push, self.settings.max_commits, verdict)
         gather = pushes.gathers(push, verdict)
-        with self.ctx.db.transaction() as session:
+
+        def transact(session: Session) -> None:
             for place in places:
                 if gather:
                     self._gather_push(session, place, push, event)
@@ -119,6 +123,7 @@ class GitHubFeedCog(Cog):
                                         branch=push.name, pusher=push.pusher,
                                         commits=[c.sha for c in push.commits],
                                         now=self.ctx.clock.now())
+        await self.ctx.db.run(transact)
         return True
 
     def _gather_push(self, session: Session, place: str, push: pushes.Push,
@@ -152,8 +157,9 @@ class GitHubFeedCog(Cog):
         message = pushes.render_ref(event)
         if message is None or self._by_roadie(event):
             return False
-        return self._post_all(event, destinations(self.ctx.destinations.feeds, self._subject(
-            event, fmt.repo_name(event))), message)
+        places = destinations(self.ctx.destinations.feeds,
+                              self._subject(event, fmt.repo_name(event)))
+        return await self._post_all(event, places, message)
 
     # --- issues and pull requests -------------------------------------------------------
 
@@ -165,14 +171,17 @@ class GitHubFeedCog(Cog):
         subject = self._subject(event, activity.repo, branch=activity.branch,
                                 labels=activity.labels)
         places = destinations(self.ctx.destinations.feeds, subject)
-        acted = False
-        with self.ctx.db.transaction() as session:
+
+        def gather(session: Session) -> bool:
+            acted = False
             for place in places:
                 here = activity
                 if not activity.notable and self._label_opens(place, subject, activity):
                     here = items.labeled(activity, fmt.sender(event))
                 acted = self._gather(session, place, here, event) or acted
-        return acted
+            return acted
+
+        return await self.ctx.db.run(gather)
 
     def _label_opens(self, place: str, subject: Subject, activity: items.ItemActivity) -> bool:
         """Whether the label just added is what lets a label-filtered feed of `place` see
@@ -220,8 +229,8 @@ class GitHubFeedCog(Cog):
 
     @every("6h")
     async def forget_old_bursts(self) -> None:
-        with self.ctx.db.transaction() as session:
-            feed.prune_bursts(session, older_than=self.ctx.clock.now() - REMEMBER_BURSTS)
+        older_than = self.ctx.clock.now() - REMEMBER_BURSTS
+        await self.ctx.db.run(lambda session: feed.prune_bursts(session, older_than=older_than))
 
     # --- CI -----------------------------------------------------------------------------
 
@@ -234,7 +243,7 @@ class GitHubFeedCog(Cog):
                               self._subject(event, run.repo, branch=run.branch, by_bot=False))
         if not places:
             return False
-        with self.ctx.db.transaction() as session:
+        def record_run(session: Session) -> bool:
             change = feed.record_ci_run(
                 session, repo=run.repo, source=run.source, run_id=run.run_id,
                 conclusion=run.conclusion, completed_at=run.completed_at,
@@ -256,7 +265,9 @@ class GitHubFeedCog(Cog):
             for place in change.destinations:
                 self.ctx.outbox.edit(session, place, f"{change.message_key}:{place}", message,
                                      key=f"{change.message_key}:{place}:{run.run_id}")
-        return True
+            return True
+
+        return await self.ctx.db.run(record_run)
 
     # --- repositories and the org -------------------------------------------------------
 
@@ -265,8 +276,9 @@ class GitHubFeedCog(Cog):
         message = news.render_repo_news(event, self.settings.excerpt_length)
         if message is None or self._by_roadie(event):
             return False
-        return self._post_all(event, destinations(self.ctx.destinations.feeds, self._subject(
-            event, fmt.repo_name(event))), message)
+        places = destinations(self.ctx.destinations.feeds,
+                              self._subject(event, fmt.repo_name(event)))
+        return await self._post_all(event, places, message)
 
     @on_github(*security.EVENTS)
     async def security_news(self, event: GitHubEvent) -> bool:
@@ -276,9 +288,8 @@ class GitHubFeedCog(Cog):
         if message is None:
             return False
         place = self.settings.security_destination
-        with self.ctx.db.transaction() as session:
-            self.ctx.outbox.post(session, place, message,
-                                 key=f"feed:{event.delivery_id}:security:{place}")
+        await self.ctx.db.run(lambda session: self.ctx.outbox.post(
+            session, place, message, key=f"feed:{event.delivery_id}:security:{place}"))
         return True
 
     @on_github("organization", "membership", "org_block")
@@ -288,4 +299,4 @@ class GitHubFeedCog(Cog):
             return False
         place = (self.settings.block_destination if event.event == "org_block"
                  else self.settings.org_destination)
-        return self._post_all(event, [place], message)
+        return await self._post_all(event, [place], message)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlmodel import Session
+
 from bot.core.cog import CogContext
 from bot.core.commands import parse_target
 from bot.core.events import GitHubEvent
@@ -47,10 +49,10 @@ class Appeals:
                        footer=f"`/appeal decide {case.id} uphold|lift <reason>` decides it.",
                        tone="warning")
 
-    def file_in_chat(self, login: str, text: str, now: datetime) -> str:
-        with self.ctx.db.transaction() as session:
+    async def file_in_chat(self, login: str, text: str, now: datetime) -> str:
+        def transact(session: Session) -> int:
             case = appeals.github_case(session, login)
-            if case is None:
+            if case is None or case.id is None:
                 raise Refusal(f"Roadie finds no open case that blocks {login}.",
                               "`/whoami` shows which accounts are yours; if another of your "
                               "accounts is blocked, name its case number to the moderators.")
@@ -58,7 +60,10 @@ class Appeals:
                                   now=now)
             self.ctx.outbox.post(session, "moderators", self._announce(appeal, case),
                                  key=f"moderation:{case.id}:appeal:{appeal.id}")
-        return (f"Your appeal against case #{case.id} is with the moderators. Roadie tells you "
+            return case.id
+
+        number = await self.ctx.db.run(transact)
+        return (f"Your appeal against case #{number} is with the moderators. Roadie tells you "
                 "here when they decide.")
 
     def wanted(self, event: GitHubEvent) -> bool:
@@ -84,7 +89,9 @@ class Appeals:
         repo = self.settings.appeals_repo_name(self.ctx.org)
         now = self.ctx.clock.now()
         text = event.text("issue", "body") or event.text("issue", "title")
-        with self.ctx.db.transaction() as session:
+        url = event.text("issue", "html_url")
+
+        def transact(session: Session) -> str:
             appeal = appeals.by_issue(session, repo, number)
             answer = ""
             if appeal is None:
@@ -96,8 +103,7 @@ class Appeals:
                                       "this issue; a moderator will read it.")
                     appeal = appeals.file(session, case=case, appellant=login, via="github",
                                           text=text, now=now, issue_repo=repo,
-                                          issue_number=number,
-                                          issue_url=event.text("issue", "html_url"))
+                                          issue_number=number, issue_url=url)
                     self.ctx.outbox.post(session, "moderators", self._announce(appeal, case),
                                          key=f"moderation:{case.id}:appeal:{appeal.id}")
                 except Refusal as refusal:
@@ -105,6 +111,9 @@ class Appeals:
             if appeal is not None:
                 answer = (f"Roadie has received your appeal against case #{appeal.case_id}. "
                           "The moderators decide; Roadie answers here.")
+            return answer
+
+        answer = await self.ctx.db.run(transact)
         try:
             await self._comment(repo, number, answer)
         except PlatformError as error:
@@ -123,9 +132,8 @@ class Appeals:
 
     # --- the queue and the decision -------------------------------------------------------
 
-    def listing(self) -> str:
-        with self.ctx.db.transaction() as session:
-            waiting = appeals.queue(session)
+    async def listing(self) -> str:
+        waiting = await self.ctx.db.run(appeals.queue)
         if not waiting:
             return "No appeals are waiting."
         lines = [f"Appeals waiting ({len(waiting)}), oldest first:"]
@@ -139,7 +147,7 @@ class Appeals:
 
     async def decide(self, requester: Requester, actor: Actor, moderator: str, case_id: int,
                      decision: str, reason: str, now: datetime) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> tuple[AppealRequest, str, Message, list[str]]:
             appeal, case = appeals.decide(session, case_id=case_id, decision=decision,
                                           reason=reason, actor=actor, now=now)
             verb = "lifted" if appeal.state == appeals.LIFTED else "upheld"
@@ -152,7 +160,10 @@ class Appeals:
             reached = self.ctx.outbox.post_to_person(session, appeal.appellant, told,
                                                      key=f"moderation:{case_id}:appeal:"
                                                          f"{appeal.id}:decided")
-            subject = case.subject
+            return appeal, case.subject, told, reached
+
+        appeal, subject, told, reached = await self.ctx.db.run(transact)
+        verb = "lifted" if appeal.state == appeals.LIFTED else "upheld"
         lines = [f"Case #{case_id}: the appeal by {appeal.appellant} is {verb}."]
         if appeal.state == appeals.LIFTED:
             try:

@@ -63,7 +63,7 @@ class ModerationCog(Cog):
         try:
             return private(await flow())
         except Refusal as refusal:
-            self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
+            await self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
             raise
 
     # --- blocking ---------------------------------------------------------------------
@@ -117,9 +117,9 @@ class ModerationCog(Cog):
                 raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
                               f"`/case {number} reason <text>` or `/case {number} appeal "
                               "<outcome>`.")
-            with self.ctx.db.transaction() as session:
-                return private(self.blocker.details(session, number, call.now))
-        with self.ctx.db.transaction() as session:
+            return private(await self.ctx.db.run(
+                lambda session: self.blocker.details(session, number, call.now)))
+        def transact(session: Session) -> Any:
             if action == "reason":
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
                                                reason=text, now=call.now)
@@ -138,15 +138,19 @@ class ModerationCog(Cog):
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")
             self.ctx.outbox.post(session, "modlog", message)
+            return answer
+        answer = await self.ctx.db.run(transact)
         return private(answer)
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
              role=Role.MODERATOR, group_default=True)
     async def cases_of(self, call: Invocation, target: Target) -> Reply:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, target.platform, target.id)
             found = cases.cases_for(session, subject.accounts)
+            return subject, found
+        subject, found = await self.ctx.db.run(transact)
         if not found:
             return private(f"No cases for {subject.label}.")
         return private("\n".join([f"Cases of {subject.label}, newest first:",
@@ -157,8 +161,7 @@ class ModerationCog(Cog):
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
         roadie = moderator.lower() in ("roadie", self.ctx.bot_login.lower())
         actor = Actor.system() if roadie else Actor.github(moderator)
-        with self.ctx.db.transaction() as session:
-            found = cases.cases_by(session, actor)
+        found = await self.ctx.db.run(lambda session: cases.cases_by(session, actor))
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
@@ -171,11 +174,11 @@ class ModerationCog(Cog):
              group_default=True)
     async def appeal(self, call: Invocation, text: str) -> Reply:
         login = call.require_linked()
-        return private(self.appeals.file_in_chat(login, text, call.now))
+        return private(await self.appeals.file_in_chat(login, text, call.now))
 
     @command("appeals", "The appeals waiting for the moderators", role=Role.MODERATOR)
     async def appeals_waiting(self, call: Invocation) -> Reply:
-        return private(self.appeals.listing())
+        return private(await self.appeals.listing())
 
     @command("appeal decide", "Decide an appeal: uphold the block, or lift it",
              Arg("case", "the case number", kind="int"),
@@ -192,9 +195,8 @@ class ModerationCog(Cog):
         return await self.appeals.file_from_github(event)
 
     @completer("awaiting-cases")
-    def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            waiting = cases.awaiting_cases(session)
+    async def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
+        waiting = await self.ctx.db.run(cases.awaiting_cases)
         return [(f"#{c.id} {c.subject}: {c.reason}"[:100], str(c.id)) for c in waiting
                 if str(c.id).startswith(prefix.lstrip("#"))]
 
@@ -212,9 +214,10 @@ class ModerationCog(Cog):
     async def sweep(self) -> None:
         """Lapse unconfirmed cases, lift timed blocks, and retry the platforms that failed."""
         await self.blocker.sweep()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             window = self.settings.signals.join_window
             joins.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
+        await self.ctx.db.run(transact)
 
     @on_github("organization", "membership")
     async def member_added(self, event: GitHubEvent) -> bool:

@@ -43,9 +43,8 @@ async def _membership(ctx: CogContext, subject: Subject) -> list[str]:
     login = subject.login
     if login is None or ctx.github is None:
         return []
-    with ctx.db.transaction() as session:
-        if newcomers.on_probation(session, login) is not None:
-            return []
+    if await ctx.db.run(lambda session: newcomers.on_probation(session, login)) is not None:
+        return []
     try:
         if await ctx.github.is_org_member(login):
             return [f"{login} is a member of the {ctx.org} org"]

@@ -49,7 +49,7 @@ async def test_an_appeal_on_github_is_queued_decided_and_answered(
         tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github, CONFIG) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SAM)
+        await w.link("sam", SAM)
         blocked = await w.say("bob", "/block sam posted crypto links --chat")
         assert "Case #1: block of sam." in blocked
         (notice,) = [s.message for s in w.chat.sent if s.place == f"dm:{SAM}"]
@@ -94,7 +94,7 @@ async def test_an_appeal_in_chat_upheld(tmp_path: Path, db: Database,
                                         clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github, CONFIG) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SAM)
+        await w.link("sam", SAM)
         await w.say("bob", "/block sam spam in issues --github")  # still in chat
         assert await sam_says(w, "/appeal I was testing a bot, sorry") == (
             "Your appeal against case #1 is with the moderators. Roadie tells you here when "
@@ -109,14 +109,14 @@ async def test_an_appeal_in_chat_upheld(tmp_path: Path, db: Database,
         told = [s.text for s in w.chat.sent if s.place == f"dm:{SAM}"][-1]
         assert told.startswith("**Your appeal against case #1: the block is upheld**")
         assert "dana decided: the spam was real" in told
-        with w.roadie.db.transaction() as session:
-            assert cases.get_case(session, 1).state == "active"
+        assert (await w.roadie.db.run(lambda session: cases.get_case(session, 1))).state == \
+            "active"
         assert "sam" in github.blocked
 
 
 async def test_appeal_refusals(tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github, CONFIG) as w:
-        w.link("sam", SAM)
+        await w.link("sam", SAM)
         assert (await sam_says(w, "/appeal let me in")).startswith(
             "✋ Roadie finds no open case that blocks sam.")
         assert (await w.say("dana", "/appeal decide 1 lift fine")).startswith(

@@ -24,9 +24,8 @@ def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROADIE_TEST_MODERATION_SECRET", SECRET)
 
 
-def roles(w: World, login: str) -> frozenset[Role]:
-    with w.roadie.db.transaction() as session:
-        return profile_for_login(session, login).roles
+async def roles(w: World, login: str) -> frozenset[Role]:
+    return (await w.roadie.db.run(lambda session: profile_for_login(session, login))).roles
 
 
 async def test_a_new_org_member_is_on_probation_without_standing(
@@ -35,9 +34,9 @@ async def test_a_new_org_member_is_on_probation_without_standing(
         github.add_user("hacktocat", created_at=iso(clock.now() - timedelta(days=3)),
                         member=True)
         assert await deliver(w, "organization", JOINED, "d-1") == 202
-        assert Role.MEMBER not in roles(w, "hacktocat")
-        with w.roadie.db.transaction() as session:
-            assert newcomers.on_probation(session, "hacktocat") is not None
+        assert Role.MEMBER not in await roles(w, "hacktocat")
+        assert await w.roadie.db.run(
+            lambda session: newcomers.on_probation(session, "hacktocat")) is not None
 
         # GitHub says it is an org member, but a newcomer has no standing: one moderator
         # blocks it at once.
@@ -54,10 +53,10 @@ async def test_the_probation_ends_with_time(tmp_path: Path, db: Database,
         await deliver(w, "organization", JOINED, "d-1")
         clock.advance(timedelta(days=13, hours=23))
         await w.run_job("people.end_probations")
-        assert Role.MEMBER not in roles(w, "hacktocat")
+        assert Role.MEMBER not in await roles(w, "hacktocat")
         clock.advance(timedelta(hours=1))
         await w.run_job("people.end_probations")
-        assert Role.MEMBER in roles(w, "hacktocat")
+        assert Role.MEMBER in await roles(w, "hacktocat")
         # Now an established member: blocking it needs a second moderator.
         reply = await w.say("bob", "/block hacktocat spam")
         assert "needs a second moderator, because hacktocat is a member of the jazzband org" \
@@ -76,11 +75,11 @@ async def test_a_member_vouches(tmp_path: Path, db: Database, clock: FakeClock) 
             "✋ You cannot vouch for yourself.")
         assert await w.say("carol", "/vouch hacktocat") == (
             "You vouched for hacktocat: their probation is over, and they are a member.")
-        assert Role.MEMBER in roles(w, "hacktocat")
+        assert Role.MEMBER in await roles(w, "hacktocat")
         assert "hacktocat is now a member" in w.last("modlog")
         # Delivered again, the join starts no second probation.
         assert await deliver(w, "organization", JOINED, "d-1") == 200
-        assert Role.MEMBER in roles(w, "hacktocat")
+        assert Role.MEMBER in await roles(w, "hacktocat")
 
 
 async def test_two_vouches_when_two_are_asked(tmp_path: Path, db: Database,
@@ -96,7 +95,7 @@ async def test_two_vouches_when_two_are_asked(tmp_path: Path, db: Database,
         assert (await w.say("carol", "/vouch hacktocat")).startswith(
             "✋ You have vouched for hacktocat already.")
         assert "they are a member" in await w.say("alice", "/vouch hacktocat")
-        assert Role.MEMBER in roles(w, "hacktocat")
+        assert Role.MEMBER in await roles(w, "hacktocat")
 
 
 async def test_probation_off_makes_members_at_once(tmp_path: Path, db: Database,
@@ -104,4 +103,4 @@ async def test_probation_off_makes_members_at_once(tmp_path: Path, db: Database,
     overrides = {**WEBHOOKS, "people": {"probation": "off"}}
     async with fake_github() as github, world(tmp_path, db, clock, github, overrides) as w:
         await deliver(w, "organization", JOINED, "d-1")
-        assert Role.MEMBER in roles(w, "hacktocat")
+        assert Role.MEMBER in await roles(w, "hacktocat")

@@ -30,15 +30,15 @@ async def test_a_repository_of_another_org_starts_no_checklist(
         elsewhere = transferred("Hello-World")  # owned by Octocoders
         assert elsewhere["repository"]["owner"]["login"] == "Octocoders"
         assert await w.deliver("repository", elsewhere) == 202
-        with w.roadie.db.transaction() as session:
-            assert service.find_checklist(session, "Hello-World") is None
+        assert await w.roadie.db.run(
+            lambda session: service.find_checklist(session, "Hello-World")) is None
         assert w.texts("feed") == []
 
         ours = transferred("pip-tools-demo")
         ours["repository"]["owner"]["login"] = "jazzband"
         await w.deliver("repository", ours)
-        with w.roadie.db.transaction() as session:
-            assert service.find_checklist(session, "pip-tools-demo") is not None
+        assert await w.roadie.db.run(
+            lambda session: service.find_checklist(session, "pip-tools-demo")) is not None
 
         assert w.roadie.server is not None
         url = f"http://127.0.0.1:{w.roadie.server.port}/metrics"

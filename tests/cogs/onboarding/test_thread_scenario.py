@@ -112,10 +112,10 @@ async def test_one_checklist_from_transfer_to_done(tmp_path: Path, db: Database,
         assert "**Onboarding of Hello-World is complete**" in told
 
         # Each escalation was closed once, and none reminds or breaches afterwards.
-        with roadie.db.transaction() as session:
-            states = [escalations.require_ticket(session, n).state for n in range(1, 6)]
-            histories = [[e.kind for e in escalations.history(session, n)]
-                         for n in range(1, 6)]
+        states = await roadie.db.run(lambda session: [
+            escalations.require_ticket(session, n).state for n in range(1, 6)])
+        histories = await roadie.db.run(lambda session: [
+            [e.kind for e in escalations.history(session, n)] for n in range(1, 6)])
         assert states == ["resolved"] * 5
         assert all(kinds.count("resolved") == 1 for kinds in histories)
         start = len(console.text)
