@@ -24,7 +24,7 @@ CLOSED_LIMIT = 30
 def _rules(rules: Rules, electorate_size: int) -> dict[str, Any]:
     return {"description": rules.describe(), "electorate": rules.electorate,
             "electorate_size": electorate_size, "quorum": rules.quorum,
-            "threshold": rules.threshold, "fraction": rules.fraction,
+            "threshold": rules.threshold, "fraction": str(rules.fraction),
             "secret": rules.secret, "advisory_ballots": rules.advisory,
             "min_hours": round(rules.min_duration.total_seconds() / 3600, 1),
             "choices": [*rules.sides, ABSTAIN]}

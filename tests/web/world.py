@@ -12,7 +12,7 @@ from governance.clock import FakeClock
 from governance.db import Database
 from governance.escalations import service as escalations
 from governance.escalations.policy import Policy
-from governance.moderation.models import ACTIVE, CaseAppeal, ModerationCase
+from governance.moderation.models import ACTIVE, AppealRequest, CaseAppeal, ModerationCase
 from governance.onboarding import service as onboarding
 from governance.onboarding.tasklist import ItemSpec
 from governance.outbox.models import OutboxMessage
@@ -30,13 +30,15 @@ SECRET_CHOICE = "review"  # the only ballot for `review` on the secret vote
 PRIVATE_PROJECT = "hidden-repo-b81d"
 ESCALATION_SUMMARY = "summary-3e0c7 the maintainer's private email leaked"
 APPEAL_DETAILS = "appeal-details-44d1 the blocked person wrote privately"
+APPEAL_TEXT = "appeal-text-0b7e please unblock me, it was my brother"
+APPELLANT = "appellant-c3d9"
 CASE_REASON = "case-reason-9f3b0 harassment in DMs"
 BLOCKED_ACCOUNT = "troll-account-e61a"
 CHAT_ID = "815234567890123456"
 ZULIP_ID = "70412"
 
 PRIVATE = (DM_TEXT, SECRET_REASON, PRIVATE_PROJECT, ESCALATION_SUMMARY, APPEAL_DETAILS,
-           CASE_REASON, BLOCKED_ACCOUNT, CHAT_ID, ZULIP_ID)
+           APPEAL_TEXT, APPELLANT, CASE_REASON, BLOCKED_ACCOUNT, CHAT_ID, ZULIP_ID)
 
 RULES_OPEN = Rules(kind=NOMINATION, quorum=2, min_duration=timedelta(hours=72))
 RULES_SECRET = Rules(kind=DISPUTE, quorum=2, min_duration=timedelta(hours=72), secret=True,
@@ -103,6 +105,8 @@ def seed(db: Database, clock: FakeClock) -> World:
         assert case.id is not None
         session.add(CaseAppeal(case_id=case.id, at=now, recorded_by="github:ada",
                                outcome=APPEAL_DETAILS))
+        session.add(AppealRequest(case_id=case.id, appellant=APPELLANT, via="chat",
+                                  text=APPEAL_TEXT, filed_at=now))
         nomination = _open(session, now, RULES_OPEN, "pip-tools", NOMINATION, "dora",
                            ("adam", "ada", "alice"), accepts=False)
         secret = _open(session, now, RULES_SECRET, "prettytable", DISPUTE, "9f8e7d6c5b4a",
