@@ -152,9 +152,10 @@ class OutboxSender:
                 return
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
+            replacement = None
             if row.edit_of and original is not None:
-                await port.edit(place, original[1], message, mentions=mentions)
-                remote_id = original[1]
+                replacement = await port.edit(place, original[1], message, mentions=mentions)
+                remote_id = replacement or original[1]
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
@@ -166,6 +167,8 @@ class OutboxSender:
             return
         with self._db.transaction() as session:
             rows.mark_sent(session, row_id, remote_id=remote_id, now=self._clock.now())
+            if replacement is not None and row.edit_of:
+                rows.repoint(session, row.platform, row.edit_of, remote_id=replacement)
         self._metrics.sent.labels(row.platform, "sent").inc()
 
     def _failed(self, row: OutboxMessage, error: PlatformError,
