@@ -21,6 +21,9 @@ Zulip stream `governance`, topic = the destination's name. Streams `general` and
                                "voting": {"period": "3d"}}) as world:
             ...
 
+`make_world(config, zulip_realm={"edit_limit_seconds": 2})`: the fake Zulip realm with other
+rules (an edit window, `max_message_length`, `max_topic_length`; see tests/fakes/zulip.py).
+
 `tests/e2e/probe_cog.py` is a cog for tests: `make_world(probe_cog.CONFIG)` loads it, and
 `probe_cog.probe_of(world.roadie)` finds it. It records member joins (`.joined`), has a
 command that answers only when released (`/probe wait public|private`, `.release`), and posts
@@ -82,8 +85,9 @@ MakeWorld = Callable[..., AbstractAsyncContextManager[World]]
 
 @pytest.fixture
 def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Database) -> MakeWorld:
-    def make(config: dict[str, Any] | None = None) -> AbstractAsyncContextManager[World]:
-        return running_world(tmp_path, monkeypatch, db, config=config)
+    def make(config: dict[str, Any] | None = None, *,
+             zulip_realm: dict[str, Any] | None = None) -> AbstractAsyncContextManager[World]:
+        return running_world(tmp_path, monkeypatch, db, config=config, zulip_realm=zulip_realm)
     return make
 
 
