@@ -11,6 +11,15 @@ the commands the bot synced, and returns the bot's answer. Failures on demand: `
 (any status), `rate_limit(...)` (429 with retry_after), `drop()` (the gateway connection
 dies; events sent meanwhile are replayed when the bot resumes).
 
+The fake keeps Discord's rules (tests/fakes/discord_rules.py): content, embed and component
+limits (400, code 50035), an interaction answered within `interaction_deadline` (3 s, else
+10062) through a token that lasts `token_lifetime` (15 min), 40060 on a second initial
+answer, per-route buckets with `X-RateLimit-*` headers on every answer and the global limit
+(`rate_limits`), 429 with `retry_after`, `global` and `X-RateLimit-Scope`. Gateway: an
+IDENTIFY asking for the Server Members intent while the application does not have it
+(`application_flags`) is closed with 4014, a wrong token with 4004; on demand
+`request_reconnect()` (op 7), `invalidate_session()` (op 9) and `close_gateway(code)`.
+
 Traps kept in mind: answers carry exactly `Content-Type: application/json`; a 429 carries a
 `Via` header (without it discord.py takes it for a Cloudflare ban); gateway frames go out as
 text, so that no compression is needed.
@@ -30,6 +39,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.discord_rules import RateLimits, choice_errors, message_errors
 from tests.fakes.http import BODY, FakeService, answer, json_response
 
 API = "/api/v10"
@@ -40,8 +50,13 @@ EMBED_LINKS, READ_HISTORY, BAN_MEMBERS, ADMINISTRATOR = 1 << 14, 1 << 16, 1 << 2
 BOT_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | MANAGE_MESSAGES | EMBED_LINKS | READ_HISTORY
                    | BAN_MEMBERS)
 EVERYONE_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_HISTORY
-GATEWAY_GUILD_MEMBERS = 1 << 15
+GATEWAY_GUILD_MEMBERS, GATEWAY_GUILD_MEMBERS_LIMITED = 1 << 14, 1 << 15
+INTENT_GUILD_MEMBERS = 1 << 1
 EPHEMERAL = 1 << 6
+INTERACTION_DEADLINE = 3.0
+TOKEN_LIFETIME = 15 * 60.0
+INITIAL_ANSWERS = (4, 5, 6, 7, 8, 9, 12)
+"""Interaction callback types that are an initial answer (only one is allowed)."""
 
 OPTION_TYPES = {"sub_command": 1, "group": 2, "string": 3, "integer": 4, "boolean": 5,
                 "user": 6}
@@ -125,6 +140,13 @@ class FakeInteraction:
     followups: list[dict[str, Any]] = field(default_factory=list)
     choices: list[dict[str, Any]] | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    created: float = field(default_factory=time.monotonic)
+    acknowledged: bool = False
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    """Discord's errors to the bot's calls about this interaction (too late, twice...)."""
+
+    def age(self) -> float:
+        return time.monotonic() - self.created
 
     def answer(self) -> Answer:
         if self.followups:
@@ -143,7 +165,13 @@ class FakeDiscord(FakeService):
         self.app_id = self.snowflake()
         self.guild_id = self.snowflake()
         self.owner_id = self.snowflake()
-        self.application_flags = GATEWAY_GUILD_MEMBERS
+        self.application_flags = GATEWAY_GUILD_MEMBERS_LIMITED
+        """The Developer Portal's switches: the Server Members intent is on."""
+        self.interaction_deadline = INTERACTION_DEADLINE
+        self.token_lifetime = TOKEN_LIFETIME
+        self.rate_limits = RateLimits()
+        self.gateway_closes: list[int] = []
+        """Close codes the fake's gateway sent."""
         encoded_id = base64.urlsafe_b64encode(self.app_id.encode()).decode().rstrip("=")
         self.token = f"{encoded_id}.GfAkEd.fake-discord-bot-token-for-tests-only"
         """Shaped like a real bot token (the application id in base64, then two parts)."""
@@ -166,6 +194,7 @@ class FakeDiscord(FakeService):
         self.resumed = asyncio.Event()
         self.sessions = 0
         self._ws: web.WebSocketResponse | None = None
+        self._session_valid = False
         self._seq = 0
         self._dispatched: list[dict[str, Any]] = []
         self._message_added = asyncio.Condition()
@@ -274,15 +303,37 @@ class FakeDiscord(FakeService):
 
     def rate_limit(self, method: str, path: str, *, retry_after: float, times: int = 1) -> None:
         """The next `times` matching requests get a 429 asking to wait `retry_after` s."""
-        self.fail(method, API + path, status=429, times=times,
-                  headers={"Via": "1.1 google", "Retry-After": str(retry_after),
-                           "X-RateLimit-Scope": "user"},
-                  body={"message": "You are being rate limited.", "retry_after": retry_after,
-                        "global": False})
+        limited = RateLimits.limited(retry_after, "user", {
+            "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+            "X-RateLimit-Reset-After": f"{retry_after:.3f}"})
+        self.fail(method, API + path, status=429, times=times, headers=limited.headers,
+                  body={**limited.body, "retry_after": retry_after})
 
     def fail_api(self, method: str, path: str, *, status: int = 503, times: int = 1) -> None:
         self.fail(method, API + path, status=status, times=times,
                   body={"message": f"fake failure {status}", "code": 0})
+
+    async def request_reconnect(self) -> None:
+        """Gateway op 7: Discord asks the bot to reconnect (and resume)."""
+        assert self._ws is not None
+        await self._ws.send_str(json.dumps({"op": 7, "d": None}))
+
+    async def invalidate_session(self, *, resumable: bool = False) -> None:
+        """Gateway op 9: the session is invalid; unless resumable, the bot must identify
+        anew (and the events of the old session are not replayed)."""
+        assert self._ws is not None
+        if not resumable:
+            self._session_valid = False
+        await self._ws.send_str(json.dumps({"op": 9, "d": resumable}))
+
+    async def close_gateway(self, code: int, reason: str = "") -> None:
+        """Close the gateway connection with a close code (4004, 4014, ...)."""
+        ws, self._ws = self._ws, None
+        self.resumed.clear()
+        if ws is not None:
+            self.gateway_closes.append(code)
+            await ws.close(code=code, message=reason.encode())
 
     async def drop(self) -> None:
         """Kill the gateway connection as a network failure would (close code 4000)."""
@@ -302,6 +353,7 @@ class FakeDiscord(FakeService):
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._rate_limited)
         r = app.router
         r.add_get("/gateway", self._gateway)
         a = API
@@ -325,13 +377,45 @@ class FakeDiscord(FakeService):
         r.add_route("*", a + "/webhooks/{app}/{token}/messages/@original", self._original)
         r.add_post(a + "/webhooks/{app}/{token}", self._followup)
 
+    @web.middleware
+    async def _rate_limited(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Per-route buckets and the global limit; their headers go on every answer."""
+        route = request.match_info.route.resource
+        if route is None or request.path == "/gateway":
+            return await handler(request)
+        info = request.match_info
+        major = info.get("channel") or info.get("guild") or info.get("token") or info.get(
+            "id", "")
+        limited, headers = self.rate_limits.check(request.method, route.canonical, major)
+        if limited is not None:
+            return json_response(limited.body, 429, limited.headers)
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
+
     @staticmethod
     def _ok(data: Any, status: int = 200) -> web.Response:
         return json_response(data, status)
 
     @staticmethod
-    def _error(status: int, message: str, code: int) -> web.Response:
-        return json_response({"message": message, "code": code}, status)
+    def _error(status: int, message: str, code: int,
+               errors: dict[str, Any] | None = None) -> web.Response:
+        body: dict[str, Any] = {"message": message, "code": code}
+        if errors:
+            body["errors"] = errors
+        return json_response(body, status)
+
+    def _invalid(self, body: dict[str, Any], *, new: bool,
+                 prefix: str = "") -> web.Response | None:
+        """Discord's 400 for a message over its limits, or an empty new message."""
+        errors = message_errors(body)
+        if errors:
+            return self._error(400, "Invalid Form Body", 50035,
+                               {prefix: errors} if prefix else errors)
+        if new and not (body.get("content") or body.get("embeds") or body.get("components")
+                        or body.get("attachments") or body.get("sticker_ids")):
+            return self._error(400, "Cannot send an empty message", 50006)
+        return None
 
     async def _application(self, _request: web.Request) -> web.Response:
         return self._ok({"id": self.app_id, "name": "roadie", "description": "", "icon": None,
@@ -376,6 +460,9 @@ class FakeDiscord(FakeService):
                            if o["id"] == self.bot_role["id"]):
             return self._error(403, "Missing Access", 50001)
         body = request[BODY] or {}
+        invalid = self._invalid(body, new=True)
+        if invalid is not None:
+            return invalid
         nonce = body.get("nonce")
         if nonce and body.get("enforce_nonce"):
             for earlier in self.messages_in(channel_id):
@@ -390,6 +477,9 @@ class FakeDiscord(FakeService):
         if found is None:
             return self._error(404, "Unknown Message", 10008)
         body = request[BODY] or {}
+        invalid = self._invalid(body, new=False)
+        if invalid is not None:
+            return invalid
         found["edits"].append({k: found.get(k) for k in ("content", "embeds", "components")})
         for key in ("content", "embeds", "components"):
             if key in body:
@@ -455,14 +545,34 @@ class FakeDiscord(FakeService):
 
     # --- interactions -----------------------------------------------------------------------
 
-    def _interaction_by_token(self, token: str) -> FakeInteraction:
-        return next(i for i in self.interactions.values() if i.token == token)
+    def _interaction_by_token(self, token: str) -> FakeInteraction | None:
+        return next((i for i in self.interactions.values() if i.token == token), None)
+
+    def _refuse(self, interaction: FakeInteraction, status: int, message: str,
+                code: int) -> web.Response:
+        interaction.refusals.append({"status": status, "message": message, "code": code})
+        return self._error(status, message, code)
 
     async def _callback(self, request: web.Request) -> web.Response:
-        interaction = self.interactions[request.match_info["id"]]
+        interaction = self.interactions.get(request.match_info["id"])
+        if interaction is None or interaction.token != request.match_info["token"]:
+            return self._error(404, "Unknown interaction", 10062)
         body = request[BODY] or {}
         kind, data = body.get("type"), body.get("data") or {}
         channel_id = interaction.payload["channel_id"]
+        if interaction.age() > self.interaction_deadline:
+            return self._refuse(interaction, 404, "Unknown interaction", 10062)
+        if kind in INITIAL_ANSWERS and interaction.acknowledged:
+            return self._refuse(interaction, 400, "Interaction has already been acknowledged.",
+                                40060)
+        errors = choice_errors(data.get("choices") or []) if kind == 8 else {}
+        invalid = (self._error(400, "Invalid Form Body", 50035, {"data": errors}) if errors
+                   else self._invalid(data, new=False, prefix="data") if kind in (4, 7)
+                   else None)
+        if invalid is not None:
+            interaction.refusals.append({"status": 400, "code": 50035})
+            return invalid
+        interaction.acknowledged = True
         if kind == 8:  # autocomplete result
             interaction.choices = data.get("choices", [])
             interaction.answered.set()
@@ -480,8 +590,26 @@ class FakeDiscord(FakeService):
                                              int(data.get("flags") or 0) & EPHEMERAL)},
                          "resource": {"type": kind, **({"message": message} if message else {})}})
 
+    def _token_refusal(self, interaction: FakeInteraction | None) -> web.Response | None:
+        """Webhook calls need a live token of an interaction that was answered."""
+        if interaction is None or interaction.age() > self.token_lifetime:
+            if interaction is not None:
+                interaction.refusals.append({"status": 401, "code": 50027})
+            return self._error(401, "Invalid Webhook Token", 50027)
+        if not interaction.acknowledged:
+            return self._refuse(interaction, 404, "Unknown Webhook", 10015)
+        return None
+
     async def _original(self, request: web.Request) -> web.Response:
         interaction = self._interaction_by_token(request.match_info["token"])
+        refusal = self._token_refusal(interaction)
+        if refusal is not None:
+            return refusal
+        assert interaction is not None
+        if request.method == "PATCH":
+            invalid = self._invalid(request[BODY] or {}, new=False)
+            if invalid is not None:
+                return invalid
         if request.method == "DELETE":
             interaction.original_deleted = True
             interaction.original = None
@@ -498,7 +626,14 @@ class FakeDiscord(FakeService):
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self._interaction_by_token(request.match_info["token"])
+        refusal = self._token_refusal(interaction)
+        if refusal is not None:
+            return refusal
+        assert interaction is not None
         body = request[BODY] or {}
+        invalid = self._invalid(body, new=True)
+        if invalid is not None:
+            return invalid
         flags = 0
         if interaction.deferred and interaction.original is None and not \
                 interaction.original_deleted:
@@ -623,6 +758,16 @@ class FakeDiscord(FakeService):
         if self._ws is not None and not self._ws.closed:
             await self._ws.send_str(json.dumps(frame))
 
+    def _identify_refusal(self, identify: dict[str, Any]) -> tuple[int, str] | None:
+        """The close code Discord answers an IDENTIFY with, if any."""
+        if identify.get("token") != self.token:
+            return 4004, "Authentication failed."
+        members = GATEWAY_GUILD_MEMBERS | GATEWAY_GUILD_MEMBERS_LIMITED
+        if int(identify.get("intents") or 0) & INTENT_GUILD_MEMBERS and not (
+                self.application_flags & members):
+            return 4014, "Disallowed intent(s)."
+        return None
+
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -635,7 +780,15 @@ class FakeDiscord(FakeService):
             if op == 1:
                 await ws.send_str(json.dumps({"op": 11}))
             elif op == 2:
+                refusal = self._identify_refusal(payload["d"])
+                if refusal is not None:
+                    self.gateway_closes.append(refusal[0])
+                    await ws.close(code=refusal[0], message=refusal[1].encode())
+                    break
                 self._ws = ws
+                self._session_valid = True
+                self._dispatched.clear()  # a new session: the old one's events are gone
+                self._seq = 0
                 self.sessions += 1
                 await self.dispatch("READY", {
                     "v": 10, "user": self.bot_user, "session_id": f"session-{self.sessions}",
@@ -645,6 +798,10 @@ class FakeDiscord(FakeService):
                 await self.dispatch("GUILD_CREATE", self._guild_payload())
                 self.identified.set()
             elif op == 6:
+                if not self._session_valid or payload["d"].get("session_id") != \
+                        f"session-{self.sessions}":
+                    await ws.send_str(json.dumps({"op": 9, "d": False}))
+                    continue
                 self._ws = ws
                 seen = int(payload["d"].get("seq") or 0)
                 for frame in [f for f in self._dispatched if f["s"] > seen]:
