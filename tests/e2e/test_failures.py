@@ -59,6 +59,26 @@ async def test_a_discord_429_waits_as_asked(world: World) -> None:
     assert world.on_discord("digest") == ["Daily digest", "Another digest"]
 
 
+async def test_discord_buckets_and_its_global_limit_lose_and_double_nothing(
+        world: World) -> None:
+    """Discord's rate-limit headers reach discord.py, which waits for a spent bucket; over
+    the global limit, Discord answers 429s, which are waited out and retried."""
+    world.discord.rate_limits.limits["messages"] = (2, 1.0)
+    world.discord.rate_limits.global_limit = 3
+    places = ("admins", "feed", "digest")
+    with world.roadie.db.transaction() as session:
+        for n in range(4):
+            for place in places:
+                world.roadie.outbox.post(session, place, Message(body=f"{place} {n}"))
+    await eventually(lambda: all(len(world.on_discord(p)) == 4 for p in places), 20)
+    await world.settle()
+    for place in places:
+        assert world.on_discord(place) == [f"{place} {n}" for n in range(4)]
+    posts = sum(posts_to(world, world.channels[p]) for p in places)
+    assert posts > 12  # some were refused with a 429 and sent again
+    assert {row.status for row in outbox(world, "discord")} == {SENT}
+
+
 async def test_a_long_discord_rate_limit_becomes_a_platform_error(world: World) -> None:
     channel = world.channels["feed"]
     world.discord.rate_limit("POST", f"/channels/{channel}/messages", retry_after=31)
