@@ -141,6 +141,14 @@ async def test_a_zulip_429_waits_as_asked(world: World) -> None:
     assert world.on_zulip("modlog") == ["**Unblocked**"]
 
 
+async def test_a_zulip_answer_held_back_by_a_rate_limit_still_comes(world: World) -> None:
+    ann = world.zulip_user("Ann Lee")
+    world.zulip.rate_limit("POST", "/messages", retry_after=0.2, times=2)
+    reply = await world.zulip.command(ann, "/whoami", stream="general", topic="chat")
+    assert "Ann Lee" in reply["content"]
+    assert len([m for m in world.zulip.messages_in("general", "chat")]) == 1
+
+
 async def test_failed_event_polls_lose_nothing(world: World) -> None:
     ann = world.zulip_user("Ann Lee")
     world.zulip.fail_api("GET", "/events", status=502, times=2)

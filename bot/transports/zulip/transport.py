@@ -40,6 +40,8 @@ CATCH_UP = 200
 DELETE_BATCH = 1000
 REGISTRATION_SLACK = timedelta(minutes=1)
 REMEMBERED_SENDS = 1000
+REPLY_ATTEMPTS, MAX_REPLY_WAIT = 3, 30.0
+"""An answer held back by a rate limit is tried again, as long as the asker still waits."""
 EDIT_REFUSALS = ("time limit for editing", "turned off message editing")
 """What Zulip answers (400) to an edit the realm's rules no longer allow."""
 
@@ -410,11 +412,18 @@ class ZulipTransport:
         return text.render_reply(answer, self._mention_login(mentions), limit=self.rules.content)
 
     async def _answer(self, request: dict[str, Any], where: str, answer: Reply) -> None:
-        try:
-            result = await self._api.call("send_message", request)
-        except PlatformError as error:
-            log.error("Zulip: could not answer in %s: %s", where.replace("\n", " > "), error)
-            return
+        """Answer a command; a rate limit is waited out (a little), anything else logged."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                result = await self._api.call("send_message", request)
+                break
+            except PlatformError as error:
+                wait = error.retry_after
+                if wait is None or wait > MAX_REPLY_WAIT or attempt == REPLY_ATTEMPTS:
+                    log.error("Zulip: could not answer in %s: %s", where.replace("\n", " > "),
+                              error)
+                    return
+                await asyncio.sleep(wait)
         if answer.message is not None:
             self._offered.remember(int(result["id"]), where, answer.message.choices)
 
