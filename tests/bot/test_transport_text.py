@@ -105,7 +105,8 @@ def test_zulip_places_keep_topics_within_the_realm_s_limit() -> None:
 
 def test_zulip_content_is_clipped_to_the_realm_s_limit() -> None:
     rendered = text.render(Message(body="x" * 500), lambda login: login, limit=100)
-    assert len(rendered) == 100 and rendered.endswith("…")
+    assert len(rendered) == 100
+    assert rendered.endswith("…")
     replaced = text.replacing("y" * 500, 1234, limit=300)
     assert len(replaced) == 300
     assert replaced.endswith("[an earlier message](#narrow/near/1234), which Zulip no longer "
@@ -121,6 +122,8 @@ def test_zulip_realm_rules_come_from_register() -> None:
     assert (rules.content, rules.topic, rules.edit_window) == (5000, 40, None)
     assert rules.may_edit(10**9)
     timed = rules.updated({"message_content_edit_limit_seconds": 3})
-    assert timed.may_edit(2.5) and not timed.may_edit(3.5) and timed.may_edit(None)
+    assert timed.may_edit(2.5)
+    assert not timed.may_edit(3.5)
+    assert timed.may_edit(None)
     assert not timed.updated({"allow_message_editing": False}).may_edit(0)
     assert text.RealmRules.from_register({}, timed) == timed

@@ -191,7 +191,8 @@ async def test_a_slow_command_is_deferred_within_discords_three_seconds(
         carol = world.discord_user("carol")
         asked = await world.discord.dispatch_slash(carol, "probe wait", answer="public")
         await asyncio.sleep(world.discord.interaction_deadline + 0.5)
-        assert asked.deferred and asked.acknowledged
+        assert asked.deferred
+        assert asked.acknowledged
         probe.release.set()
         await eventually(lambda: asked.answered.is_set())
         assert asked.answer().text == "Released (public)."
@@ -208,12 +209,14 @@ async def test_many_choices_become_rows_of_buttons_with_unique_ids(world: World)
     assert rows == [[f"Option {n}" for n in range(5)], [f"Option {n}" for n in range(5, 10)],
                     ["Option 10", "Option 11", "Long"]]
     custom_ids = [b["custom_id"] for b in buttons_of(message)]
-    assert len(set(custom_ids)) == len(custom_ids) and max(map(len, custom_ids)) <= 100
+    assert len(set(custom_ids)) == len(custom_ids)
+    assert max(map(len, custom_ids)) <= 100
 
     many = tuple(Choice(f"#{n}", f"whoami {n}") for n in range(30))
     await world.post("feed", Message(title="Pick from many", choices=many))
     _, crowded = world.discord.messages_in(world.channels["feed"])
-    assert len(crowded["components"]) == 5 and len(buttons_of(crowded)) == 25
+    assert len(crowded["components"]) == 5
+    assert len(buttons_of(crowded)) == 25
     assert "Also: #25: `/whoami 25`" in text_of(crowded)
 
 
@@ -221,5 +224,6 @@ async def test_long_text_is_shortened_not_refused(world: World) -> None:
     await world.post("feed", Message(body="y" * 7000, mentions=tuple(
         f"person{n}" for n in range(400))))
     [message] = world.discord.messages_in(world.channels["feed"])  # Discord accepted it
-    assert len(message["content"]) == 2000 and message["content"].endswith("…")
+    assert len(message["content"]) == 2000
+    assert message["content"].endswith("…")
     assert len(message["embeds"][0]["description"]) == 4096

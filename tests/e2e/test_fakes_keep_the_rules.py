@@ -87,7 +87,8 @@ async def test_discord_buckets_carry_their_headers_and_429(discord_fake: FakeDis
     assert remaining == ["1", "0"]
     status, error, headers = await call(discord_fake, "POST", path, {"content": "hi"})
     assert status == 429
-    assert error["global"] is False and 0 < error["retry_after"] <= 60
+    assert error["global"] is False
+    assert 0 < error["retry_after"] <= 60
     assert headers["X-RateLimit-Scope"] == "user"
     assert len(discord_fake.messages) == 2
 
@@ -147,7 +148,8 @@ async def test_zulip_truncates_limits_edits_and_refuses_as_zulip_does(
     assert status == 200
     [message] = zulip_fake.messages
     assert message["subject"] == "t" * 17 + "..."
-    assert len(message["content"]) == 100 and message["content"].endswith("[message truncated]")
+    assert len(message["content"]) == 100
+    assert message["content"].endswith("[message truncated]")
 
     edit = f"/messages/{sent['id']}"
     assert (await zulip_call(zulip_fake, "PATCH", edit, {"content": "new"}))[0] == 200

@@ -217,7 +217,8 @@ class DiscordTransport:
         self._hub = hub
         count = self._build_client(hub)
         guild = discord.Object(self.guild_id)
-        assert self.client is not None and self.tree is not None
+        assert self.client is not None
+        assert self.tree is not None
         try:
             await self.client.login(self._token)
         except discord.LoginFailure as error:
@@ -271,7 +272,8 @@ class DiscordTransport:
 
     async def _restart_without_members(self) -> bool:
         """A new client without the Server Members intent, logged in; False if it failed."""
-        assert self._hub is not None and self.client is not None
+        assert self._hub is not None
+        assert self.client is not None
         await self.client.close()
         self.members_intent = False
         self._build_client(self._hub)
