@@ -323,22 +323,15 @@ class DiscordTransport:
 
     async def _answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *,
                       private: bool = False) -> None:
-        """Answer within Discord's 3 seconds: at once, or deferred (privately) and then sent."""
-        assert self._hub is not None
-        task = asyncio.ensure_future(work)
+        """Answer within Discord's 3 seconds: at once, or deferred (privately) and then sent.
+        The wait covers all the work before the answer can go, its rendering included."""
+        task = asyncio.ensure_future(self._prepared(work, private))
         done, _ = await asyncio.wait({task}, timeout=self.defer_after)
         deferred = not done
         if deferred:
             with contextlib.suppress(*NETWORK_ERRORS):
                 await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            answer = await task
-        except Exception:  # the dispatcher answers command errors; this is a bug of ours
-            log.exception("Discord: an interaction failed")
-            answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
-                                   "The operators can find the error in Roadie's log.")
-        rendered = render.reply(answer, mention_ids(self._hub.db, PLATFORM, answer.message))
-        ephemeral = private or answer.private
+        rendered, ephemeral = await task
         try:
             if not deferred:
                 await interaction.response.send_message(**rendered.send_kwargs(),
@@ -352,6 +345,19 @@ class DiscordTransport:
         except NETWORK_ERRORS:
             log.exception("Discord: could not answer an interaction (%s)",
                           interaction.command.qualified_name if interaction.command else "button")
+
+    async def _prepared(self, work: Awaitable[Reply],
+                        private: bool) -> tuple[render.Rendered, bool]:
+        """The answer, rendered, and whether only the asker may see it."""
+        assert self._hub is not None
+        try:
+            answer = await work
+        except Exception:  # the dispatcher answers command errors; this is a bug of ours
+            log.exception("Discord: an interaction failed")
+            answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
+                                   "The operators can find the error in Roadie's log.")
+        rendered = render.reply(answer, mention_ids(self._hub.db, PLATFORM, answer.message))
+        return rendered, private or answer.private
 
     async def _on_tree_error(self, interaction: discord.Interaction,
                              error: app_commands.AppCommandError) -> None:
