@@ -38,7 +38,8 @@ async def call(fake: FakeDiscord, method: str, path: str, body: Any = None
     async with aiohttp.ClientSession() as session, session.request(
             method, fake.rest_base + path, json=body,
             headers={"Authorization": f"Bot {fake.token}"}) as response:
-        return response.status, await response.json(), dict(response.headers)
+        data = await response.json() if response.status != 204 else None
+        return response.status, data, dict(response.headers)
 
 
 def buttons(*custom_ids: str) -> dict[str, Any]:
@@ -105,7 +106,7 @@ async def test_discord_interactions_have_a_deadline_and_one_answer(
     discord_fake.commands = [{"id": "1", "name": "ping", "type": 1}]
     discord_fake.interaction_deadline = 0.2
     first = await discord_fake.dispatch_slash(user, "ping")
-    callback = f"/interactions/{first.id}/{first.token}/callback"
+    callback = f"/interactions/{first.id}/{first.token}/callback?with_response=true"
     assert (await call(discord_fake, "POST", callback,
                        {"type": 4, "data": {"content": "pong"}}))[0] == 200
     status, error, _ = await call(discord_fake, "POST", callback, {"type": 4,

@@ -87,6 +87,23 @@ def text_of(message: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def user_object(user_id: str, name: str, *, bot: bool = False,
+                global_name: str | None = None) -> dict[str, Any]:
+    """A user as Discord's answers carry one (UserResponse)."""
+    return {"id": user_id, "username": name, "discriminator": "0", "global_name": global_name,
+            "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "banner": None,
+            "accent_color": None, "avatar_decoration_data": None, "collectibles": None,
+            "primary_guild": None}
+
+
+def with_component_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Components as Discord answers them: each numbered in the message."""
+    numbers = itertools.count(1)
+    return [{**row, "id": row.get("id") or next(numbers),
+             "components": [{**item, "id": item.get("id") or next(numbers)}
+                            for item in row.get("components", [])]} for row in rows]
+
+
 def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for row in message.get("components") or [] for c in row.get("components", [])
             if c.get("type") == 2]
@@ -102,8 +119,7 @@ class DiscordUser:
 
     @property
     def payload(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.name, "discriminator": "0",
-                "global_name": self.name, "avatar": None, "bot": False}
+        return user_object(self.id, self.name, global_name=self.name)
 
     @property
     def mention(self) -> str:
@@ -175,8 +191,7 @@ class FakeDiscord(FakeService):
         encoded_id = base64.urlsafe_b64encode(self.app_id.encode()).decode().rstrip("=")
         self.token = f"{encoded_id}.GfAkEd.fake-discord-bot-token-for-tests-only"
         """Shaped like a real bot token (the application id in base64, then two parts)."""
-        self.bot_user = {"id": self.app_id, "username": "roadie", "discriminator": "0",
-                         "global_name": None, "avatar": None, "bot": True, "flags": 0}
+        self.bot_user = user_object(self.app_id, "roadie", bot=True)
         self.everyone = self._role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
         self.bot_role = self._role(self.snowflake(), "Roadie", BOT_PERMISSIONS, 1)
         self.roles: dict[str, dict[str, Any]] = {r["id"]: r for r in (self.everyone,
@@ -203,7 +218,10 @@ class FakeDiscord(FakeService):
 
     def _role(self, role_id: str, name: str, permissions: int, position: int) -> dict[str, Any]:
         return {"id": role_id, "name": name, "position": position, "permissions": str(permissions),
-                "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+                "color": 0, "colors": {"primary_color": 0, "secondary_color": None,
+                                       "tertiary_color": None},
+                "hoist": False, "managed": False, "mentionable": False, "icon": None,
+                "unicode_emoji": None, "flags": 0}
 
     def add_role(self, name: str, permissions: int = 0) -> str:
         role = self._role(self.snowflake(), name, permissions, len(self.roles))
@@ -219,7 +237,7 @@ class FakeDiscord(FakeService):
         self.channels[channel_id] = {"id": channel_id, "type": 0, "name": name,
                                      "position": len(self.channels), "guild_id": self.guild_id,
                                      "permission_overwrites": overwrites, "nsfw": False,
-                                     "parent_id": None, "topic": None,
+                                     "parent_id": None, "topic": None, "flags": 0,
                                      "rate_limit_per_user": 0, "last_message_id": None}
         return channel_id
 
@@ -227,14 +245,17 @@ class FakeDiscord(FakeService):
         self.bot_role["permissions"] = str(permissions)
 
     def _member_payload(self, user: DiscordUser) -> dict[str, Any]:
-        return {"user": user.payload, "roles": list(user.roles), "nick": None, "avatar": None,
-                "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False,
-                "flags": 0, "pending": False}
+        return self._member_object(user.payload, list(user.roles))
+
+    @staticmethod
+    def _member_object(user: dict[str, Any], roles: list[str]) -> dict[str, Any]:
+        return {"user": user, "roles": roles, "nick": None, "avatar": None, "banner": None,
+                "joined_at": "2024-01-01T00:00:00+00:00", "premium_since": None, "deaf": False,
+                "mute": False, "flags": 0, "pending": False,
+                "communication_disabled_until": None}
 
     def _bot_member(self) -> dict[str, Any]:
-        return {"user": self.bot_user, "roles": [self.bot_role["id"]], "nick": None,
-                "joined_at": "2024-01-01T00:00:00+00:00", "deaf": False, "mute": False,
-                "flags": 0}
+        return self._member_object(self.bot_user, [self.bot_role["id"]])
 
     def add_user(self, name: str, *, roles: list[str] | None = None,
                  created_at: datetime | None = None) -> DiscordUser:
@@ -265,7 +286,12 @@ class FakeDiscord(FakeService):
             "description": None, "afk_timeout": 300, "afk_channel_id": None,
             "system_channel_id": None, "rules_channel_id": None,
             "public_updates_channel_id": None, "vanity_url_code": None,
-            "premium_subscription_count": 0, "max_members": 1000, "application_id": None}
+            "premium_subscription_count": 0, "max_members": 1000, "application_id": None,
+            "home_header": None, "discovery_splash": None, "region": "deprecated",
+            "widget_enabled": False, "widget_channel_id": None, "max_presences": None,
+            "max_stage_video_channel_users": 50, "max_video_channel_users": 25,
+            "safety_alerts_channel_id": None, "premium_progress_bar_enabled": False,
+            "nsfw": False, "incidents_data": None}
         if with_state:
             guild.update({
                 "member_count": len(self.members) + 1, "large": False,
@@ -357,7 +383,9 @@ class FakeDiscord(FakeService):
         r = app.router
         r.add_get("/gateway", self._gateway)
         a = API
-        r.add_get(a + "/users/@me", answer(lambda: self._ok(self.bot_user)))
+        r.add_get(a + "/users/@me", answer(lambda: self._ok({
+            **self.bot_user, "mfa_enabled": False, "locale": "en-US", "verified": True,
+            "email": None})))
         r.add_get(a + "/oauth2/applications/@me", self._application)
         r.add_get(a + "/gateway/bot", self._gateway_bot)
         r.add_route("*", a + "/applications/{app}/guilds/{guild}/commands", self._sync)
@@ -394,6 +422,11 @@ class FakeDiscord(FakeService):
         return response
 
     @staticmethod
+    def _visible(message: dict[str, Any]) -> dict[str, Any]:
+        """A message as Discord answers it, without what the fake keeps for the tests."""
+        return {k: v for k, v in message.items() if k not in ("edits", "allowed_mentions")}
+
+    @staticmethod
     def _ok(data: Any, status: int = 200) -> web.Response:
         return json_response(data, status)
 
@@ -420,9 +453,15 @@ class FakeDiscord(FakeService):
     async def _application(self, _request: web.Request) -> web.Response:
         return self._ok({"id": self.app_id, "name": "roadie", "description": "", "icon": None,
                          "bot_public": False, "bot_require_code_grant": False,
-                         "owner": {**self.bot_user, "id": self.owner_id, "bot": False},
+                         "owner": user_object(self.owner_id, "owner"),
                          "verify_key": "00", "flags": self.application_flags, "team": None,
-                         "interactions_endpoint_url": None})
+                         "interactions_endpoint_url": None, "type": None,
+                         "flags_new": str(self.application_flags), "redirect_uris": [],
+                         "role_connections_verification_url": None,
+                         "approximate_guild_count": 1, "approximate_user_install_count": 0,
+                         "approximate_user_authorization_count": 0,
+                         "explicit_content_filter": 0, "eligible_oauth2_scopes": [],
+                         "bot": self.bot_user})
 
     async def _gateway_bot(self, _request: web.Request) -> web.Response:
         return self._ok({"url": self.gateway_url, "shards": 1, "session_start_limit": {
@@ -433,14 +472,19 @@ class FakeDiscord(FakeService):
             self.commands = [{**c, "id": self.snowflake(), "application_id": self.app_id,
                               "guild_id": self.guild_id, "version": self.snowflake(),
                               "type": c.get("type", 1), "default_member_permissions": None,
-                              "nsfw": False} for c in request[BODY] or []]
+                              "nsfw": False, "integration_types": c.get("integration_types")
+                              or [0], "contexts": c.get("contexts"),
+                              "dm_permission": c.get("dm_permission", True)}
+                             for c in request[BODY] or []]
         return self._ok(self.commands)
 
     def _message(self, channel_id: str, body: dict[str, Any], *,
                  flags: int = 0, interaction: FakeInteraction | None = None) -> dict[str, Any]:
         message = {"id": self.snowflake(), "channel_id": channel_id, "author": self.bot_user,
-                   "content": body.get("content") or "", "embeds": body.get("embeds") or [],
-                   "components": body.get("components") or [], "attachments": [],
+                   "content": body.get("content") or "",
+                   "embeds": [{"type": "rich", **e} for e in body.get("embeds") or []],
+                   "components": with_component_ids(body.get("components") or []),
+                   "attachments": [],
                    "mentions": [], "mention_roles": [], "mention_everyone": False,
                    "pinned": False, "tts": False, "type": 0 if interaction is None else 20,
                    "timestamp": "2024-01-01T00:00:00+00:00", "edited_timestamp": None,
@@ -449,6 +493,8 @@ class FakeDiscord(FakeService):
                    "nonce": body.get("nonce"), "edits": []}
         if channel_id in self.channels:
             message["guild_id"] = self.guild_id
+        if message["nonce"] is None:
+            del message["nonce"]  # Discord leaves it out
         return message
 
     async def _post_message(self, request: web.Request) -> web.Response:
@@ -467,10 +513,10 @@ class FakeDiscord(FakeService):
         if nonce and body.get("enforce_nonce"):
             for earlier in self.messages_in(channel_id):
                 if earlier["nonce"] == nonce:
-                    return self._ok(earlier)
+                    return self._ok(self._visible(earlier))
         message = self._message(channel_id, body)
         await self._added(message)
-        return self._ok(message)
+        return self._ok(self._visible(message))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         found = next((m for m in self.messages if m["id"] == request.match_info["message"]), None)
@@ -481,11 +527,11 @@ class FakeDiscord(FakeService):
         if invalid is not None:
             return invalid
         found["edits"].append({k: found.get(k) for k in ("content", "embeds", "components")})
+        changed = self._message(found["channel_id"], body)
         for key in ("content", "embeds", "components"):
             if key in body:
-                found[key] = body[key] if body[key] is not None else (
-                    "" if key == "content" else [])
-        return self._ok(found)
+                found[key] = changed[key]
+        return self._ok(self._visible(found))
 
     async def _channel(self, request: web.Request) -> web.Response:
         channel = self.channels.get(request.match_info["channel"])
@@ -499,7 +545,7 @@ class FakeDiscord(FakeService):
         if user is None:
             return self._error(400, "Invalid Recipient(s)", 50033)
         channel_id = self.dm_channels.setdefault(user_id, self.snowflake())
-        return self._ok({"id": channel_id, "type": 1, "recipients": [user.payload],
+        return self._ok({"id": channel_id, "type": 1, "flags": 0, "recipients": [user.payload],
                          "last_message_id": None})
 
     async def _user(self, request: web.Request) -> web.Response:
@@ -533,8 +579,8 @@ class FakeDiscord(FakeService):
         self.ban_log.append((request.method, user_id, details))
         if request.method == "PUT":
             user = self.users.get(user_id)
-            self.bans[user_id] = {"user": user.payload if user else {"id": user_id},
-                                  "reason": reason}
+            self.bans[user_id] = {"user": user.payload if user else user_object(user_id, "gone"),
+                                  "reason": reason or None}
             self.members.pop(user_id, None)
             return web.Response(status=204)
         if request.method == "DELETE":
@@ -583,12 +629,17 @@ class FakeDiscord(FakeService):
             interaction.original = self._message(channel_id, data, interaction=interaction)
             interaction.answered.set()
         message = interaction.original or {}
-        return self._ok({"interaction": {"id": interaction.id, "type": interaction.payload["type"],
-                                         "response_message_id": message.get("id"),
-                                         "response_message_loading": kind == 5,
-                                         "response_message_ephemeral": bool(
-                                             int(data.get("flags") or 0) & EPHEMERAL)},
-                         "resource": {"type": kind, **({"message": message} if message else {})}})
+        answered: dict[str, Any] = {
+            "interaction": {"id": interaction.id, "type": interaction.payload["type"],
+                            "response_message_loading": kind == 5,
+                            "response_message_ephemeral": bool(
+                                int(data.get("flags") or 0) & EPHEMERAL)}}
+        if kind in (4, 7) and message:
+            answered["interaction"]["response_message_id"] = message["id"]
+            answered["resource"] = {"type": kind, "message": self._visible(message)}
+        if request.query.get("with_response") not in ("1", "true", "True"):
+            return web.Response(status=204)
+        return self._ok(answered)
 
     def _token_refusal(self, interaction: FakeInteraction | None) -> web.Response | None:
         """Webhook calls need a live token of an interaction that was answered."""
@@ -622,7 +673,7 @@ class FakeDiscord(FakeService):
             interaction.answered.set()
         if interaction.original is None:
             return self._error(404, "Unknown Message", 10008)
-        return self._ok(interaction.original)
+        return self._ok(self._visible(interaction.original))
 
     async def _followup(self, request: web.Request) -> web.Response:
         interaction = self._interaction_by_token(request.match_info["token"])
@@ -643,7 +694,7 @@ class FakeDiscord(FakeService):
         message = self._message(interaction.payload["channel_id"], body, interaction=interaction)
         interaction.followups.append(message)
         interaction.answered.set()
-        return self._ok(message)
+        return self._ok(self._visible(message))
 
     def _interaction(self, user: DiscordUser, kind: int, data: dict[str, Any], *,
                      channel_id: str | None = None,
@@ -660,8 +711,7 @@ class FakeDiscord(FakeService):
             "authorizing_integration_owners": {"0": self.guild_id}, "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024, "data": data}
         if message is not None:
-            payload["message"] = {k: v for k, v in message.items()
-                                  if k not in ("edits", "allowed_mentions")}
+            payload["message"] = self._visible(message)
         interaction = FakeInteraction(payload["id"], payload["token"], user, payload)
         self.interactions[interaction.id] = interaction
         return interaction

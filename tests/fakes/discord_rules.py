@@ -228,6 +228,6 @@ class RateLimits:
                  "Via": "1.1 google"}
         if is_global:
             extra["X-RateLimit-Global"] = "true"
-        return Limited({"message": "You are being rate limited.",
+        return Limited({"message": "You are being rate limited.", "code": 0,
                         "retry_after": round(retry_after, 3), "global": is_global},
                        {**headers, **extra})

@@ -70,7 +70,8 @@ class ZulipUser:
                 "role": self.role, "is_bot": self.is_bot, "is_active": self.is_active,
                 "is_admin": self.role <= ADMIN, "is_owner": self.role == OWNER,
                 "is_guest": False, "date_joined": self.date_joined, "timezone": "",
-                "avatar_url": None, "delivery_email": None}
+                "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
+                "avatar_version": 1, "delivery_email": self.email}
 
     @property
     def mention(self) -> str:
