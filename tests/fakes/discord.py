@@ -175,6 +175,10 @@ class FakeInteraction:
 
 
 class FakeDiscord(FakeService):
+    contract_name = "discord"
+    api_prefix = API
+    strict_responses = True
+
     def __init__(self) -> None:
         super().__init__()
         self.snowflake = _Snowflakes()

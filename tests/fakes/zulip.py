@@ -99,6 +99,10 @@ def visible(message: dict[str, Any]) -> dict[str, Any]:
 
 
 class FakeZulip(FakeService):
+    contract_name = "zulip"
+    api_prefix = API
+    strict_responses = True
+
     def __init__(self, *, poll_timeout: float = 1.0, edit_limit_seconds: float | None = 600,
                  max_message_length: int = 10000, max_topic_length: int = 60,
                  rate_limit: int = 200, rate_window: float = 60.0) -> None:
