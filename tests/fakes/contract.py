@@ -127,17 +127,21 @@ def _escape(part: str) -> str:
 class Contract:
     def __init__(self, service: str, *, anywhere: dict[int, str | None] | None = None,
                  loose_bodies: bool = False,
-                 request_schemas: dict[str, Any] | None = None) -> None:
+                 request_schemas: dict[str, Any] | None = None,
+                 documented_schemas: dict[str, Any] | None = None) -> None:
         """`anywhere`: statuses the service may answer on any operation although the
         description lists them on few (rate limits, gateway failures), each with the
         component schema its body has (None: any body). `loose_bodies`: Discord's reading
         of request bodies (see the module's docstring). `request_schemas`: component schemas
-        that read otherwise in requests than in answers."""
+        that read otherwise in requests than in answers. `documented_schemas`: component
+        schemas where the developer documentation and the description differ, as the
+        documentation has them (it wins)."""
         self.service = service
         self.loose_bodies = loose_bodies
         raw = json.loads((CONTRACTS / f"{service}.json").read_text())
         openapi30 = str(raw["openapi"]).startswith("3.0")
         self.document = _translate(raw, openapi30)
+        self.document["components"]["schemas"].update(documented_schemas or {})
         self.uri = f"urn:roadie-contract:{service}"
         self.request_uri = f"urn:roadie-contract:{service}:requests"
         for_requests = {**self.document, "components": {**self.document["components"], "schemas": {
@@ -343,6 +347,15 @@ class Contract:
         return self.check(pointer, data, label)
 
 
+DISCORD_FIELD_ERRORS = {
+    "type": "object", "additionalProperties": False, "required": ["_errors"],
+    "properties": {"_errors": {"type": "array", "items": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}}
+"""The errors of one field in Discord's 50035 "Invalid Form Body": the description gives
+them integer codes, the developer docs (and Discord) string ones (`BASE_TYPE_MAX_LENGTH`)."""
+
+
 @cache
 def contract(service: str) -> Contract:
     anywhere: dict[str, dict[int, str | None]] = {
@@ -355,5 +368,6 @@ def contract(service: str) -> Contract:
     if service == "discord":
         snowflake = {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"}
         return Contract(service, anywhere=anywhere[service], loose_bodies=True, request_schemas={
-            "SnowflakeType": {"anyOf": [snowflake, {"type": "integer", "minimum": 0}]}})
+            "SnowflakeType": {"anyOf": [snowflake, {"type": "integer", "minimum": 0}]}},
+            documented_schemas={"InnerErrors": DISCORD_FIELD_ERRORS})
     return Contract(service, anywhere=anywhere.get(service))
