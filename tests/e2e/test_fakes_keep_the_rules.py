@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.fakes.contract import refusals_on_purpose
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.zulip import FakeZulip
 
@@ -62,9 +63,12 @@ async def test_discord_refuses_messages_over_its_limits(discord_fake: FakeDiscor
         "components": {"components": [buttons(str(n)) for n in range(6)]},
     }
     for where, body in too_much.items():
-        status, error, _ = await call(discord_fake, "POST", path, body)
+        with refusals_on_purpose() as made:
+            status, error, _ = await call(discord_fake, "POST", path, body)
         assert (status, error["code"], error["message"]) == (400, 50035, "Invalid Form Body"), \
             where
+        [exchange] = made
+        assert exchange.response_valid, exchange.response_problems  # Discord's error shape
         tree = error["errors"]
         for part in where.split("."):
             tree = tree[part]
