@@ -64,7 +64,16 @@ What a World offers
 - Failures: `world.discord.fail_api("POST", f"/channels/{id}/messages", status=503)`,
   `world.discord.rate_limit(..., retry_after=0.05)`, `await world.discord.drop()` (the
   gateway dies; the bot resumes and gets the missed events), `world.zulip.fail_api(...)`,
-  `world.zulip.rate_limit(...)`, `world.zulip.expire_queues()`.
+  `world.zulip.rate_limit(...)`, `world.zulip.expire_queues()`. Discord's gateway:
+  `await world.discord.request_reconnect()` (op 7), `invalidate_session()` (op 9),
+  `close_gateway(4004)`; `world.discord.application_flags = 0` (the Server Members intent
+  off, so an IDENTIFY asking for it is closed with 4014).
+- The fakes keep the services' rules: Discord refuses content, embeds and components over
+  its limits (400, 50035), refuses answers to an interaction after 3 s
+  (`world.discord.interaction_deadline`; `FakeInteraction.refusals` lists what it refused),
+  and rate-limits per route and globally (`world.discord.rate_limits`); Zulip's realm has an
+  edit window, truncates long content and topics, and rate-limits (see the fakes' docstrings).
+  Every exchange is checked against the services' descriptions (tests/fakes/contract.py).
 - `await world.restart()`: a new Roadie process on the same database and fakes.
 """
 
