@@ -28,6 +28,8 @@ from governance.migrate import upgrade
 from governance.schema import tables
 from tests.fakes.contract import EXCHANGES
 
+pytest_plugins = ["pytester"]
+
 POSTGRES_URL = database_url(os.environ.get("ROADIE_TEST_POSTGRES_URL",
                                            "postgresql://postgres@127.0.0.1:5432/test"))
 REQUIRE_POSTGRES = os.environ.get("ROADIE_REQUIRE_POSTGRES") == "1"

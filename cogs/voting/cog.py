@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -63,8 +64,9 @@ class VotingCog(Cog):
         proposer = call.require_linked()
         member = await self._check_nominee(login)
         rules = self.settings.nomination
+        name = await self._project_name(project)
         reply = await self._open(call, service.Proposal(
-            kind=NOMINATION, project=self._project_name(project), subject=login, reason=reason,
+            kind=NOMINATION, project=name, subject=login, reason=reason,
             proposer=proposer, rules=rules.rules(), electorate=(),
             nominee_accepts=rules.nominee_accepts))
         if not member:
@@ -79,7 +81,7 @@ class VotingCog(Cog):
              Text("reason", "what is wrong with it"), role=Role.MEMBER)
     async def dispute(self, call: Invocation, project: str, commit: str, reason: str) -> str:
         proposer = call.require_linked()
-        name = self._project_name(project)
+        name = await self._project_name(project)
         sha = parse_commit(commit, org=self.ctx.org, project=name)
         return await self._open(call, service.Proposal(
             kind=DISPUTE, project=name, subject=sha, reason=reason, proposer=proposer,
@@ -88,7 +90,7 @@ class VotingCog(Cog):
     async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
         voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
         proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.open_vote(session, proposal, now=call.now,
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
@@ -96,23 +98,24 @@ class VotingCog(Cog):
             told = vote.state != PENDING or self.ctx.outbox.post_to_person(
                 session, vote.subject, render.nominee_request(vote),
                 key=f"vote:{vote.number}:ask")
+            return vote, told
+        vote, told = await self.ctx.db.run(transact)
         reply = render.opened_reply(vote)
         if not told:
             reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
                       f"told: point them to `/vote accept {vote.number}`.")
         return reply
 
-    def _project_name(self, project: str) -> str:
-        with self.ctx.db.transaction() as session:
-            return require_project(session, project).name
+    async def _project_name(self, project: str) -> str:
+        return await self.ctx.db.run(lambda session: require_project(session, project).name)
 
     async def _check_nominee(self, login: str) -> bool:
         """Whether the nominee is an org member. With GitHub, someone who is not can be
         nominated (the team invites them, see `follow_up`), but must be a GitHub user."""
         if self.ctx.github is None:
-            with self.ctx.db.transaction() as session:
-                if profile_for_login(session, login).at_least(Role.MEMBER):
-                    return True
+            if await self.ctx.db.run(
+                    lambda session: profile_for_login(session, login).at_least(Role.MEMBER)):
+                return True
             raise Refusal(f"{login} is not a member of {self.ctx.org}; only members can lead "
                           "a project.", "Check the spelling of the login.")
         try:
@@ -133,10 +136,12 @@ class VotingCog(Cog):
              role=Role.MEMBER)
     async def accept(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.accept(session, number=number, login=login, now=call.now,
                                   remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now)
+            return vote
+        vote = await self.ctx.db.run(transact)
         assert vote.closes_at is not None
         return (f"You accepted nomination #{number}; the ballot is open until "
                 f"{render.when(vote.closes_at)}.")
@@ -145,10 +150,11 @@ class VotingCog(Cog):
              Text("reason", "why, if you like", optional=True), role=Role.MEMBER)
     async def decline(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.decline(session, number=number, login=login, reason=reason,
                                    now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"You declined nomination #{number}; it is closed without a ballot."
 
     # --- ballots -------------------------------------------------------------------------
@@ -160,13 +166,15 @@ class VotingCog(Cog):
     async def cast(self, call: Invocation, number: int, choice: str | None,
                    reason: str) -> Reply | Message:
         if not choice:
-            return self._status_of(number, call.now)
+            return await self._status_of(number, call.now)
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now)
             self._show_status(session, casting.vote, call.now)
             settled = service.early_close_due(session, number)
+            return casting, settled
+        casting, settled = await self.ctx.db.run(transact)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
         if settled:
@@ -178,12 +186,12 @@ class VotingCog(Cog):
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
-            return render.listing(service.live_votes(session), call.now)
+        votes = await self.ctx.db.run(service.live_votes)
+        return render.listing(votes, call.now)
 
-    def _status_of(self, number: int, now: datetime) -> Message:
-        with self.ctx.db.transaction() as session:
-            return self._status_message(session, service.require_vote(session, number), now)
+    async def _status_of(self, number: int, now: datetime) -> Message:
+        return await self.ctx.db.run(lambda session: self._status_message(
+            session, service.require_vote(session, number), now))
 
     # --- concerns ------------------------------------------------------------------------
 
@@ -191,10 +199,12 @@ class VotingCog(Cog):
              NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
     async def concern(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.raise_concern(session, number=number, login=login, name=name,
                                             now=call.now)
             self._show_status(session, service.require_vote(session, number), call.now)
+            return concern
+        concern = await self.ctx.db.run(transact)
         return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
                 f"it: `/vote resolve {number} {concern.name}`.")
 
@@ -202,13 +212,15 @@ class VotingCog(Cog):
              Text("name", "the concern's name"), role=Role.MEMBER)
     async def resolve(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.resolve_concern(session, number=number, login=login, name=name,
                                               now=call.now)
             vote = service.require_vote(session, number)
             remaining = service.open_concerns(session, number)
             self._show_status(session, vote, call.now)
             due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
+            return concern, remaining, due
+        concern, remaining, due = await self.ctx.db.run(transact)
         reply = f"Concern {concern.name!r} on vote #{number} is resolved."
         if remaining:
             reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
@@ -223,14 +235,17 @@ class VotingCog(Cog):
              role=Role.ADMIN)
     async def refresh(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
-            vote = service.require_vote(session, number)
-            project, rules = vote.project, Rules.from_data(vote.rules_data())
-        voters = await read_electorate(self.ctx, self.settings, rules, project)
-        with self.ctx.db.transaction() as session:
+        vote = await self.ctx.db.run(lambda session: service.require_vote(session, number))
+        voters = await read_electorate(self.ctx, self.settings, Rules.from_data(vote.rules_data()),
+                                       vote.project)
+
+        def refresh(session: Session) -> tuple[set[str], set[str]]:
             vote, joined, left = service.refresh_electorate(session, number=number, login=login,
                                                            electorate=voters, now=call.now)
             self._show_status(session, vote, call.now)
+            return joined, left
+
+        joined, left = await self.ctx.db.run(refresh)
         change = []
         if joined:
             change.append("joined: " + ", ".join(sorted(joined)))
@@ -244,16 +259,16 @@ class VotingCog(Cog):
              Text("reason", "why it is cancelled"), role=Role.MEMBER)
     async def cancel(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.cancel(session, number=number, login=login, reason=reason,
                                   now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"Vote #{number} is cancelled."
 
     @completer("votes")
-    def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            votes = service.live_votes(session)
+    async def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
+        votes = await self.ctx.db.run(service.live_votes)
         return [(f"#{v.number} {render.subject(v)}"[:100], str(v.number))
                 for v in votes if str(v.number).startswith(prefix.lstrip("#"))]
 
@@ -278,7 +293,7 @@ class VotingCog(Cog):
 
     async def tick(self) -> None:
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             for vote in service.lapse_unaccepted(session, now=now):
                 self._show_status(session, vote, now)
             for vote, missing in service.due_reminders(session, now=now):
@@ -286,13 +301,15 @@ class VotingCog(Cog):
                     self.ctx.outbox.post_to_person(session, login, render.reminder(vote, now),
                                                    key=f"vote:{vote.number}:remind:{login}")
             due = service.due_to_close(session, now=now)
+            return due
+        due = await self.ctx.db.run(transact)
         for number in due:
             await self.close_vote(number, now)
         await self.follow_up(now)
         await self.check_invitations(now)
 
     async def close_vote(self, number: int, now: datetime) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             closing = service.close(session, number=number, now=now)
             if closing is None:
                 return
@@ -315,6 +332,7 @@ class VotingCog(Cog):
                 note = self._escalate(session, vote, self._appointment_summary(vote))
                 service.follow_up_finished(session, number=number, escalated=True, note=note,
                                            now=now)
+        return await self.ctx.db.run(transact)
 
     def _appointment_summary(self, vote: Vote) -> str:
         team = self.settings.team(self.settings.leads_team, vote.project)
@@ -343,30 +361,36 @@ class VotingCog(Cog):
         what Roadie cannot do goes to the admins as an escalation. Someone who is not an org
         member is only invited by GitHub: that is said, and followed (`joined`,
         `check_invitations`) until they accept or the invitation expires."""
-        with self.ctx.db.transaction() as session:
-            due = [(v.number, v.project, v.subject, v.follow_up_attempts)
-                   for v in service.due_follow_ups(session, now=now)]
+        due = await self.ctx.db.run(lambda session: [
+            (v.number, v.project, v.subject, v.follow_up_attempts)
+            for v in service.due_follow_ups(session, now=now)])
         for number, project, nominee, attempts in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
             outcome = await self._add_to_team(team, nominee)
-            with self.ctx.db.transaction() as session:
-                vote = service.require_vote(session, number)
-                if outcome == "active":
-                    self._joined(session, vote, team, now, accepted=False)
-                elif outcome == "pending":
-                    self._invited(session, vote, team, now)
-                elif outcome.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
-                    note = self._escalate(session, vote, self._appointment_summary(vote)
-                                          + f" GitHub answered: {outcome.detail}")
-                    service.follow_up_finished(session, number=number, escalated=True,
-                                               note=note, now=now)
-                else:
-                    retry = timedelta(seconds=outcome.retry_after or 60 * 2 ** attempts)
-                    service.follow_up_failed(session, number=number, error=outcome.detail,
-                                             now=now, retry_in=retry)
-                    self.log.warning("adding %s to %s failed (%s); retrying in %s", nominee,
-                                     team, outcome.detail, retry)
+            await self.ctx.db.run(lambda session, number=number, team=team, outcome=outcome,
+                                  attempts=attempts: self._followed_up(
+                                      session, number, team, outcome, attempts, now))
+
+    def _followed_up(self, session: Session, number: int, team: str,
+                     outcome: TeamMembership | PlatformError, attempts: int,
+                     now: datetime) -> None:
+        vote = service.require_vote(session, number)
+        if outcome == "active":
+            self._joined(session, vote, team, now, accepted=False)
+        elif outcome == "pending":
+            self._invited(session, vote, team, now)
+        elif outcome.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
+            note = self._escalate(session, vote, self._appointment_summary(vote)
+                                  + f" GitHub answered: {outcome.detail}")
+            service.follow_up_finished(session, number=number, escalated=True, note=note,
+                                       now=now)
+        else:
+            retry = timedelta(seconds=outcome.retry_after or 60 * 2 ** attempts)
+            service.follow_up_failed(session, number=number, error=outcome.detail, now=now,
+                                     retry_in=retry)
+            self.log.warning("adding %s to %s failed (%s); retrying in %s", vote.subject,
+                             team, outcome.detail, retry)
 
     async def _add_to_team(self, team: str, login: str) -> TeamMembership | PlatformError:
         if self.ctx.github is None:
@@ -412,49 +436,55 @@ class VotingCog(Cog):
             return False
         if not login:
             return False
-        now, acted = self.ctx.clock.now(), False
-        with self.ctx.db.transaction() as session:
+        now = self.ctx.clock.now()
+
+        def transact(session: Session) -> bool:
+            acted = False
             for vote in service.invitations_of(session, login):
                 leads = self.settings.team(self.settings.leads_team, vote.project)
                 if not team or team.lower() == leads:
                     self._joined(session, vote, leads, now, accepted=True)
                     acted = True
-        return acted
+            return acted
+
+        return await self.ctx.db.run(transact)
 
     async def check_invitations(self, now: datetime) -> None:
         """Invitations whose time is up: asked of GitHub once more (a webhook may have been
         missed), then told as accepted, or as expired and escalated to the admins."""
-        with self.ctx.db.transaction() as session:
-            due = [(v.number, v.project, v.subject)
-                   for v in service.due_invitations(session, now=now)]
+        due = await self.ctx.db.run(lambda session: [
+            (v.number, v.project, v.subject) for v in service.due_invitations(session, now=now)])
         for number, project, nominee in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
             try:
                 state = await self._membership(team, nominee)
             except PlatformError as error:
-                with self.ctx.db.transaction() as session:
-                    service.follow_up_failed(session, number=number, error=error.detail,
-                                             now=now, retry_in=timedelta(
-                                                 seconds=error.retry_after or 3600))
+                wait = timedelta(seconds=error.retry_after or 3600)
+                await self.ctx.db.run(lambda session, number=number, error=error, wait=wait:
+                                      service.follow_up_failed(
+                                          session, number=number, error=error.detail, now=now,
+                                          retry_in=wait))
                 continue
-            with self.ctx.db.transaction() as session:
-                vote = service.require_vote(session, number)
-                if state == "active":
-                    self._joined(session, vote, team, now, accepted=True)
-                    continue
-                wait = format_duration(self.settings.invitation_expires_after)
-                self.ctx.outbox.post(session, self.ctx.destinations.for_project(project),
-                                     Message(body=f"{nominee} did not accept the invitation "
-                                                  f"to the GitHub org {self.ctx.org} within "
-                                                  f"{wait}, so is not in the team {team}; "
-                                                  "an admin is asked to sort it out.",
-                                             tone="warning"),
-                                     key=f"vote:{number}:expired")
-                note = self._escalate(session, vote, self._appointment_summary(vote)
-                                      + " Their invitation to the org expired unanswered.")
-                service.follow_up_finished(session, number=number, escalated=True,
-                                           note=note, now=now)
+            await self.ctx.db.run(lambda session, number=number, team=team, state=state:
+                                  self._invitation_ended(session, number, team, state, now))
+
+    def _invitation_ended(self, session: Session, number: int, team: str,
+                          state: TeamMembership | None, now: datetime) -> None:
+        vote = service.require_vote(session, number)
+        if state == "active":
+            self._joined(session, vote, team, now, accepted=True)
+            return
+        wait = format_duration(self.settings.invitation_expires_after)
+        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
+                             Message(body=f"{vote.subject} did not accept the invitation to the "
+                                          f"GitHub org {self.ctx.org} within {wait}, so is not "
+                                          f"in the team {team}; an admin is asked to sort it "
+                                          "out.", tone="warning"),
+                             key=f"vote:{number}:expired")
+        note = self._escalate(session, vote, self._appointment_summary(vote)
+                              + " Their invitation to the org expired unanswered.")
+        service.follow_up_finished(session, number=number, escalated=True, note=note, now=now)
 
     async def _membership(self, team: str, login: str) -> TeamMembership | None:
         if self.ctx.github is None:

@@ -188,13 +188,12 @@ class FakeGitHub(FakeService):
 
     def _page(self, request: web.Request, items: list[Any]) -> web.Response:
         """One page of a list, with GitHub's `Link` header to the others."""
-        try:
-            per_page = min(max(int(request.query.get("per_page", 30)), 1), 100,
-                           self.max_per_page)
-            page = max(int(request.query.get("page", 1)), 1)
-        except ValueError:
-            return validation_failed([{"resource": "Search", "field": "per_page",
-                                       "code": "invalid"}])
+        def number(name: str, default: int) -> int:  # GitHub ignores what is no number
+            value = request.query.get(name, "")
+            return max(int(value), 1) if value.isdigit() else default
+
+        per_page = min(number("per_page", 30), 100, self.max_per_page)
+        page = number("page", 1)
         last = max((len(items) + per_page - 1) // per_page, 1)
 
         def link(number: int, rel: str) -> str:

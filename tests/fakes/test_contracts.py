@@ -107,3 +107,31 @@ async def test_every_answer_carries_the_rate_limit_headers(github: FakeGitHub) -
             assert answer.headers["x-ratelimit-limit"] == "5000"
             assert int(answer.headers["x-ratelimit-remaining"]) < 5000
             assert int(answer.headers["x-ratelimit-reset"]) > 0
+
+
+def test_a_test_that_sends_an_invalid_request_fails(pytester: pytest.Pytester,
+                                                     deliberate: list[Exchange]) -> None:
+    pytester.makeconftest("from tests.conftest import _fakes_keep_their_contracts  # noqa")
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n"
+                     "asyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_sends="""
+        import aiohttp
+        from tests.fakes.github import FakeGitHub
+
+        async def test_sends_a_comment_without_its_body():
+            fake = FakeGitHub()
+            await fake.start()
+            async with aiohttp.ClientSession() as http:
+                await http.post(f"{fake.url}/repos/jazzband/demo/issues",
+                                json={"title": "ok"})
+                await http.post(f"{fake.url}/repos/jazzband/demo/issues/1/comments",
+                                json={"text": "hello"})
+            await fake.stop()
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*1 exchange(s) with a fake break the description:*",
+        "github POST /repos/{owner}/{repo}/issues/{issue_number}/comments -> 422: body $: "
+        "'body' is a required property (schema /paths/*/requestBody/content/application~1json"
+        "/schema/required)*"])

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,7 +25,7 @@ from discord import app_commands
 
 from bot.core.commands import CommandSpec
 from bot.core.events import MemberJoined
-from bot.core.messages import Message, Reply
+from bot.core.messages import Choice, Message, Reply
 from bot.core.outbox import DIRECT_PREFIX
 from bot.core.ports import ChatMember, PlatformError, Rate
 from bot.runtime.dispatcher import Speaker, refusal_reply
@@ -309,24 +309,28 @@ class DiscordTransport:
         await self._answer(interaction, self._hub.run_values(self._speaker(interaction), path, raw))
 
     async def on_choice(self, interaction: discord.Interaction, custom_id: str) -> None:
+        await self._answer(interaction, self._choose(interaction, custom_id), private=True)
+
+    async def _choose(self, interaction: discord.Interaction, custom_id: str) -> Reply:
         assert self._hub is not None
-        choices = ()
+        choices: tuple[Choice, ...] = ()
         if interaction.message is not None and custom_id.startswith("roadie#"):
-            choices = choices_of_sent(self._hub.db, PLATFORM, str(interaction.message.id))
+            choices = await choices_of_sent(self._hub.db, PLATFORM, str(interaction.message.id))
         command = render.command_for(custom_id, choices)
         if command is None:
-            answer: Awaitable[Reply] = _ready(refusal_reply(
-                "This button no longer leads anywhere.", "Run the command it offered instead."))
-        else:
-            answer = self._hub.run_text(self._speaker(interaction), command)
-        await self._answer(interaction, answer, private=True)
+            return refusal_reply("This button no longer leads anywhere.",
+                                 "Run the command it offered instead.")
+        return await self._hub.run_text(self._speaker(interaction), command)
 
     async def _answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *,
                       private: bool = False) -> None:
         """Answer within Discord's 3 seconds: at once, or deferred (privately) and then sent.
         The wait covers all the work before the answer can go, its rendering included."""
         task = asyncio.ensure_future(self._prepared(work, private))
-        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        # Counted from when Discord made the interaction: a busy moment may have held it up.
+        waited = (datetime.now(UTC) - interaction.created_at).total_seconds()
+        done, _ = await asyncio.wait({task}, timeout=min(self.defer_after,
+                                                         max(0.0, self.defer_after - waited)))
         deferred = not done
         if deferred:
             with contextlib.suppress(*NETWORK_ERRORS):
@@ -356,7 +360,7 @@ class DiscordTransport:
             log.exception("Discord: an interaction failed")
             answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
                                    "The operators can find the error in Roadie's log.")
-        rendered = render.reply(answer, mention_ids(self._hub.db, PLATFORM, answer.message))
+        rendered = render.reply(answer, await mention_ids(self._hub.db, PLATFORM, answer.message))
         return rendered, private or answer.private
 
     async def _on_tree_error(self, interaction: discord.Interaction,
@@ -411,6 +415,3 @@ class DiscordTransport:
             guild = self._guild = await client.fetch_guild(self.guild_id)
         return guild
 
-
-async def _ready(reply: Reply) -> Reply:
-    return reply
