@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from bot.core.messages import Choice, Field, Message
 from bot.core.ports import PlatformError
@@ -227,3 +230,32 @@ async def test_long_text_is_shortened_not_refused(world: World) -> None:
     assert len(message["content"]) == 2000
     assert message["content"].endswith("…")
     assert len(message["embeds"][0]["description"]) == 4096
+
+
+async def test_a_slow_database_still_gets_every_interaction_answered_in_time(
+        world: World) -> None:
+    """Every statement takes 0.4 s: a command is deferred before Discord's 3 s are up and
+    answered later. Suggestions cannot be deferred: when they would come too late (2.5 s a
+    statement), none are offered, in time."""
+    carol = world.discord_user("carol")
+    delay = 0.4
+
+    def slow(*_args: Any) -> None:
+        time.sleep(delay)
+
+    engine = world.roadie.db.engine
+    event.listen(engine, "before_cursor_execute", slow)
+    try:
+        asked = await world.discord.dispatch_slash(carol, "whoami")
+        await asyncio.wait_for(asked.answered.wait(), 30)
+        delay = 2.5
+        suggesting = await world.discord.dispatch_slash(
+            carol, "grant", focused="project", login="bob", role="lead", project="dj")
+        await asyncio.wait_for(suggesting.answered.wait(), 10)
+    finally:
+        event.remove(engine, "before_cursor_execute", slow)
+    assert asked.deferred
+    assert "You are carol on discord" in asked.answer().text
+    assert suggesting.choices == []
+    assert asked.refusals == []  # nothing came too late
+    assert suggesting.refusals == []

@@ -4,7 +4,7 @@ Zulip queue, a permanent refusal. Nothing is lost and nothing is doubled."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.core.messages import Message
 from bot.core.ports import PlatformError
@@ -66,10 +66,13 @@ async def test_discord_buckets_and_its_global_limit_lose_and_double_nothing(
     world.discord.rate_limits.limits["messages"] = (2, 1.0)
     world.discord.rate_limits.global_limit = 3
     places = ("admins", "feed", "digest")
-    with world.roadie.db.transaction() as session:
+
+    def burst(session: Session) -> None:
         for n in range(4):
             for place in places:
                 world.roadie.outbox.post(session, place, Message(body=f"{place} {n}"))
+
+    await world.roadie.db.run(burst)
     for _ in range(30):  # discord.py retries a few 429s itself, the outbox the rest, later
         if all(len(world.on_discord(p)) == 4 for p in places):
             break
@@ -78,7 +81,7 @@ async def test_discord_buckets_and_its_global_limit_lose_and_double_nothing(
         assert world.on_discord(place) == [f"{place} {n}" for n in range(4)]
     posts = sum(posts_to(world, world.channels[p]) for p in places)
     assert posts > 12  # some were refused with a 429 and sent again
-    assert {row.status for row in outbox(world, "discord")} == {SENT}
+    assert {row.status for row in await outbox(world, "discord")} == {SENT}
 
 
 async def test_a_long_discord_rate_limit_becomes_a_platform_error(world: World) -> None:
