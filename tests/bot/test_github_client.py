@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.core.ports import PlatformError
+from bot.github import doctor
 from bot.github.client import PyGithubPort, rate_limit_wait
 from tests.fakes.github import FakeGitHub
 
@@ -147,3 +148,18 @@ async def test_lists_of_many_pages_are_read_whole(
     assert len(fake.called("GET", "/repos/jazzband/django-sample/commits/abc123/pulls")) == 2
     fake.teams["big"] = {f"m{n}" for n in range(7)}
     assert len(await port.team_members("big")) == 7
+
+
+async def test_the_doctor_tells_a_rate_limit_from_a_refused_token(
+        github: tuple[FakeGitHub, PyGithubPort]) -> None:
+    fake, _ = github
+    fake.rate_limit_remaining, fake.rate_limit_reset = 0, int(time.time()) + 120
+    [finding] = await doctor.check("jazzband", "t", fake.url, "the environment")
+    assert not finding.ok
+    assert finding.text.startswith("GitHub is rate limiting this token (403): run `roadie "
+                                   "doctor` again in 1")
+    fake.rate_limit_remaining = 10
+    fake.fail("GET", "/user", status=401, body={"message": "Bad credentials",
+                                                "documentation_url": "https://docs"})
+    [finding] = await doctor.check("jazzband", "t", fake.url, "the environment")
+    assert finding.text == "the token was refused (401): make a new one"

@@ -19,6 +19,10 @@ OpenAPI is not quite JSON Schema, so the descriptions are translated once when l
   query values are `true`/`false`/`1`/`0` ("Boolean Query Strings" in Discord's docs), and
   a snowflake in a request may be a JSON integer (discord.py sends `recipient_id` and
   `allowed_mentions.users` so; Discord takes them). Answers keep snowflakes as strings.
+- Some answers may come from any operation although the descriptions list them on few:
+  rate limits (GitHub 403/429, Discord and Zulip 429), gateway failures (500, 502, 503,
+  504) and GitHub's 401 and 404; their bodies are checked against the error schema the
+  description has for them (`contract()` lists them).
 - An error status that the description lists without a body may carry one (GitHub's 422 on
   a team membership, for example, has `message` and `errors` although none is described).
 """
