@@ -11,14 +11,14 @@ Tests play the people: `await fake.say(user, "/whoami", stream="general", topic=
 Failures on demand: `fail(...)` (any status), `rate_limit(...)` (429 with retry-after),
 `expire_queues()` (the bot's event queue is gone, as after a server restart).
 
-The realm keeps Zulip's rules (tests/../api-specs/README.md): only the sender may edit a
-message's content, and only within `edit_limit_seconds` of sending it (default 600; None for
-no limit), in the server's real time; content longer than `max_message_length` and topics
-longer than `max_topic_length` are truncated, not refused; all three are given by
-`/register` (with `realm` among the fetched types). A reaction given twice is refused, a
-direct message to a deactivated user too, and every answer carries `X-RateLimit-*` headers:
-past `rate_limit` requests in `rate_window` seconds (the long poll aside) comes a 429 with
-`Retry-After`.
+The realm keeps Zulip's rules (the README of ../shared/testdata/api-specs): only the
+sender may edit a message's content, and only within `edit_limit_seconds` of sending it
+(default 600; None for no limit), in the server's real time; content longer than
+`max_message_length` and topics longer than `max_topic_length` are truncated, not refused;
+all three are given by `/register` (with `realm` among the fetched types). A reaction given
+twice is refused, a direct message to a deactivated user too, and every answer carries
+`X-RateLimit-*` headers: past `rate_limit` requests in `rate_window` seconds (the long poll
+aside) comes a 429 with `Retry-After`.
 """
 
 from __future__ import annotations
