@@ -234,11 +234,11 @@ async def test_long_text_is_shortened_not_refused(world: World) -> None:
 
 async def test_a_slow_database_still_gets_every_interaction_answered_in_time(
         world: World) -> None:
-    """Every statement takes 0.4 s: a command is deferred before Discord's 3 s are up and
+    """Every statement takes 1.6 s: a command is deferred before Discord's 3 s are up and
     answered later. Suggestions cannot be deferred: when they would come too late (2.5 s a
     statement), none are offered, in time."""
     carol = world.discord_user("carol")
-    delay = 0.4
+    delay = 1.6
 
     def slow(*_args: Any) -> None:
         time.sleep(delay)

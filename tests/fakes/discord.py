@@ -63,12 +63,16 @@ OPTION_TYPES = {"sub_command": 1, "group": 2, "string": 3, "integer": 4, "boolea
 
 
 class _Snowflakes:
+    """Ids as Discord makes them: the time of making in their high bits (clients read an
+    interaction's age from its id), then a counter."""
+
     def __init__(self) -> None:
-        self._counter = itertools.count(int(time.time() * 1000 - EPOCH_MS) << 22)
+        self._last = 0
         self._made_at = itertools.count(1)
 
     def __call__(self) -> str:
-        return str(next(self._counter))
+        self._last = max(self._last + 1, int(time.time() * 1000 - EPOCH_MS) << 22)
+        return str(self._last)
 
     def made_at(self, moment: datetime) -> str:
         """A new id that says it was made at `moment` (an account's creation time)."""
