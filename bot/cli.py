@@ -15,8 +15,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bot.config import ConfigError, RoadieConfig, load_config
+from pydantic import ValidationError
+
+from bot.config import (
+    ConfigError,
+    DestinationSection,
+    DiscordSection,
+    RoadieConfig,
+    ZulipSection,
+    load_config,
+    validate_config,
+)
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
@@ -35,9 +46,9 @@ def _load(path: str) -> RoadieConfig:
     return load_config(path)
 
 
-def _print_problems(path: str, error: ConfigError) -> None:
-    print(f"{path}: the config has {len(error.problems)} problem(s):", file=sys.stderr)
-    for problem in error.problems:
+def _print_problems(path: str, problems: Sequence[str]) -> None:
+    print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
         print(f"  - {problem}", file=sys.stderr)
 
 
@@ -84,11 +95,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- check-config ----------------------------------------------------------------------------
 
 
+def _partial_config(raw: dict[str, Any]) -> RoadieConfig | None:
+    """The chat platforms' sections alone, when the rest of the file is wrong."""
+    try:
+        destinations = raw.get("destinations") or {}
+        return RoadieConfig.model_construct(
+            discord=DiscordSection.model_validate(raw.get("discord") or {}),
+            zulip=ZulipSection.model_validate(raw.get("zulip") or {}),
+            destinations={name: DestinationSection.model_validate(value)
+                          for name, value in destinations.items()})
+    except (ValidationError, AttributeError, TypeError):
+        return None
+
+
+def _github_summary(config: RoadieConfig, github: object) -> str:
+    settings = config.github
+    if settings.auth == "app":
+        installation = settings.installation_id or f"found for {config.bot.org}"
+        return (f"App {settings.app_id} (key from {settings.private_key.source()}, "
+                f"installation {installation})")
+    token = settings.token.source()
+    return f"token from {token}" if github else f"off (no token in {token})"
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.path)
+    path = args.path or args.config
+    try:
+        config, raw, problems = validate_config(path)
+    except ConfigError as error:
+        _print_problems(path, error.problems)
+        return 1
+    platform_config = config or _partial_config(raw)
+    if platform_config is not None:
+        problems += platform_problems(platform_config)
+    if problems or config is None:
+        _print_problems(path, problems)
+        return 1
     roadie = Roadie(config, transports=[], use_config_github=True)
     platforms = config.chat_platforms + (["console"] if config.console_enabled else [])
-    print(f"{args.path} is valid.")
+    print(f"{path} is valid.")
     print(f"  org: {config.bot.org}")
     print(f"  platforms: {', '.join(platforms)}")
     print(f"  database: {roadie.db.describe()}")
@@ -96,9 +141,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     receiver = ("on at " + config.github.webhook_path) if roadie.receiver else (
         f"off (no secret in {config.github.webhook_secret.source()})")
     print(f"  GitHub webhooks: {receiver}")
-    token = config.github.token.source()
-    github = f"token from {token}" if roadie.github else f"off (no token in {token})"
-    print(f"  GitHub API: {github}")
+    print(f"  GitHub API: {_github_summary(config, roadie.github)}")
     print("  destinations:")
     for name, dest in sorted(config.destinations.items()):
         places = [f"discord #{dest.discord_channel}" if dest.discord_channel else "",
@@ -108,13 +151,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  cogs: {', '.join(c.name for c in roadie.cogs)}")
     print(f"  commands: {len(roadie.registry)}; scheduled jobs: {len(roadie.jobs)}")
     roadie.db.dispose()
-    problems = platform_problems(config)
-    if problems:
-        print(f"{args.path}: {len(problems)} problem(s) with the chat platforms:",
-              file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
     if config.chat_platforms:
         print("  (`roadie doctor` connects and checks the bot's permissions on each platform)")
     return 0
@@ -284,9 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "run the bot")
     run.add_argument("--console", action="store_true",
                      help="also speak on the terminal, even with chat platforms configured")
-    check = add("check-config", cmd_check_config, "validate a config and summarise it",
-                config=False)
-    check.add_argument("path", nargs="?", default=DEFAULT_CONFIG, help="the config file")
+    check = add("check-config", cmd_check_config, "validate a config and summarise it")
+    check.add_argument("path", nargs="?", help="the config file (the same as --config)")
     add("doctor", cmd_doctor, "connect to Discord, Zulip and GitHub and say what Roadie may "
         "not do there")
 
@@ -321,15 +356,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    needs_config = hasattr(args, "config") and args.command != "check-config"
-    if needs_config and not Path(args.config).exists():
-        print(f"roadie: no config at {args.config}; pass --config PATH "
-              "(config.example.toml runs as is)", file=sys.stderr)
+    config_path = getattr(args, "path", None) or getattr(args, "config", None)
+    if config_path is not None and not Path(config_path).exists():
+        print(f"roadie: no config at {config_path}; pass --config PATH, or write a starter "
+              "config with `roadie init PATH`", file=sys.stderr)
         return 2
     try:
         return int(args.func(args))
     except ConfigError as error:
-        _print_problems(error.path or getattr(args, "config", "the config"), error)
+        _print_problems(error.path or config_path or "the config", error.problems)
         return 2
 
 

@@ -21,6 +21,15 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
 
 
+class DestinationName:
+    """Marks a setting that names a destination: the runtime checks it against
+    `[destinations]` at load, so that a misspelt name is refused instead of posting nowhere."""
+
+
+DESTINATION = DestinationName()
+Destination = Annotated[str, Field(min_length=1), DESTINATION]
+
+
 def duration_default(default: str) -> Any:
     """A Duration field's default, written as in the config (`"72h"`) and validated as such."""
     return Field(default=default, validate_default=True)
