@@ -86,10 +86,11 @@ def test_every_problem_is_named_in_one_round(tmp_path: Path,
     out, problems = problems_of(capsys, path)
     assert "valid" not in out
     assert any(p.startswith("scheduler.lease_ttl: expected a duration") for p in problems)
-    assert any(p.startswith("escalations.breach_repeat: 'soon' is not a duration") for p in problems)
-    assert "digest.destination: 'digests' is not a destination; known: admins, digest, feed, " \
-           "moderators, modlog (add a [destinations.digests] table, or use one of those)" \
-           in problems
+    assert any(p.startswith("escalations.breach_repeat: 'soon' is not a duration")
+               for p in problems)
+    assert ("digest.destination: 'digests' is not a destination; known: admins, digest, feed, "
+            "moderators, modlog (add a [destinations.digests] table, or use one of those)"
+            ) in problems
 
 
 def test_destination_names_in_capability_settings_and_feeds_are_checked(
