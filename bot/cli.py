@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot import roadie_version
 from bot.config import (
     ConfigError,
     DestinationSection,
@@ -31,6 +32,7 @@ from bot.config import (
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
+from bot.runtime.logs import configure_logging
 from bot.runtime.webhooks import signature_for
 from governance.audit import verify
 from governance.db import Database
@@ -52,20 +54,48 @@ def _print_problems(path: str, problems: Sequence[str]) -> None:
         print(f"  - {problem}", file=sys.stderr)
 
 
-def _logging(config: RoadieConfig) -> None:
-    logging.basicConfig(level=config.bot.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().level))
+def _logging(config: RoadieConfig) -> list[str]:
+    bot = config.bot
+    return configure_logging(bot.log_level, bot.log_format, bot.log_levels)
 
 
 # --- run -------------------------------------------------------------------------------------
 
+log = logging.getLogger("roadie")
 
-async def _serve(roadie: Roadie) -> None:
+
+async def _reload(roadie: Roadie, path: str) -> None:
+    """SIGHUP: read the config again and apply what can change while running."""
+    try:
+        config = await asyncio.to_thread(load_config, path)
+    except ConfigError as error:
+        log.error("SIGHUP: %s not reloaded, %d problem(s): %s; still running as before",
+                  path, len(error.problems), "; ".join(error.problems))
+        return
+    levels = _logging(config)
+    try:
+        done = await asyncio.to_thread(roadie.reload, config)
+    except Exception:
+        log.exception("SIGHUP: reloading %s failed; still running", path)
+        return
+    if levels:
+        done.append(f"log levels: {', '.join(levels)}")
+    log.info("SIGHUP: reloaded %s: %s", path, "; ".join(done))
+
+
+async def _serve(roadie: Roadie, config_path: str | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+    if config_path is not None:
+        def on_hangup() -> None:
+            task = loop.create_task(_reload(roadie, config_path))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await roadie.start()
     except BaseException:
@@ -85,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             update={"enabled": "always"})})
     _logging(config)
     try:
-        asyncio.run(_serve(Roadie(config)))
+        asyncio.run(_serve(Roadie(config), args.config))
     except (StartupError, PlatformError) as error:
         print(f"roadie: {error}", file=sys.stderr)
         return 2
@@ -304,6 +334,7 @@ def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roadie", description=(
         "Roadie: the governance and moderation bot for open-source cooperatives."))
+    parser.add_argument("--version", action="version", version=f"roadie {roadie_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str,

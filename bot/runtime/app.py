@@ -10,6 +10,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import RoadieConfig
 from bot.core.cog import Cog, CogContext, Destinations, Feed, Job
 from bot.core.commands import CommandRegistry, bound_specs
@@ -40,6 +43,39 @@ log = logging.getLogger("roadie")
 
 class StartupError(Exception):
     """Roadie cannot start; the message says what to do."""
+
+
+RELOADABLE = {"people", "projects", "bot"}
+"""The sections SIGHUP applies; of [bot], only the log settings (`_restart_needed`)."""
+
+
+def database_problem(url: str, error: BaseException) -> str:
+    """One line: which database could not be opened, why, and where to fix it."""
+    parsed = make_url(url)
+    reason = str(getattr(error, "orig", None) or getattr(error, "strerror", None) or error)
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(error).__name__
+    if parsed.get_backend_name() == "sqlite":
+        return (f"cannot open the SQLite database {parsed.database}: {reason}; check "
+                "[database] url, that its directory exists and that this user may write there")
+    return (f"cannot open the database {parsed.render_as_string(hide_password=True)}: "
+            f"{reason}; check [database] url (or url_env/url_file) and that the server runs")
+
+
+def _restart_needed(old: RoadieConfig, new: RoadieConfig) -> list[str]:
+    """The sections that changed but only take effect after a restart."""
+    logs = {"log_level", "log_format", "log_levels"}
+    changed = [name for name in sorted(set(type(old).model_fields) | set(old.cog_sections)
+                                       | set(new.cog_sections))
+               if name not in RELOADABLE and _section(old, name) != _section(new, name)]
+    if old.bot.model_dump(exclude=logs) != new.bot.model_dump(exclude=logs):
+        changed.insert(0, "bot")
+    return changed
+
+
+def _section(config: RoadieConfig, name: str) -> Any:
+    value = getattr(config, name, None) if name in type(config).model_fields else \
+        config.cog_sections.get(name)
+    return value.model_dump() if hasattr(value, "model_dump") else value
 
 
 def build_transports(config: RoadieConfig) -> list[Transport]:
@@ -82,7 +118,10 @@ class Roadie:
         self.config = config
         self.clock = clock or SystemClock()
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.db = db or Database(config.database_url)
+        try:
+            self.db = db or Database(config.database_url)
+        except OSError as error:  # the SQLite file's directory cannot be made
+            raise StartupError(database_problem(config.database_url, error)) from None
         self.metrics = Metrics()
         self.transports = list(build_transports(config) if transports is None else transports)
         self.ports = {t.platform: t for t in self.transports}
@@ -185,8 +224,25 @@ class Roadie:
                 register_project(session, name=name, now=now, actor=Actor.system(),
                                  source="config", reason="listed in the config")
 
+    def reload(self, config: RoadieConfig) -> list[str]:
+        """Apply a changed config's seeded people, roles and projects; answer what was done
+        and which changed sections need a restart."""
+        old, self.config = self.config, config
+        self.seed()
+        people = config.people
+        done = [f"people and roles seeded again ({len(people.admins)} admin(s), "
+                f"{len(people.moderators)} moderator(s), {len(people.members)} member(s)), "
+                f"{len(config.projects.names)} project(s) registered"]
+        restart = _restart_needed(old, config)
+        if restart:
+            done.append(f"changed, applied at the next restart: {', '.join(restart)}")
+        return done
+
     async def start(self) -> None:
-        await asyncio.to_thread(self.prepare_database)
+        try:
+            await asyncio.to_thread(self.prepare_database)
+        except SQLAlchemyError as error:
+            raise StartupError(database_problem(self.db.url, error)) from None
         self.db.checkpoint_in_background()
         for cog in self.cogs:
             await cog.start()
@@ -194,7 +250,14 @@ class Roadie:
         self.webhook_worker.start()
         self.scheduler.start()
         if self.server is not None:
-            await self.server.start()
+            try:
+                await self.server.start()
+            except OSError as error:
+                reason = os.strerror(error.errno).lower() if error.errno else str(error)
+                raise StartupError(
+                    f"cannot listen on {self.config.server.bind}: "
+                    f"{reason}; another process may have the port: change "
+                    "[server] bind (or stop the other process)") from None
         if self.receiver is None:
             # Expected when trying Roadie on the console; a real deployment needs webhooks.
             level = logging.WARNING if self.config.chat_platforms else logging.INFO
