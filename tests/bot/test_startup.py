@@ -107,7 +107,8 @@ def test_sighup_reloads_people_and_log_levels_and_never_kills(tmp_path: Path) ->
         path.write_text(text.replace('"org" = "jazzband"', '"org" = ""'))
         process.send_signal(signal.SIGHUP)
         line = _wait_for(process, lines, "not reloaded")
-        assert "bot.org:" in line and "still running as before" in line
+        assert "bot.org:" in line
+        assert "still running as before" in line
         assert process.poll() is None
     finally:
         process.send_signal(signal.SIGTERM)
