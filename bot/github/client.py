@@ -62,6 +62,10 @@ class PyGithubPort:
         _headers, data = self._gh.requester.requestJsonAndCheck(verb, url, input=body)
         return data
 
+    async def check_auth(self) -> None:
+        """Raise PlatformError unless GitHub accepts the credentials for the org."""
+        await self._call(self._request, "GET", f"/orgs/{self.org}")
+
     # --- people -----------------------------------------------------------------------
 
     async def block_user(self, login: str) -> None:

@@ -22,6 +22,7 @@ from bot.core.outbox import Outbox, outbox_scope
 from bot.core.ports import GitHubPort
 from bot.runtime.builtin import Builtins
 from bot.runtime.dispatcher import Dispatcher, Speaker
+from bot.runtime.health import Readiness
 from bot.runtime.loader import load_cog_settings
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Scheduler
@@ -129,7 +130,7 @@ class Roadie:
             config)
         self.sender = OutboxSender(self.db, self.clock, self.ports, config.outbox, self.metrics,
                                    self.instance)
-        self.metrics.watch_outbox(self._outbox_depth)
+        self.metrics.watch_outbox(self._outbox_depth, list(self.ports))
         self.outbox = Outbox(self.clock, self._platforms_for, wake=self.sender.wake)
         self.destinations = Destinations(
             frozenset(config.destinations),
@@ -162,10 +163,11 @@ class Roadie:
         self.receiver = self._receiver()
         if self.receiver is not None:  # acknowledging deliveries goes first
             self.webhook_worker.between = self.sender.between = self.receiver.quiet
+        self.readiness = Readiness(self.db, self.transports, self.github)
         self.server = Server(
             build_app(self.db, self.metrics, receiver=self.receiver,
                       webhook_path=config.github.webhook_path, max_body=config.github.max_body,
-                      status={"instance": self.instance}),
+                      status={"instance": self.instance}, readiness=self.readiness.check),
             config.server.host, config.server.port) if config.server.enabled else None
         self._completers = {source: func for cog in self.cogs
                             for source, func in cog.completers().items()}
