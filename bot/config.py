@@ -365,7 +365,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 def validate_config(path: str | Path) -> tuple[RoadieConfig | None, dict[str, Any], list[str]]:
     """Every problem of a config file at once: its keys, its references (destinations,
     also in the cogs' sections), its secrets. The config is None when its keys are wrong."""
-    from bot.runtime.loader import cog_problems  # the loader reads this module's models
+    from bot.cog_settings import cog_problems  # it reads this module's models
 
     path = Path(path)
     raw = read_toml(path)
