@@ -286,20 +286,22 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
+    from bot.github.app import github_auth
     from bot.github.hooks import OrgHooks
 
     config = _load(args.config)
-    token = config.github.token.value()
-    if token is None:
-        print(f"roadie: redelivering needs a GitHub token with admin:org_hook; set "
-              f"{config.github.token.source()}", file=sys.stderr)
+    auth = github_auth(config)
+    if auth is None:
+        print(f"roadie: redelivering needs a GitHub token with admin:org_hook (or an App with "
+              f"organization_hooks: write); set {config.github.credential.source()}",
+              file=sys.stderr)
         return 2
     try:
         since = datetime.now(UTC) - parse_duration(args.since)
     except ValueError as error:
         print(f"roadie: --since: {error}", file=sys.stderr)
         return 2
-    hooks = OrgHooks(org=config.bot.org, token=token, api_url=config.github.api_url)
+    hooks = OrgHooks(org=config.bot.org, auth=auth, api_url=config.github.api_url)
     db = Database(config.database_url)
     try:
         hook = args.hook or hooks.find_hook(config.github.webhook_path)

@@ -103,12 +103,13 @@ def build_transports(config: RoadieConfig) -> list[Transport]:
 
 
 def build_github(config: RoadieConfig) -> GitHubPort | None:
-    token = config.github.token.value()
-    if token is None:
-        return None
+    from bot.github.app import github_auth
     from bot.github.client import PyGithubPort
 
-    return PyGithubPort(org=config.bot.org, token=token, api_url=config.github.api_url)
+    auth = github_auth(config)
+    if auth is None:
+        return None
+    return PyGithubPort(org=config.bot.org, auth=auth, api_url=config.github.api_url)
 
 
 class Roadie:
