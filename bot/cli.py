@@ -219,6 +219,53 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     return 0 if state.up_to_date else 1
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    config = _load(args.config)
+    try:
+        made = backup(config.database_url, Path(args.target))
+    except BackupError as error:
+        print(f"roadie: {error}", file=sys.stderr)
+        return 1
+    print(f"backed up {Database(config.database_url).describe()} to {made.path} "
+          f"({made.size:,} bytes; {made.how})")
+    return 0
+
+
+# --- init ------------------------------------------------------------------------------------
+
+
+def example_config() -> str:
+    """config.example.toml: from the installed wheel, or from the source tree."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        for file in distribution("roadie").files or ():
+            if file.name == "config.example.toml":
+                return Path(str(file.locate())).read_text(encoding="utf-8")
+    except (PackageNotFoundError, OSError):
+        pass
+    return (Path(__file__).resolve().parent.parent / "config.example.toml").read_text(
+        encoding="utf-8")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.target)
+    if target.exists() and not args.force:
+        print(f"roadie: {target} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    text = example_config()
+    if args.org:
+        text = text.replace('org = "jazzband"', f'org = "{args.org}"', 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}: a starter config (SQLite next to it, the console as chat, the web "
+          "server on 127.0.0.1:8080).\nNext: set [bot] org and [people] admins, then "
+          f"`roadie check-config {target}` and `roadie run --config {target}`.")
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     db = _database(args)
     with db.transaction() as session:
@@ -362,6 +409,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="db_command", required=True, metavar="ACTION")
     add("upgrade", cmd_db_upgrade, "bring the schema up to date", parent=db)
     add("status", cmd_db_status, "say whether the schema is up to date", parent=db)
+    backup = add("backup", cmd_db_backup, "copy the database, consistently, while Roadie "
+                 "runs (SQLite: online backup; PostgreSQL: pg_dump)", parent=db)
+    backup.add_argument("target", metavar="PATH", help="the backup file to write (new)")
+
+    init = add("init", cmd_init, "write a starter config", config=False)
+    init.add_argument("target", metavar="PATH", help="where to write it, such as roadie.toml")
+    init.add_argument("--org", help="the GitHub organisation Roadie looks after")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
