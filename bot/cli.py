@@ -196,6 +196,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.problems else 0
 
 
+def cmd_app_manifest(args: argparse.Namespace) -> int:
+    """A GitHub App manifest asking for what the enabled capabilities need."""
+    from bot.github.needs import manifest, needs_of
+    from bot.runtime.loader import load_cog_settings
+
+    config = _load(args.config)
+    needs = needs_of(cls for cls, _ in load_cog_settings(config))
+    base = args.url.rstrip("/")
+    print(json.dumps(manifest(args.name or f"{config.bot.org}-roadie", base,
+                              base + config.github.webhook_path, needs), indent=2))
+    return 0
+
+
 # --- db, audit -------------------------------------------------------------------------------
 
 
@@ -287,11 +300,31 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 # --- webhook --------------------------------------------------------------------------------
 
 
-def _webhook_url(config: RoadieConfig) -> str:
+def _server_url(config: RoadieConfig) -> str:
     host = config.server.host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.server.port}{config.github.webhook_path}"
+    return f"http://{host}:{config.server.port}"
+
+
+def _webhook_url(config: RoadieConfig) -> str:
+    return _server_url(config) + config.github.webhook_path
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """For a container's HEALTHCHECK: ask the running Roadie's /healthz (or /readyz)."""
+    config = _load(args.config)
+    url = _server_url(config) + ("/readyz" if args.ready else "/healthz")
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            print(f"{url}: {answer.status} {answer.read().decode(errors='replace').strip()}")
+            return 0
+    except urllib.error.HTTPError as error:
+        print(f"{url}: {error.code} {error.read().decode(errors='replace').strip()}",
+              file=sys.stderr)
+    except (urllib.error.URLError, OSError) as error:
+        print(f"{url}: no answer ({getattr(error, 'reason', error)})", file=sys.stderr)
+    return 1
 
 
 def cmd_webhook_send(args: argparse.Namespace) -> int:
@@ -402,10 +435,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also speak on the terminal, even with chat platforms configured")
     check = add("check-config", cmd_check_config, "validate a config and summarise it")
     check.add_argument("path", nargs="?", help="the config file (the same as --config)")
+    health = add("healthcheck", cmd_healthcheck, "ask the running Roadie whether it is alive "
+                 "(/healthz) or ready (/readyz); for container health checks")
+    health.add_argument("--ready", action="store_true", help="ask /readyz instead")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
     add("doctor", cmd_doctor, "connect to Discord, Zulip and GitHub and say what Roadie may "
         "not do there")
 
-    db = sub.add_parser("db", help="the database schema").add_subparsers(
+    app_manifest = add("app-manifest", cmd_app_manifest, "print a GitHub App manifest with "
+                       "the permissions and events the enabled capabilities need")
+    app_manifest.add_argument("--url", required=True,
+                              help="where Roadie is reached, such as https://roadie.example.org")
+    app_manifest.add_argument("--name", help="the App's name (default: <org>-roadie)")
+
+    db = sub.add_parser("db", help="the database schema, backups").add_subparsers(
         dest="db_command", required=True, metavar="ACTION")
     add("upgrade", cmd_db_upgrade, "bring the schema up to date", parent=db)
     add("status", cmd_db_status, "say whether the schema is up to date", parent=db)
