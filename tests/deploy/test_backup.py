@@ -16,7 +16,6 @@ from governance.db import Database
 from tests.support import Console, running, write_config
 
 
-
 def _audit_entries(url: str) -> int:
     db = Database(url)
     with db.engine.connect() as conn:
