@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,8 +85,9 @@ async def test_postgres_backup_with_pg_dump_restores_with_pg_restore(
         with admin.engine.begin() as conn:  # the database is lost
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         address, _ = libpq_url(load_config(path).database_url)
-        subprocess.run(["pg_restore", "--no-owner", f"--dbname={address}", str(target)],
-                       check=True, capture_output=True)
+        await asyncio.to_thread(
+            subprocess.run, ["pg_restore", "--no-owner", f"--dbname={address}", str(target)],
+            check=True, capture_output=True)
         assert main(["db", "status", "--config", str(path)]) == 0
         assert main(["audit", "verify", "--config", str(path)]) == 0
         assert _audit_entries(load_config(path).database_url) == entries
