@@ -270,9 +270,11 @@ class Roadie:
         for transport in self.transports:
             await transport.start(self)
         self._started = True
-        log.info("Roadie is up as %s: platforms %s, %d cogs, %d commands, %d jobs",
-                 self.instance, ", ".join(self.ports) or "none", len(self.cogs),
-                 len(self.registry), len(self.jobs))
+        web = (f"http://{self.server.host}:{self.server.port}" if self.server is not None
+               else "off")
+        log.info("Roadie is up as %s: platforms %s, %d cogs, %d commands, %d jobs, web server "
+                 "%s", self.instance, ", ".join(self.ports) or "none", len(self.cogs),
+                 len(self.registry), len(self.jobs), web)
 
     async def stop(self) -> None:
         if self.server is not None:
