@@ -108,7 +108,14 @@ async def _serve(roadie: Roadie, config_path: str | None = None) -> None:
         await roadie.stop()
 
 
+def _stop_before_start(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)  # nothing has started yet: nothing to finish
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    # Until the event loop takes the signals over: SIGTERM ends cleanly, SIGHUP never kills.
+    signal.signal(signal.SIGTERM, _stop_before_start)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = _load(args.config)
     if args.console:
         config = config.model_copy(update={"console": config.console.model_copy(

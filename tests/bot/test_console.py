@@ -67,10 +67,19 @@ def test_roadie_run_reads_piped_input_and_stops_on_sigterm(tmp_path: Path) -> No
     process.stdin.write(script)
     process.stdin.close()
     process.stdin = None  # closed: communicate() must not flush it
-    time.sleep(3)
+    assert process.stdout is not None
+    seen = []  # until the script's last answer: start-up takes seconds on a busy machine
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("✋ /grant" in line for line in seen):
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+    time.sleep(1)
     assert process.poll() is None, "Roadie must keep running after the end of piped input"
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
+    rest, err = process.communicate(timeout=20)
+    out = "".join(seen) + rest
     assert process.returncode == 0, err
     assert "carol is now lead of django-sample." in out
     assert "[#modlog] **carol is now lead of django-sample**" in out
