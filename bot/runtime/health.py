@@ -30,11 +30,7 @@ class Readiness:
         self._github_lock = asyncio.Lock()
 
     async def database(self) -> str:
-        try:
-            ok = await asyncio.wait_for(asyncio.to_thread(self.db.ping), self.db_timeout)
-        except TimeoutError:
-            return f"no answer within {self.db_timeout:g}s"
-        return "ok" if ok else "down"
+        return await self.db.ping_async(timeout=self.db_timeout) or "ok"
 
     def platforms(self) -> dict[str, str]:
         states = {}
