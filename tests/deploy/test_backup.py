@@ -17,12 +17,24 @@ from governance.db import Database
 from tests.support import Console, running, write_config
 
 
-def _audit_entries(url: str) -> int:
+async def roadie(args: list[str]) -> int:
+    """The `roadie` command, off the event loop (it opens the database)."""
+    return await asyncio.to_thread(main, args)
+
+
+def _sql(url: str, statement: str) -> object:
     db = Database(url)
-    with db.engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
-    db.dispose()
-    return int(count)
+    try:
+        with db.engine.begin() as conn:
+            result = conn.execute(text(statement))
+            return result.scalar() if result.returns_rows else None
+    finally:
+        db.dispose()
+
+
+async def audit_entries(url: str) -> int:
+    count = await asyncio.to_thread(_sql, url, "SELECT count(*) FROM audit_log")
+    return int(str(count))
 
 
 async def test_sqlite_backup_while_running_restores_intact(
@@ -37,23 +49,23 @@ async def test_sqlite_backup_while_running_restores_intact(
     async with running(config, transports=[console.transport]):
         await console.say("/as alice")
         await console.say("/grant carol lead django-sample")
-        assert main(["db", "backup", str(target), "--config", str(path)]) == 0
+        assert await roadie(["db", "backup", str(target), "--config", str(path)]) == 0
         await console.say("/grant dave lead pip-tools-demo")  # after the backup
         assert (live / "roadie.db-wal").exists(), "recent writes sit in the write-ahead log"
     out = capsys.readouterr().out
     assert f"to {target} (" in out
     assert "SQLite online backup, integrity checked" in out
-    assert main(["db", "backup", str(target), "--config", str(path)]) == 1
+    assert await roadie(["db", "backup", str(target), "--config", str(path)]) == 1
     assert "exists; give a new file name" in capsys.readouterr().err
 
     restored = tmp_path / "restored"
     restored.mkdir()
     shutil.copy(target, restored / "roadie.db")  # the documented restore: copy it in place
     restored_config = write_config(restored)
-    assert main(["audit", "verify", "--config", str(restored_config)]) == 0
+    assert await roadie(["audit", "verify", "--config", str(restored_config)]) == 0
     assert "chain intact" in capsys.readouterr().out
-    backed_up = _audit_entries(load_config(restored_config).database_url)
-    assert 0 < backed_up < _audit_entries(config.database_url)
+    backed_up = await audit_entries(load_config(restored_config).database_url)
+    assert 0 < backed_up < await audit_entries(config.database_url)
     console = Console()
     async with running(load_config(restored_config), transports=[console.transport]):
         await console.say("/as carol")
@@ -67,34 +79,30 @@ async def test_postgres_backup_with_pg_dump_restores_with_pg_restore(
         pytest.skip("pg_dump and pg_restore are not installed")
     schema = "backup_" + postgres_url.rsplit("%3D", 1)[1]
     url = postgres_url.rsplit("%3D", 1)[0] + "%3D" + schema
-    admin = Database(postgres_url)
-    with admin.engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await asyncio.to_thread(_sql, postgres_url, f'CREATE SCHEMA "{schema}"')
     try:
         path = write_config(tmp_path, database=url)
-        assert main(["db", "upgrade", "--config", str(path)]) == 0
+        assert await roadie(["db", "upgrade", "--config", str(path)]) == 0
         console = Console()
         async with running(load_config(path), transports=[console.transport]):
             await console.say("/as alice")
             await console.say("/grant carol lead django-sample")
-        entries = _audit_entries(load_config(path).database_url)
+        entries = await audit_entries(load_config(path).database_url)
         target = tmp_path / "roadie.dump"
-        assert main(["db", "backup", str(target), "--config", str(path)]) == 0
+        assert await roadie(["db", "backup", str(target), "--config", str(path)]) == 0
         assert f"pg_dump, custom format, schema {schema}" in capsys.readouterr().out
 
-        with admin.engine.begin() as conn:  # the database is lost
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        # the database is lost
+        await asyncio.to_thread(_sql, postgres_url, f'DROP SCHEMA "{schema}" CASCADE')
         address, _ = libpq_url(load_config(path).database_url)
         await asyncio.to_thread(
             subprocess.run, ["pg_restore", "--no-owner", f"--dbname={address}", str(target)],
             check=True, capture_output=True)
-        assert main(["db", "status", "--config", str(path)]) == 0
-        assert main(["audit", "verify", "--config", str(path)]) == 0
-        assert _audit_entries(load_config(path).database_url) == entries
+        assert await roadie(["db", "status", "--config", str(path)]) == 0
+        assert await roadie(["audit", "verify", "--config", str(path)]) == 0
+        assert await audit_entries(load_config(path).database_url) == entries
     finally:
-        with admin.engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        await asyncio.to_thread(_sql, postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def test_postgres_without_pg_dump_is_refused_with_the_way(
