@@ -191,7 +191,7 @@ class ZulipTransport:
     def ready(self) -> bool:
         """An event queue registered and the last poll answered (for /readyz)."""
         return (self.registered.is_set() and self._api.queue_id is not None
-                and self._api.poll_failures == 0)
+                and getattr(self._api, "poll_failures", 0) == 0)
 
     async def stop(self) -> None:
         await self._api.stop()
