@@ -440,14 +440,12 @@ class FakeGitHub(FakeService):
                                        sha=sha)
             for pull in self.commit_pulls.get((repo, sha), [])])
 
-    async def _hooks(self, _request: web.Request) -> web.Response:
-        config = {"url": "http://127.0.0.1/github/webhook", "content_type": "json",
-                  "insecure_ssl": "0", **({"secret": "********"} if self.org_hook_secret else {})}
-        return json_response([{"id": 1, "name": "web", "active": True, "type": "Organization",
-                               "events": self.org_hook_events, "config": config}])
     async def _hooks(self, request: web.Request) -> web.Response:
-        return self._page(request, [shapes.org_hook(self.url, self.org, 1,
-                                                    "http://127.0.0.1/github/webhook")])
+        hook = shapes.org_hook(self.url, self.org, 1, "http://127.0.0.1/github/webhook")
+        hook["events"] = list(self.org_hook_events)
+        if self.org_hook_secret:
+            hook["config"]["secret"] = "********"  # GitHub's answer when one is set
+        return self._page(request, [hook])
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         """Newest first, `per_page` at a time, with a cursor in the Link header as GitHub."""
@@ -510,7 +508,7 @@ class FakeGitHub(FakeService):
         return {"id": app.installation_id, "app_id": app.app_id, "app_slug": app.slug,
                 "client_id": f"Iv1.{app.app_id:016x}", "target_id": 1,
                 "target_type": "Organization", "repository_selection": "all",
-                "account": {"login": self.org, "id": 1, "type": "Organization"},
+                "account": shapes.simple_user(self.url, self.org, 1, kind="Organization"),
                 "access_tokens_url":
                     f"{self.url}/app/installations/{app.installation_id}/access_tokens",
                 "repositories_url": f"{self.url}/installation/repositories",
@@ -528,7 +526,7 @@ class FakeGitHub(FakeService):
         return json_response({
             "id": app.app_id, "slug": app.slug, "node_id": f"A_{app.app_id}",
             "client_id": f"Iv1.{app.app_id:016x}", "name": app.slug.title(),
-            "owner": {"login": self.org, "id": 1, "type": "Organization"},
+            "owner": shapes.simple_user(self.url, self.org, 1, kind="Organization"),
             "description": "", "external_url": "https://example.org",
             "html_url": f"https://github.com/apps/{app.slug}",
             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
