@@ -130,8 +130,9 @@ async def test_doctor_names_a_missing_app_permission_and_event(
     assert any(m.startswith("the App lacks the permission organization_user_blocking: write "
                             "(for github_feed, moderation; not granted)") for m in missing)
     assert any(m.startswith("the App's webhook has no secret") for m in missing)
-    assert any(m.startswith("the App's webhook does not send: check_run (for github_feed);")
-               for m in missing)
+    [events] = [m for m in missing if m.startswith("the App's webhook does not send: ")]
+    assert "check_run (for github_feed)" in events
+    assert "issues (" not in events, "the App sends issues events"
 
 
 async def test_doctor_names_an_app_not_installed(tmp_path: Path, github: FakeGitHub,
