@@ -244,6 +244,14 @@ class DiscordTransport:
                         self.guild_id, self._connect_timeout)
         log.info("Discord: %d slash commands in guild %s", count, self.guild_id)
 
+    def ready(self) -> bool:
+        """The guild was available and the gateway socket is open (for /readyz)."""
+        client = self.client
+        socket = getattr(client, "ws", None) if client is not None else None
+        return (client is not None and not client.is_closed() and self.connected.is_set()
+                and socket is not None and socket.open and self._gateway is not None
+                and not self._gateway.done())
+
     async def _connect(self) -> None:
         """Keep the gateway connection (discord.py resumes and reconnects as Discord asks);
         end, with one line that says why, only when Discord refuses for good."""

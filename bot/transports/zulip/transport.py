@@ -223,6 +223,11 @@ class ZulipTransport:
             log.warning("Zulip: no event queue after %ss; still trying", self._register_timeout)
         log.info("Zulip: serving as %s (user %s)", self.full_name, self.user_id)
 
+    def ready(self) -> bool:
+        """An event queue registered and the last poll answered (for /readyz)."""
+        return (self.registered.is_set() and self._api.queue_id is not None
+                and getattr(self._api, "poll_failures", 0) == 0)
+
     async def stop(self) -> None:
         await self._api.stop()
         tasks = [t for t in (self._consumer, *self._tasks) if t is not None]
