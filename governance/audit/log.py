@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Column, Text
 from sqlmodel import Field, Session, SQLModel, select
 
+from governance.audit.projection import LAST_ENTRY, ROWS_KEY
+from governance.clock import utcnow
 from governance.db import insert_ignoring_conflicts
 
 GENESIS = "0" * 64
@@ -94,7 +96,25 @@ def record(session: Session, *, actor: Actor, action: str, target: str, at: date
     session.add(entry)
     head.seq, head.hash = seq, digest
     session.flush()
+    session.info[LAST_ENTRY] = (entry, head)
     return entry
+
+
+def attach_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add the decision rows a transaction changed to its last entry (still the head, as
+    the head stays locked until the commit), or record them in an entry of their own."""
+    last = session.info.get(LAST_ENTRY)
+    if last is None:
+        record(session, actor=Actor.system(), action="row.change", target=rows[0]["table"],
+               at=utcnow(), data={ROWS_KEY: rows})
+        return
+    entry, head = last
+    data = entry.payload()
+    data[ROWS_KEY] = [*data.get(ROWS_KEY, ()), *rows]
+    entry.data = canonical(data)
+    entry.hash = entry_hash(entry.seq, entry.at, entry.actor, entry.action, entry.target,
+                            entry.reason, entry.data, entry.prev_hash)
+    head.hash = entry.hash
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 # Case states.
 AWAITING = "awaiting"  # waits for a second moderator until `confirm_by`
 ACTIVE = "active"  # the block stands (its accounts may still be pending on some platform)
@@ -116,3 +118,8 @@ class JoinSeen(SQLModel, table=True):
     platform: str = Field(max_length=20)
     account: str = Field(max_length=64)
     joined_at: datetime = Field(index=True)
+
+
+project(Projection(ModerationCase, "case", ("subject", "actor", "reason", "state", "scope",
+                                            "expires_at", "confirmed_by", "confirmed_at",
+                                            "lifted_at", "lifted_by")))

@@ -1,0 +1,221 @@
+"""Signed checkpoints: the log's size and Merkle root at a moment, signed with the audit key.
+
+A checkpoint is RFC 9162's signed tree head. Roadie keeps each one in `audit_checkpoint`
+(with the tree's frontier, so that the next one hashes only the entries since) and
+publishes it outside the database, where whoever can write to the database cannot take it
+back. Its published form is one line of JSON, which `Checkpoint.parse_all` finds again in a
+file, a chat transcript or GitHub comments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from governance.audit.keys import AuditKey, PublicKey
+from governance.audit.log import GENESIS, AuditEntry, AuditHead, entry_hash
+from governance.audit.merkle import Frontier, leaf_hash
+
+FORMAT = "roadie audit checkpoint v1"
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A checkpoint as signed. `frontier` holds the subtree roots (hex, largest first)."""
+
+    __tablename__ = "audit_checkpoint"
+
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    root: str = Field(max_length=64)
+    at: datetime = Field(index=True)
+    origin: str = Field(max_length=200)
+    key_id: str = Field(max_length=16)
+    signature: str = Field(max_length=100)
+    frontier: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head: `size` entries whose Merkle root is `root`, at `at`."""
+
+    origin: str
+    size: int
+    root: str
+    at: datetime
+    key_id: str
+    signature: str
+
+    def message(self) -> bytes:
+        return signed_text(self.origin, self.size, self.root, self.at)
+
+    def signed_by(self, key: PublicKey) -> bool:
+        try:
+            signature = base64.b64decode(self.signature, validate=True)
+        except ValueError:
+            return False
+        return key.verifies(self.message(), signature)
+
+    def line(self) -> str:
+        """The published form: one line of JSON."""
+        return json.dumps({"roadie_checkpoint": 1, "origin": self.origin, "size": self.size,
+                           "root": self.root, "at": _iso(self.at), "key_id": self.key_id,
+                           "signature": self.signature}, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, row: AuditCheckpoint) -> Checkpoint:
+        return cls(row.origin, row.size, row.root, row.at, row.key_id, row.signature)
+
+    @classmethod
+    def parse_all(cls, text: str) -> list[Checkpoint]:
+        """Every published checkpoint found in a text (JSON lines, a chat transcript,
+        GitHub comments as JSON), in the order found, without duplicates."""
+        found: list[Checkpoint] = []
+        seen: set[str] = set()
+        for match in _LINE.finditer(text.replace('\\"', '"')):
+            try:
+                data = json.loads(match.group(0))
+                checkpoint = cls(str(data["origin"]), int(data["size"]), str(data["root"]),
+                                 datetime.fromisoformat(data["at"]), str(data["key_id"]),
+                                 str(data["signature"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if checkpoint.signature not in seen:
+                seen.add(checkpoint.signature)
+                found.append(checkpoint)
+        return found
+
+
+_LINE = re.compile(r'\{"roadie_checkpoint":1,[^{}]*\}')
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def signed_text(origin: str, size: int, root: str, at: datetime) -> bytes:
+    return (f"{FORMAT}\norigin: {origin}\nsize: {size}\nroot: {root}\n"
+            f"at: {_iso(at)}\n").encode()
+
+
+class ChainBroken(Exception):
+    """The log does not hold together since the last checkpoint: nothing is signed."""
+
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(problem)
+        self.seq = seq
+        self.problem = problem
+
+
+def latest(session: Session, limit: int = 10) -> list[Checkpoint]:
+    """The latest checkpoints, newest first (for a public page or `/audit checkpoint`)."""
+    rows = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size).desc())
+                        .limit(limit)).all()
+    return [Checkpoint.from_row(row) for row in rows]
+
+
+def since(session: Session, size: int) -> list[Checkpoint]:
+    """Checkpoints bigger than `size`, oldest first (to publish what is not yet out)."""
+    rows = session.exec(select(AuditCheckpoint).where(col(AuditCheckpoint.size) > size)
+                        .order_by(col(AuditCheckpoint.size))).all()
+    return [Checkpoint.from_row(row) for row in rows]
+
+
+def due(session: Session, *, now: datetime, every: timedelta,
+        decisions: Sequence[str]) -> bool:
+    """Is a checkpoint due: entries since the last one, and either a decision among them
+    or `every` gone by since the last one?"""
+    last = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size).desc())
+                        .limit(1)).first()
+    size, at = (last.size, last.at) if last else (0, None)
+    head = session.get(AuditHead, 1)
+    if head is None or head.seq <= size:
+        return False
+    if at is None or now - at >= every:
+        return True
+    if not decisions:
+        return False
+    decided = session.exec(select(AuditEntry.seq).where(
+        col(AuditEntry.seq) > size,
+        _any_prefix(decisions)).limit(1)).first()
+    return decided is not None
+
+
+def _any_prefix(prefixes: Iterable[str]):  # type: ignore[no-untyped-def]
+    from sqlalchemy import or_
+
+    exact = [p for p in prefixes if not p.endswith(".")]
+    families = [p for p in prefixes if p.endswith(".")]
+    return or_(col(AuditEntry.action).in_(exact),
+               *(col(AuditEntry.action).startswith(p) for p in families))
+
+
+def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: datetime,
+                    batch: int = 5000) -> Checkpoint | None:
+    """Sign a checkpoint of the whole log, unless nothing was appended since the last one.
+
+    The head is locked, so that the size is that of the log at this moment. Only the
+    entries since the last checkpoint are read, and each is checked against its
+    predecessor: a log broken since the last checkpoint is refused (`ChainBroken`), never
+    signed.
+    """
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None or head.seq == 0:
+        return None
+    last = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size).desc())
+                        .limit(1)).first()
+    if last is not None and last.size >= head.seq:
+        return None
+    frontier = (Frontier(last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
+                if last else Frontier())
+    previous = _hash_at(session, frontier.size)
+    for row in _rows(session, frontier.size, head.seq, batch):
+        seq, at, actor, action, target, reason, data, prev_hash, digest = row
+        if seq != frontier.size + 1:
+            raise ChainBroken(frontier.size + 1, f"entry {frontier.size + 1} is missing")
+        if prev_hash != previous or entry_hash(seq, at, actor, action, target, reason, data,
+                                                prev_hash) != digest:
+            raise ChainBroken(seq, f"entry {seq} was altered or does not follow entry "
+                                   f"{seq - 1}")
+        frontier.append(leaf_hash(digest))
+        previous = digest
+    if frontier.size != head.seq or previous != head.hash:
+        raise ChainBroken(frontier.size + 1, f"the head says {head.seq} entries, the log "
+                                             f"holds {frontier.size}")
+    root = frontier.root().hex()
+    message = signed_text(origin, frontier.size, root, now)
+    signature = base64.b64encode(key.sign(message)).decode()
+    row = AuditCheckpoint(size=frontier.size, root=root, at=now, origin=origin,
+                          key_id=key.public.key_id, signature=signature,
+                          frontier=json.dumps([r.hex() for r in frontier.roots]))
+    session.add(row)
+    session.flush()
+    return Checkpoint.from_row(row)
+
+
+def _hash_at(session: Session, seq: int) -> str:
+    if seq == 0:
+        return GENESIS
+    found = session.exec(select(AuditEntry.hash).where(AuditEntry.seq == seq)).first()
+    return found if found is not None else ""
+
+
+def _rows(session: Session, after: int, upto: int, batch: int) -> Iterable[tuple]:  # type: ignore[type-arg]
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in ("seq", "at", "actor", "action", "target", "reason",
+                                          "data", "prev_hash", "hash")]
+    from sqlalchemy import select as core_select
+
+    while after < upto:
+        rows = session.execute(core_select(*columns).where(table.c.seq > after,
+                                                           table.c.seq <= upto)
+                               .order_by(table.c.seq).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1][0]

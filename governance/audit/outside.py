@@ -1,0 +1,155 @@
+"""Checking the log as an outsider would: from an export or the database, against published
+checkpoints and the public key, trusting nothing the database says about itself.
+
+`check_log` walks the entries once: each must follow the one before (the hash chain), and
+whenever the walk reaches the size of a published checkpoint, the Merkle root of what was
+walked must be the root that was signed. A rewrite with recomputed hashes, a reordering, an
+insertion or a truncation with the head rewound cannot keep every signed root; the report
+names the first entry after the last checkpoint that still holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from governance.audit.checkpoints import Checkpoint
+from governance.audit.keys import PublicKey
+from governance.audit.log import GENESIS, AuditEntry, entry_hash
+from governance.audit.merkle import Frontier, leaf_hash
+
+Row = tuple[int, datetime, str, str, str, str, str, str, str]
+FIELDS = ("seq", "at", "actor", "action", "target", "reason", "data", "prev_hash", "hash")
+
+
+def database_rows(session: Session, batch: int = 20000) -> Iterator[Row]:
+    """Every entry in order, as plain tuples (no ORM objects: a million of them is slow)."""
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in FIELDS]
+    after = 0
+    while True:
+        rows = session.execute(select(*columns).where(table.c.seq > after)
+                               .order_by(table.c.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield tuple(row)  # type: ignore[misc]
+        after = rows[-1][0]
+
+
+def export_line(row: Row) -> str:
+    """One entry as a JSON line; `data` stays the exact text that was hashed."""
+    values: dict[str, Any] = dict(zip(FIELDS, row, strict=True))
+    values["at"] = row[1].astimezone(UTC).isoformat(timespec="microseconds")
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+class BadExport(ValueError):
+    """A line of an exported log cannot be read."""
+
+
+def file_rows(lines: Iterable[str]) -> Iterator[Row]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            yield (int(data["seq"]), datetime.fromisoformat(data["at"]), str(data["actor"]),
+                   str(data["action"]), str(data["target"]), str(data["reason"]),
+                   str(data["data"]), str(data["prev_hash"]), str(data["hash"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise BadExport(f"line {number} is not an exported audit entry ({error})") from None
+
+
+@dataclass
+class LogReport:
+    entries: int = 0
+    first_bad: int | None = None
+    problem: str = ""
+    checkpoints_good: int = 0
+    last_good: Checkpoint | None = None
+    notes: list[str] = field(default_factory=list)
+    leaves: list[bytes] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def usable_checkpoints(checkpoints: Iterable[Checkpoint], key: PublicKey | None,
+                       report: LogReport) -> list[Checkpoint]:
+    """The checkpoints whose signature holds, by size; a fork (two signed roots for one
+    size) is a problem of its own."""
+    by_size: dict[int, Checkpoint] = {}
+    for checkpoint in checkpoints:
+        if key is not None and not checkpoint.signed_by(key):
+            report.notes.append(f"checkpoint of {checkpoint.size} entries (signed "
+                                f"{checkpoint.at:%Y-%m-%d %H:%M} UTC): its signature does not "
+                                "hold with the public key given; ignored")
+            continue
+        known = by_size.get(checkpoint.size)
+        if known is not None and known.root != checkpoint.root:
+            report.first_bad = min(report.first_bad or checkpoint.size, checkpoint.size)
+            report.problem = (f"two signed checkpoints of {checkpoint.size} entries have "
+                              "different roots: two histories were signed")
+        by_size[checkpoint.size] = checkpoint
+    if key is None:
+        report.notes.append("no public key given: the checkpoints' signatures were not checked")
+    return [by_size[size] for size in sorted(by_size)]
+
+
+def check_log(rows: Iterable[Row], checkpoints: Iterable[Checkpoint],
+              key: PublicKey | None, *, keep_leaves: bool = False) -> LogReport:
+    report = LogReport(leaves=[] if keep_leaves else None)
+    pending = usable_checkpoints(checkpoints, key, report)
+    if not report.ok:
+        return report
+    frontier, previous, index = Frontier(), GENESIS, 0
+    for seq, at, actor, action, target, reason, data, prev_hash, digest in rows:
+        expected = frontier.size + 1
+        if seq != expected:
+            what = "missing" if seq > expected else "out of order"
+            return _bad(report, expected, f"entry {expected} is {what} (the next one is {seq})")
+        if prev_hash != previous:
+            return _bad(report, seq, f"entry {seq} does not follow entry {seq - 1}")
+        if entry_hash(seq, at, actor, action, target, reason, data, prev_hash) != digest:
+            return _bad(report, seq, f"entry {seq} was altered")
+        leaf = leaf_hash(digest)
+        frontier.append(leaf)
+        if report.leaves is not None:
+            report.leaves.append(leaf)
+        previous = digest
+        while index < len(pending) and pending[index].size == frontier.size:
+            checkpoint = pending[index]
+            if frontier.root().hex() != checkpoint.root:
+                after = report.last_good.size if report.last_good else 0
+                return _bad(report, after + 1, (
+                    f"the first {checkpoint.size} entries are not those signed at "
+                    f"{checkpoint.at:%Y-%m-%d %H:%M:%S} UTC: an entry from {after + 1} to "
+                    f"{checkpoint.size} was rewritten, reordered, inserted or removed"))
+            report.last_good, report.checkpoints_good = checkpoint, report.checkpoints_good + 1
+            index += 1
+    report.entries = frontier.size
+    if index < len(pending):
+        checkpoint = pending[-1]
+        return _bad(report, frontier.size + 1, (
+            f"the log holds {frontier.size} entries, but a checkpoint signed at "
+            f"{checkpoint.at:%Y-%m-%d %H:%M:%S} UTC covers {checkpoint.size}: entries "
+            f"{frontier.size + 1} to {checkpoint.size} were removed"))
+    covered = report.last_good.size if report.last_good else 0
+    if covered < frontier.size:
+        report.notes.append(f"entries {covered + 1} to {frontier.size} are not under a "
+                            "published checkpoint yet")
+    return report
+
+
+def _bad(report: LogReport, seq: int, problem: str) -> LogReport:
+    report.first_bad, report.problem = seq, problem
+    report.entries = max(report.entries, seq - 1)
+    return report
