@@ -16,17 +16,16 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.audit_cli import add_commands as add_audit_commands
 from bot.config import ConfigError, RoadieConfig, load_config
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
 from bot.runtime.webhooks import signature_for
-from governance.audit import verify
 from governance.db import Database
 from governance.durations import parse_duration
 from governance.inbox.service import find_delivery
 from governance.migrate import schema_state, upgrade
-from governance.votes.integrity import verify_votes
 
 DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
 
@@ -151,24 +150,6 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     print(f"{db.describe()}: {status} (at {', '.join(sorted(state.current)) or 'nothing'}; "
           f"code has {', '.join(sorted(state.heads))})")
     return 0 if state.up_to_date else 1
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    db = _database(args)
-    with db.transaction() as session:
-        report = verify(session)
-        votes, problems = verify_votes(session)
-    if not report.ok:
-        print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
-              f"({report.checked} entries before it are intact)", file=sys.stderr)
-        return 1
-    print(f"audit log OK: {report.checked} entries, chain intact")
-    if problems:
-        for problem in problems:
-            print(f"vote count WRONG: {problem}", file=sys.stderr)
-        return 1
-    print(f"votes OK: {votes} closed vote(s) counted again from the log, same results")
-    return 0
 
 
 # --- webhook --------------------------------------------------------------------------------
@@ -297,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
-    add("verify", cmd_audit_verify, "check the audit log's hash chain", parent=audit)
+    add_audit_commands(audit, add)
 
     webhook = sub.add_parser("webhook", help="GitHub webhook deliveries").add_subparsers(
         dest="webhook_command", required=True, metavar="ACTION")
@@ -321,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    needs_config = hasattr(args, "config") and args.command != "check-config"
+    needs_config = getattr(args, "config", None) is not None and args.command != "check-config"
     if needs_config and not Path(args.config).exists():
         print(f"roadie: no config at {args.config}; pass --config PATH "
               "(config.example.toml runs as is)", file=sys.stderr)

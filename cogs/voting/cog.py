@@ -150,9 +150,9 @@ class VotingCog(Cog):
         login = call.require_linked()
         with self.ctx.db.transaction() as session:
             casting = service.cast(session, number=number, login=login, choice=choice,
-                                   reason=reason, now=call.now)
+                                   reason=reason, now=call.now, key=self.ctx.audit_key)
             self._show_status(session, casting.vote, call.now)
-            settled = service.early_close_due(session, number)
+            settled = service.early_close_due(session, number, self.ctx.audit_key)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
         if settled:
@@ -278,7 +278,8 @@ class VotingCog(Cog):
 
     async def close_vote(self, number: int, now: datetime) -> None:
         with self.ctx.db.transaction() as session:
-            closing = service.close(session, number=number, now=now)
+            closing = service.close(session, number=number, now=now,
+                                    key=self.ctx.audit_key)
             if closing is None:
                 return
             vote = closing.vote

@@ -38,6 +38,7 @@ class AuditCheckpoint(SQLModel, table=True):
     key_id: str = Field(max_length=16)
     signature: str = Field(max_length=100)
     frontier: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    github_posted: bool = Field(default=False, index=True)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,18 @@ def since(session: Session, size: int) -> list[Checkpoint]:
     rows = session.exec(select(AuditCheckpoint).where(col(AuditCheckpoint.size) > size)
                         .order_by(col(AuditCheckpoint.size))).all()
     return [Checkpoint.from_row(row) for row in rows]
+
+
+def unposted_to_github(session: Session) -> list[Checkpoint]:
+    rows = session.exec(select(AuditCheckpoint).where(col(AuditCheckpoint.github_posted).is_(False))
+                        .order_by(col(AuditCheckpoint.size))).all()
+    return [Checkpoint.from_row(row) for row in rows]
+
+
+def posted_to_github(session: Session, sizes: Iterable[int]) -> None:
+    query = select(AuditCheckpoint).where(col(AuditCheckpoint.size).in_(list(sizes)))
+    for row in session.exec(query).all():
+        row.github_posted = True
 
 
 def due(session: Session, *, now: datetime, every: timedelta,

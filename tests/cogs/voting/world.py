@@ -12,7 +12,7 @@ from bot.runtime.app import Roadie
 from cogs.voting.cog import VotingCog
 from governance.clock import FakeClock
 from governance.db import Database
-from tests.support import Console, deep_merge, make_config, running
+from tests.support import Console, audit_key_file, deep_merge, make_config, running
 
 START = FakeClock().now()
 
@@ -24,7 +24,8 @@ def voting_config(tmp_path: Path, voting: dict[str, Any] | None = None) -> Any:
     return make_config(tmp_path, {
         "people": {"admins": ["alice"], "moderators": ["bob"],
                    "members": ["carol", "dave", "erin", "frank"]},
-        "voting": deep_merge(base, voting or {})})
+        "voting": deep_merge(base, voting or {}),
+        "audit": {"key_file": audit_key_file(tmp_path)}})
 
 
 class Scene:
