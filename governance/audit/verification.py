@@ -20,7 +20,13 @@ from governance.audit.checkpoints import Checkpoint
 from governance.audit.keys import PublicKey
 from governance.audit.log import GENESIS, AuditHead
 from governance.audit.outside import LogReport, Row, check_log, database_rows
-from governance.audit.projection import ROWS_KEY, ReplayReport, replay, table_rows
+from governance.audit.projection import (
+    REPLAYABLE,
+    ROWS_KEY,
+    ReplayReport,
+    replay,
+    table_rows,
+)
 
 
 @dataclass
@@ -30,6 +36,7 @@ class Verdict:
     replay: ReplayReport | None = None
     votes_checked: int = 0
     vote_problems: list[str] = field(default_factory=list)
+    head_at: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,7 +48,7 @@ class Verdict:
         """The first entry that is not as it was (or is missing)."""
         if self.log.first_bad is not None:
             return self.log.first_bad
-        return self.log.entries + 1 if self.head_problem else None
+        return self.head_at
 
     def problems(self) -> list[str]:
         found = []
@@ -67,7 +74,7 @@ class _Replayed:
     def __iter__(self) -> Iterator[Row]:
         marker = f'"{ROWS_KEY}":'
         for row in self.rows:
-            if marker in row[6]:
+            if marker in row[6] or row[3] == REPLAYABLE:
                 self.entries.append((row[0], row[3], json.loads(row[6])))
             self.last_hash = row[8]
             yield row
@@ -83,8 +90,12 @@ def verify_database(session: Session, checkpoints: Iterable[Checkpoint],
     seq, digest = (head.seq, head.hash) if head else (0, GENESIS)
     entries = verdict.log.entries
     if seq != entries or digest != walked.last_hash:
-        verdict.head_problem = (f"the log ends at entry {entries} but the head says {seq}: "
-                                f"entries after {entries} were removed")
+        verdict.head_problem = (
+            f"the log ends at entry {entries} but the head says {seq}: entries after "
+            f"{entries} were removed" if seq > entries else
+            f"the log ends at entry {entries} but the head says {seq} (ending in "
+            f"{digest[:12]}): the head was rewound, or the log's end was rewritten")
+        verdict.head_at = min(seq, entries) + 1
         return verdict
     if tables:
         from governance import schema  # noqa: F401  (every decision table declared)
