@@ -375,5 +375,5 @@ def test_a_checkpoint_with_a_forged_signature_is_ignored(world: World) -> None:
 
 def test_checkpoints_are_kept_as_published(world: World) -> None:
     with world.db.transaction() as session:
-        sizes = session.exec(select(AuditCheckpoint.size).order_by(AuditCheckpoint.size)).all()
+        sizes = list(session.scalars(select(AuditCheckpoint.size).order_by(AuditCheckpoint.size)))
     assert sizes == [c.size for c in world.published]
