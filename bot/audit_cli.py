@@ -122,13 +122,15 @@ def _checkpoints(args: argparse.Namespace, config: RoadieConfig | None) -> list[
         if config.audit.checkpoints_file:
             sources.append(config.audit.checkpoints_file)
         if config.audit.github_repo and config.audit.github_issue:
-            sources.append(f"{config.github.api_url}/repos/{config.audit.github_repo}/issues/"
-                           f"{config.audit.github_issue}/comments?per_page=100")
+            sources.append(f"{config.github.api_url}/repos/{config.bot.org}/"
+                           f"{config.audit.github_repo}/issues/{config.audit.github_issue}/"
+                           "comments?per_page=100")
             token = config.github.token.value()
-    found: list[Checkpoint] = []
+    found: dict[str, Checkpoint] = {}
     for source in sources:
-        found.extend(Checkpoint.parse_all(_read(source, token)))
-    return found
+        for checkpoint in Checkpoint.parse_all(_read(source, token)):
+            found.setdefault(checkpoint.signature, checkpoint)
+    return list(found.values())
 
 
 def _public_key(args: argparse.Namespace, config: RoadieConfig | None) -> PublicKey | None:
@@ -172,6 +174,9 @@ def _say(verdict: Verdict, published: int, *, from_file: bool) -> int:
     for note in verdict.log.notes:
         print(f"note: {note}", file=sys.stderr)
     problems = verdict.problems()
+    if verdict.log.bad_signatures:
+        problems.append(f"{verdict.log.bad_signatures} checkpoint(s) do not hold with the "
+                        "public key given: the wrong key, or forged checkpoints")
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

@@ -224,8 +224,8 @@ class AuditSection(SecretHolder):
     @field_validator("github_repo")
     @classmethod
     def _repo(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", value):
-            raise ValueError("expected owner/name, such as my-org/governance")
+        if value and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value):
+            raise ValueError("expected the name of a repository of the org, such as governance")
         return value
 
     @property

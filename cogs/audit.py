@@ -9,6 +9,7 @@ modlog when there is none), to `audit.checkpoints_file`, and as a comment on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -87,7 +88,7 @@ class AuditCog(Cog):
             await self._report_broken(broken)
             return
         if signed is not None:
-            self._write_file()
+            await asyncio.to_thread(self._write_file)
         await self._post_to_github()
 
     async def _report_broken(self, broken: ChainBroken) -> None:

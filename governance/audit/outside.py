@@ -75,7 +75,7 @@ class LogReport:
     checkpoints_good: int = 0
     last_good: Checkpoint | None = None
     notes: list[str] = field(default_factory=list)
-    leaves: list[bytes] | None = None
+    bad_signatures: int = 0
 
     @property
     def ok(self) -> bool:
@@ -89,6 +89,7 @@ def usable_checkpoints(checkpoints: Iterable[Checkpoint], key: PublicKey | None,
     by_size: dict[int, Checkpoint] = {}
     for checkpoint in checkpoints:
         if key is not None and not checkpoint.signed_by(key):
+            report.bad_signatures += 1
             report.notes.append(f"checkpoint of {checkpoint.size} entries (signed "
                                 f"{checkpoint.at:%Y-%m-%d %H:%M} UTC): its signature does not "
                                 "hold with the public key given; ignored")
@@ -105,8 +106,8 @@ def usable_checkpoints(checkpoints: Iterable[Checkpoint], key: PublicKey | None,
 
 
 def check_log(rows: Iterable[Row], checkpoints: Iterable[Checkpoint],
-              key: PublicKey | None, *, keep_leaves: bool = False) -> LogReport:
-    report = LogReport(leaves=[] if keep_leaves else None)
+              key: PublicKey | None) -> LogReport:
+    report = LogReport()
     pending = usable_checkpoints(checkpoints, key, report)
     if not report.ok:
         return report
@@ -120,10 +121,7 @@ def check_log(rows: Iterable[Row], checkpoints: Iterable[Checkpoint],
             return _bad(report, seq, f"entry {seq} does not follow entry {seq - 1}")
         if entry_hash(seq, at, actor, action, target, reason, data, prev_hash) != digest:
             return _bad(report, seq, f"entry {seq} was altered")
-        leaf = leaf_hash(digest)
-        frontier.append(leaf)
-        if report.leaves is not None:
-            report.leaves.append(leaf)
+        frontier.append(leaf_hash(digest))
         previous = digest
         while index < len(pending) and pending[index].size == frontier.size:
             checkpoint = pending[index]

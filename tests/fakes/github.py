@@ -93,6 +93,7 @@ class FakeGitHub(FakeService):
         r.add_get(f"/repos/{org}/{{repo}}/issues", self._list_issues)
         r.add_route("*", f"/repos/{org}/{{repo}}/issues/{{number}}", self._issue)
         r.add_post(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comment)
+        r.add_get(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comments)
         r.add_get(f"/repos/{org}/{{repo}}/commits/{{sha}}/pulls", self._commit_pulls)
         r.add_get(f"/orgs/{org}/hooks", self._hooks)
         r.add_get(f"/orgs/{org}/hooks/{{hook}}/deliveries", self._deliveries)
@@ -228,6 +229,21 @@ class FakeGitHub(FakeService):
         comment = {"id": next(self._ids), "body": (request[BODY] or {}).get("body", "")}
         issue.comments.append(comment)
         return json_response(comment, 201)
+
+    async def _comments(self, request: web.Request) -> web.Response:
+        """Oldest first, `per_page` (at most 100) at a time from `page`, with GitHub's Link
+        header pointing at the next page."""
+        issue = self._find(request)
+        if issue is None:
+            return json_response({"message": "Not Found"}, 404)
+        per_page = min(int(request.query.get("per_page", 30)), 100)
+        page = int(request.query.get("page", 1))
+        start = (page - 1) * per_page
+        headers = {}
+        if start + per_page < len(issue.comments):
+            headers["Link"] = (f'<{self.url}{request.path}?per_page={per_page}&page={page + 1}>; '
+                               'rel="next"')
+        return json_response(issue.comments[start:start + per_page], headers=headers)
 
     async def _commit_pulls(self, request: web.Request) -> web.Response:
         key = (request.match_info["repo"], request.match_info["sha"])
