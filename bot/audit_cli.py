@@ -16,6 +16,7 @@ from governance.audit.checkpoints import Checkpoint
 from governance.audit.keys import AuditKey, BadKey, PublicKey
 from governance.audit.outside import BadExport, export_line, file_rows
 from governance.audit.proofs import prove
+from governance.audit.rows import database_rows
 from governance.audit.verification import Verdict, verify_database, verify_rows
 from governance.db import Database
 from governance.errors import Refusal
@@ -61,8 +62,6 @@ def cmd_key(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from governance.audit.outside import database_rows
-
     db = Database(_config(args).database_url)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     count = 0

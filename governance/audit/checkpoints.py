@@ -20,8 +20,9 @@ from sqlalchemy import Column, Text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from governance.audit.keys import AuditKey, PublicKey
-from governance.audit.log import GENESIS, AuditEntry, AuditHead, entry_hash
+from governance.audit.log import GENESIS, AuditEntry, AuditHead, hash_of_entry
 from governance.audit.merkle import Frontier, leaf_hash
+from governance.audit.rows import database_rows
 
 FORMAT = "roadie audit checkpoint v1"
 
@@ -169,7 +170,7 @@ def _any_prefix(prefixes: Iterable[str]):  # type: ignore[no-untyped-def]
 
 
 def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: datetime,
-                    batch: int = 5000) -> Checkpoint | None:
+                    batch: int = 20000) -> Checkpoint | None:
     """Sign a checkpoint of the whole log, unless nothing was appended since the last one.
 
     The head is locked, so that the size is that of the log at this moment. Only the
@@ -187,12 +188,12 @@ def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: dateti
     frontier = (Frontier(last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
                 if last else Frontier())
     previous = _hash_at(session, frontier.size)
-    for row in _rows(session, frontier.size, head.seq, batch):
+    for row in database_rows(session, batch, after=frontier.size, upto=head.seq):
         seq, at, actor, action, target, reason, data, prev_hash, digest = row
         if seq != frontier.size + 1:
             raise ChainBroken(frontier.size + 1, f"entry {frontier.size + 1} is missing")
-        if prev_hash != previous or entry_hash(seq, at, actor, action, target, reason, data,
-                                                prev_hash) != digest:
+        if prev_hash != previous or hash_of_entry(seq, at, actor, action, target, reason,
+                                                   data, prev_hash) != digest:
             raise ChainBroken(seq, f"entry {seq} was altered or does not follow entry "
                                    f"{seq - 1}")
         frontier.append(leaf_hash(digest))
@@ -216,19 +217,3 @@ def _hash_at(session: Session, seq: int) -> str:
         return GENESIS
     found = session.exec(select(AuditEntry.hash).where(AuditEntry.seq == seq)).first()
     return found if found is not None else ""
-
-
-def _rows(session: Session, after: int, upto: int, batch: int) -> Iterable[tuple]:  # type: ignore[type-arg]
-    table = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = [table.c[name] for name in ("seq", "at", "actor", "action", "target", "reason",
-                                          "data", "prev_hash", "hash")]
-    from sqlalchemy import select as core_select
-
-    while after < upto:
-        rows = session.execute(core_select(*columns).where(table.c.seq > after,
-                                                           table.c.seq <= upto)
-                               .order_by(table.c.seq).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        after = rows[-1][0]

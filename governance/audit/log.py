@@ -78,8 +78,22 @@ def canonical(data: dict[str, Any] | None) -> str:
 
 def entry_hash(seq: int, at: datetime, actor: str, action: str, target: str, reason: str,
                data: str, prev_hash: str) -> str:
-    material = json.dumps([seq, at.isoformat(timespec="microseconds"), actor, action, target,
-                           reason, data, prev_hash], ensure_ascii=False, separators=(",", ":"))
+    return hash_of_entry(seq, moment_text(at), actor, action, target, reason, data, prev_hash)
+
+
+def moment_text(at: datetime) -> str:
+    """A moment as the hash takes it."""
+    return at.isoformat(timespec="microseconds")
+
+
+# One encoder for every entry: `json.dumps` with options builds a new one at each call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def hash_of_entry(seq: int, at: str, actor: str, action: str, target: str, reason: str,
+                  data: str, prev_hash: str) -> str:
+    """The hash of an entry whose moment is already text (as read in bulk, or exported)."""
+    material = _ENCODE([seq, at, actor, action, target, reason, data, prev_hash])
     return hashlib.sha256(material.encode()).hexdigest()
 
 

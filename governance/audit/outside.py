@@ -13,40 +13,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy import select
-from sqlmodel import Session
 
 from governance.audit.checkpoints import Checkpoint
 from governance.audit.keys import PublicKey
-from governance.audit.log import GENESIS, AuditEntry, entry_hash
+from governance.audit.log import GENESIS, hash_of_entry
 from governance.audit.merkle import Frontier, leaf_hash
-
-Row = tuple[int, datetime, str, str, str, str, str, str, str]
-FIELDS = ("seq", "at", "actor", "action", "target", "reason", "data", "prev_hash", "hash")
-
-
-def database_rows(session: Session, batch: int = 20000) -> Iterator[Row]:
-    """Every entry in order, as plain tuples (no ORM objects: a million of them is slow)."""
-    table = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = [table.c[name] for name in FIELDS]
-    after = 0
-    while True:
-        rows = session.execute(select(*columns).where(table.c.seq > after)
-                               .order_by(table.c.seq).limit(batch)).all()
-        if not rows:
-            return
-        for row in rows:
-            yield tuple(row)  # type: ignore[misc]
-        after = rows[-1][0]
+from governance.audit.rows import FIELDS, Row
 
 
 def export_line(row: Row) -> str:
     """One entry as a JSON line; `data` stays the exact text that was hashed."""
     values: dict[str, Any] = dict(zip(FIELDS, row, strict=True))
-    values["at"] = row[1].astimezone(UTC).isoformat(timespec="microseconds")
     return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -60,7 +39,8 @@ def file_rows(lines: Iterable[str]) -> Iterator[Row]:
             continue
         try:
             data = json.loads(line)
-            yield (int(data["seq"]), datetime.fromisoformat(data["at"]), str(data["actor"]),
+            datetime.fromisoformat(data["at"])  # a moment, or the line is not an entry
+            yield (int(data["seq"]), str(data["at"]), str(data["actor"]),
                    str(data["action"]), str(data["target"]), str(data["reason"]),
                    str(data["data"]), str(data["prev_hash"]), str(data["hash"]))
         except (ValueError, KeyError, TypeError) as error:
@@ -119,7 +99,7 @@ def check_log(rows: Iterable[Row], checkpoints: Iterable[Checkpoint],
             return _bad(report, expected, f"entry {expected} is {what} (the next one is {seq})")
         if prev_hash != previous:
             return _bad(report, seq, f"entry {seq} does not follow entry {seq - 1}")
-        if entry_hash(seq, at, actor, action, target, reason, data, prev_hash) != digest:
+        if hash_of_entry(seq, at, actor, action, target, reason, data, prev_hash) != digest:
             return _bad(report, seq, f"entry {seq} was altered")
         frontier.append(leaf_hash(digest))
         previous = digest

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from governance.audit.checkpoints import Checkpoint
 from governance.audit.keys import PublicKey
 from governance.audit.log import GENESIS, AuditHead
-from governance.audit.outside import LogReport, Row, check_log, database_rows
+from governance.audit.outside import LogReport, check_log
 from governance.audit.projection import (
     REPLAYABLE,
     ROWS_KEY,
@@ -27,6 +27,7 @@ from governance.audit.projection import (
     replay,
     table_rows,
 )
+from governance.audit.rows import Row, database_rows
 
 
 @dataclass
