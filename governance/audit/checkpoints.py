@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, ColumnElement, Text, or_
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from governance.audit.keys import AuditKey, PublicKey
@@ -160,9 +160,7 @@ def due(session: Session, *, now: datetime, every: timedelta,
     return decided is not None
 
 
-def _any_prefix(prefixes: Iterable[str]):  # type: ignore[no-untyped-def]
-    from sqlalchemy import or_
-
+def _any_prefix(prefixes: Iterable[str]) -> ColumnElement[bool]:
     exact = [p for p in prefixes if not p.endswith(".")]
     families = [p for p in prefixes if p.endswith(".")]
     return or_(col(AuditEntry.action).in_(exact),

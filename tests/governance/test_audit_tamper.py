@@ -377,3 +377,41 @@ def test_checkpoints_are_kept_as_published(world: World) -> None:
     with world.db.transaction() as session:
         sizes = list(session.scalars(select(AuditCheckpoint.size).order_by(AuditCheckpoint.size)))
     assert sizes == [c.size for c in world.published]
+
+
+def test_a_log_begun_before_decision_rows_replays_from_the_upgrade(tmp_path: Any,
+                                                                   clock: FakeClock) -> None:
+    """A database from before this version: its rows are counted, unchecked; a row added
+    behind Roadie's back after the upgrade is still found."""
+    from alembic import command
+
+    from governance.audit import Actor, record
+    from governance.migrate import alembic_config
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(alembic_config(db), "heads")
+    command.downgrade(alembic_config(db), "audit@-1")
+    with db.engine.begin() as conn:  # an old grant, and the entry it had then
+        conn.execute(insert(t(Person)).values(login="alice", display_login="alice",
+                                              created_at=clock.now()))
+        conn.execute(insert(t(RoleGrant)).values(
+            person_id=1, role="admin", project="", source="config", granted_by="roadie",
+            granted_at=clock.now(), revoked_by=""))
+    with db.transaction() as session:
+        record(session, actor=Actor.system(), action="role.grant", target="github:alice",
+               at=clock.now(), data={"role": "admin"})
+    command.upgrade(alembic_config(db), "heads")
+    with db.transaction() as session:
+        verdict = verify_database(session, [], None)
+    assert verdict.ok, verdict.problems()
+    assert verdict.replay is not None
+    assert verdict.replay.unchecked == 1
+    with db.engine.begin() as conn:
+        conn.execute(insert(t(RoleGrant)).values(
+            person_id=1, role="moderator", project="", source="command", granted_by="x",
+            granted_at=clock.now(), revoked_by=""))
+    with db.transaction() as session:
+        verdict = verify_database(session, [], None)
+    assert verdict.replay is not None
+    assert [d.key for d in verdict.replay.differences] == ["2"]
+    db.dispose()
