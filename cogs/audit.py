@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +31,7 @@ from governance.people.roles import Role
 
 T = TypeVar("T")
 SWEEP_EVERY = parse_duration("30s")
+CATCH_UP = 50_000  # entries hashed per transaction before the one that signs
 NO_KEY = ("Roadie has no audit key, so it signs no checkpoints.",
           "An admin makes one with `roadie audit keygen` and names it in `[audit] key_file` "
           "(or the variable of `key_env`).")
@@ -73,16 +75,19 @@ class AuditCog(Cog):
         origin = self.settings.origin or f"{self.ctx.org} roadie audit log"
 
         def sign(session: Session) -> Checkpoint | None:
-            if not checkpoints.due(session, now=now, every=self.settings.checkpoint_every,
-                                   decisions=self.settings.decisions):
-                return None
-            signed = checkpoints.sign_checkpoint(session, key, origin=origin, now=now)
+            signed = checkpoints.sign_checkpoint(session, key, origin=origin, now=now,
+                                                 progress=progress)
             if signed is not None:
                 self.ctx.outbox.post(session, self.destination, checkpoint_message(signed),
                                      key=f"audit:checkpoint:{signed.size}")
             return signed
 
         try:
+            if not await self._db(lambda session: checkpoints.due(
+                    session, now=now, every=self.settings.checkpoint_every,
+                    decisions=self.settings.decisions)):
+                return
+            progress = await self._catch_up()
             signed = await self._db(sign)
         except ChainBroken as broken:
             await self._report_broken(broken)
@@ -90,6 +95,15 @@ class AuditCog(Cog):
         if signed is not None:
             await asyncio.to_thread(self._write_file)
         await self._post_to_github()
+
+    async def _catch_up(self) -> checkpoints.Progress:
+        """Hash a long way behind (the first checkpoint of a big log) in transactions of
+        their own, so that the one that signs holds the head, and appends, only briefly."""
+        progress = await self._db(checkpoints.resume)
+        while await self._db(checkpoints.head_size) - progress.size > CATCH_UP:
+            progress = await self._db(partial(checkpoints.advance, progress=progress,
+                                              upto=progress.size + CATCH_UP))
+        return progress
 
     async def _report_broken(self, broken: ChainBroken) -> None:
         alarm = Message(title="The audit log is broken: no checkpoint signed", tone="danger",

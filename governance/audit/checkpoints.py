@@ -167,26 +167,37 @@ def _any_prefix(prefixes: Iterable[str]) -> ColumnElement[bool]:
                *(col(AuditEntry.action).startswith(p) for p in families))
 
 
-def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: datetime,
-                    batch: int = 20000) -> Checkpoint | None:
-    """Sign a checkpoint of the whole log, unless nothing was appended since the last one.
+@dataclass
+class Progress:
+    """The tree of the first `frontier.size` entries, and the hash of the last of them."""
 
-    The head is locked, so that the size is that of the log at this moment. Only the
-    entries since the last checkpoint are read, and each is checked against its
-    predecessor: a log broken since the last checkpoint is refused (`ChainBroken`), never
-    signed.
-    """
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None or head.seq == 0:
-        return None
+    frontier: Frontier
+    last_hash: str
+
+    @property
+    def size(self) -> int:
+        return self.frontier.size
+
+
+def resume(session: Session) -> Progress:
+    """Where the last checkpoint left the tree."""
     last = session.exec(select(AuditCheckpoint).order_by(col(AuditCheckpoint.size).desc())
                         .limit(1)).first()
-    if last is not None and last.size >= head.seq:
-        return None
     frontier = (Frontier(last.size, [bytes.fromhex(h) for h in json.loads(last.frontier)])
                 if last else Frontier())
-    previous = _hash_at(session, frontier.size)
-    for row in database_rows(session, batch, after=frontier.size, upto=head.seq):
+    return Progress(frontier, _hash_at(session, frontier.size))
+
+
+def head_size(session: Session) -> int:
+    head = session.get(AuditHead, 1)
+    return head.seq if head else 0
+
+
+def advance(session: Session, progress: Progress, upto: int, batch: int = 20000) -> Progress:
+    """The tree grown by the entries after `progress` up to `upto`, each checked against
+    its predecessor (`ChainBroken` when one does not follow)."""
+    frontier, previous = progress.frontier.copy(), progress.last_hash
+    for row in database_rows(session, batch, after=frontier.size, upto=upto):
         seq, at, actor, action, target, reason, data, prev_hash, digest = row
         if seq != frontier.size + 1:
             raise ChainBroken(frontier.size + 1, f"entry {frontier.size + 1} is missing")
@@ -196,7 +207,30 @@ def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: dateti
                                    f"{seq - 1}")
         frontier.append(leaf_hash(digest))
         previous = digest
-    if frontier.size != head.seq or previous != head.hash:
+    return Progress(frontier, previous)
+
+
+def sign_checkpoint(session: Session, key: AuditKey, *, origin: str, now: datetime,
+                    progress: Progress | None = None) -> Checkpoint | None:
+    """Sign a checkpoint of the whole log, unless nothing was appended since the last one.
+
+    The head is locked, so that the size is that of the log at this moment; appends wait
+    meanwhile, so a long way behind is best caught up first with `advance`, in transactions
+    of their own (`progress`). Each entry since is checked against its predecessor: a log
+    broken since the last checkpoint is refused (`ChainBroken`), never signed.
+    """
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None or head.seq == 0:
+        return None
+    start = resume(session)
+    if start.size >= head.seq:
+        return None
+    if progress is None or not start.size <= progress.size <= head.seq or (
+            progress.last_hash != _hash_at(session, progress.size)):
+        progress = start
+    progress = advance(session, progress, head.seq)
+    frontier = progress.frontier
+    if frontier.size != head.seq or progress.last_hash != head.hash:
         raise ChainBroken(frontier.size + 1, f"the head says {head.seq} entries, the log "
                                              f"holds {frontier.size}")
     root = frontier.root().hex()
