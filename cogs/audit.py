@@ -10,10 +10,8 @@ modlog when there is none), to `audit.checkpoints_file`, and as a comment on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -29,7 +27,6 @@ from governance.durations import parse_duration
 from governance.errors import Refusal
 from governance.people.roles import Role
 
-T = TypeVar("T")
 SWEEP_EVERY = parse_duration("30s")
 CATCH_UP = 50_000  # entries hashed per transaction before the one that signs
 NO_KEY = ("Roadie has no audit key, so it signs no checkpoints.",
@@ -47,6 +44,16 @@ def checkpoint_message(checkpoint: Checkpoint) -> Message:
         footer=f"key {checkpoint.key_id}")
 
 
+def _largest_in(path: Path) -> int:
+    known = Checkpoint.parse_all(path.read_text(encoding="utf-8")) if path.exists() else []
+    return max((c.size for c in known), default=0)
+
+
+def _append(path: Path, fresh: list[Checkpoint]) -> None:
+    with path.open("a", encoding="utf-8") as out:
+        out.writelines(c.line() + "\n" for c in fresh)
+
+
 class AuditCog(Cog):
     name = "audit"
     Settings = AuditSection
@@ -55,10 +62,6 @@ class AuditCog(Cog):
 
     def jobs(self) -> list[Job]:
         return [Job("audit.checkpoint", self.checkpoint, every=SWEEP_EVERY)]
-
-    async def _db(self, work: Callable[[Session], T]) -> T:
-        with self.ctx.db.transaction() as session:
-            return work(session)
 
     @property
     def destination(self) -> str:
@@ -83,25 +86,25 @@ class AuditCog(Cog):
             return signed
 
         try:
-            if not await self._db(lambda session: checkpoints.due(
+            if not await self.ctx.db.run(lambda session: checkpoints.due(
                     session, now=now, every=self.settings.checkpoint_every,
                     decisions=self.settings.decisions)):
                 return
             progress = await self._catch_up()
-            signed = await self._db(sign)
+            signed = await self.ctx.db.run(sign)
         except ChainBroken as broken:
             await self._report_broken(broken)
             return
         if signed is not None:
-            await asyncio.to_thread(self._write_file)
+            await self._write_file()
         await self._post_to_github()
 
     async def _catch_up(self) -> checkpoints.Progress:
         """Hash a long way behind (the first checkpoint of a big log) in transactions of
         their own, so that the one that signs holds the head, and appends, only briefly."""
-        progress = await self._db(checkpoints.resume)
-        while await self._db(checkpoints.head_size) - progress.size > CATCH_UP:
-            progress = await self._db(partial(checkpoints.advance, progress=progress,
+        progress = await self.ctx.db.run(checkpoints.resume)
+        while await self.ctx.db.run(checkpoints.head_size) - progress.size > CATCH_UP:
+            progress = await self.ctx.db.run(partial(checkpoints.advance, progress=progress,
                                               upto=progress.size + CATCH_UP))
         return progress
 
@@ -109,28 +112,25 @@ class AuditCog(Cog):
         alarm = Message(title="The audit log is broken: no checkpoint signed", tone="danger",
                         body=(f"{broken.problem}. Roadie signs nothing over a broken log. "
                               "`roadie audit verify` shows what changed."))
-        await self._db(lambda session: self.ctx.outbox.post(
+        await self.ctx.db.run(lambda session: self.ctx.outbox.post(
             session, "admins", alarm, key=f"audit:broken:{broken.seq}"))
         self.log.error("audit log broken at entry %s: %s", broken.seq, broken.problem)
 
-    def _write_file(self) -> None:
+    async def _write_file(self) -> None:
         """Append the checkpoints the file lacks; the file only ever grows."""
         if not self.settings.checkpoints_file:
             return
         path = Path(self.settings.checkpoints_file)
-        known = Checkpoint.parse_all(path.read_text()) if path.exists() else []
-        have = max((c.size for c in known), default=0)
-        with self.ctx.db.transaction() as session:
-            fresh = checkpoints.since(session, have)
+        have = await asyncio.to_thread(_largest_in, path)
+        fresh = await self.ctx.db.run(partial(checkpoints.since, size=have))
         if fresh:
-            with path.open("a", encoding="utf-8") as out:
-                out.writelines(c.line() + "\n" for c in fresh)
+            await asyncio.to_thread(_append, path, fresh)
 
     async def _post_to_github(self) -> None:
         repo, issue = self.settings.github_repo, self.settings.github_issue
         if not (repo and issue) or self.ctx.github is None:
             return
-        waiting = await self._db(checkpoints.unposted_to_github)
+        waiting = await self.ctx.db.run(checkpoints.unposted_to_github)
         if not waiting:
             return
         lines = "\n".join(c.line() for c in waiting)
@@ -142,7 +142,7 @@ class AuditCog(Cog):
             self.log.warning("checkpoints not posted to %s#%s yet (%s); retrying",
                              repo, issue, error.detail)
             return
-        await self._db(lambda session: checkpoints.posted_to_github(
+        await self.ctx.db.run(lambda session: checkpoints.posted_to_github(
             session, [c.size for c in waiting]))
 
     # --- commands ------------------------------------------------------------------------
@@ -158,7 +158,7 @@ class AuditCog(Cog):
     @command("audit checkpoint", "Show the latest signed checkpoint of the audit log",
              role=Role.ANYONE)
     async def latest(self, call: Invocation) -> Message | str:
-        found = await self._db(lambda session: checkpoints.latest(session, 1))
+        found = await self.ctx.db.run(lambda session: checkpoints.latest(session, 1))
         if not found:
             return "No checkpoint has been signed yet."
         return checkpoint_message(found[0])
@@ -166,7 +166,7 @@ class AuditCog(Cog):
     @command("audit proof", "Prove that an audit entry is in the signed log",
              Arg("entry", "the entry's number", kind="int"), role=Role.MEMBER)
     async def proof(self, call: Invocation, entry: int) -> str:
-        proof = await self._db(lambda session: prove(session, entry))
+        proof = await self.ctx.db.run(lambda session: prove(session, entry))
         found = proof.entry
         if not proof.holds():
             raise Refusal(f"Entry {entry} does not lead to the root signed for "

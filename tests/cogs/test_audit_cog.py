@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from bot.cli import main
 from bot.github.client import PyGithubPort
@@ -43,6 +44,13 @@ def audit_config(tmp_path: Path, github: FakeGitHub, db: Database) -> Path:
         "audit": {"key_file": audit_key_file(tmp_path),
                   "checkpoints_file": str(tmp_path / "checkpoints.jsonl"),
                   "github_repo": "governance", "github_issue": 1}})
+
+
+def truncate_rewinding_head(conn: Connection, keep: int) -> None:
+    conn.execute(text("DELETE FROM audit_log WHERE seq > :s"), {"s": keep})
+    previous = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :s"),
+                            {"s": keep}).scalar_one()
+    conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": keep, "h": previous})
 
 
 def cog_of(roadie: Roadie) -> AuditCog:
@@ -99,12 +107,7 @@ async def test_a_decision_is_checkpointed_and_published_everywhere(
     assert await asyncio.to_thread(main, verify) == 0  # the fake GitHub runs on this loop
     assert f"{published[0].size} entries, chain intact, 2 of 2 published" in \
         capsys.readouterr().out  # the same checkpoint, from the file and from GitHub
-    with db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": published[0].size})
-        previous = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :s"),
-                                {"s": published[0].size - 1}).scalar_one()
-        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"),
-                     {"s": published[0].size - 1, "h": previous})
+    await db.run_connection(partial(truncate_rewinding_head, keep=published[0].size - 1))
     assert await asyncio.to_thread(main, verify) == 1
     err = capsys.readouterr().err
     assert f"BROKEN at entry {published[0].size}" in err
