@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Column, Text
@@ -86,14 +87,15 @@ def moment_text(at: datetime) -> str:
     return at.isoformat(timespec="microseconds")
 
 
-# One encoder for every entry: `json.dumps` with options builds a new one at each call.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
 def hash_of_entry(seq: int, at: str, actor: str, action: str, target: str, reason: str,
                   data: str, prev_hash: str) -> str:
-    """The hash of an entry whose moment is already text (as read in bulk, or exported)."""
-    material = _ENCODE([seq, at, actor, action, target, reason, data, prev_hash])
+    """The hash of an entry whose moment is already text (as read in bulk, or exported).
+
+    The material is `json.dumps([seq, at, actor, ...], ensure_ascii=False,
+    separators=(",", ":"))`, built from the same C string encoder that call uses, without
+    the call's cost (a million entries are hashed in a verify)."""
+    material = "[%d,%s,%s,%s,%s,%s,%s,%s]" % (  # noqa: UP031
+        seq, *map(encode_basestring, (at, actor, action, target, reason, data, prev_hash)))
     return hashlib.sha256(material.encode()).hexdigest()
 
 

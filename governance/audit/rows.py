@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlmodel import Session
 
 from governance.audit.log import AuditEntry, moment_text
@@ -20,8 +21,11 @@ def database_rows(session: Session, batch: int = 20000, *, after: int = 0,
     """Entries in order, as plain tuples (no ORM objects: a million of them is slow), their
     moments read raw and turned into the hash's text without a datetime in between."""
     table = AuditEntry.__table__  # type: ignore[attr-defined]
-    columns = [type_coerce(table.c.at, String) if name == "at" else table.c[name]
-               for name in FIELDS]
+    moment: Any = type_coerce(table.c.at, String)
+    if session.get_bind().dialect.name == "postgresql":  # the text made by the server
+        moment = func.to_char(func.timezone("UTC", table.c.at),
+                              'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    columns = [moment if name == "at" else table.c[name] for name in FIELDS]
     while True:
         query = select(*columns).where(table.c.seq > after)
         if upto is not None:
