@@ -98,6 +98,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     token = config.github.token.source()
     github = f"token from {token}" if roadie.github else f"off (no token in {token})"
     print(f"  GitHub API: {github}")
+    key = config.audit_key()
+    audit = (f"checkpoints signed by {key.public.text()} (key from {config.audit.key.source()})"
+             if key else f"no checkpoints, no secret ballots (no key in "
+                         f"{config.audit.key.source()})")
+    print(f"  audit: {audit}")
     print("  destinations:")
     for name, dest in sorted(config.destinations.items()):
         places = [f"discord #{dest.discord_channel}" if dest.discord_channel else "",

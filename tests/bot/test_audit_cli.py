@@ -98,3 +98,18 @@ def test_proof_prints_a_path_that_leads_to_the_signed_root(
     assert len(proof["path"]) == 5
     assert main(["audit", "proof", "99", "--config", str(config)]) == 2
     assert "no entry 99" in capsys.readouterr().err
+
+
+def test_check_config_says_whether_checkpoints_are_signed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support import audit_key_file
+
+    assert main(["check-config", str(write_config(tmp_path))]) == 0
+    assert "audit: no checkpoints, no secret ballots (no key in $ROADIE_AUDIT_KEY)" in \
+        capsys.readouterr().out
+    key_file = audit_key_file(tmp_path)
+    assert main(["check-config", str(write_config(tmp_path, {"audit": {
+        "key_file": key_file}}))]) == 0
+    public = AuditKey.from_text(Path(key_file).read_text()).public.text()
+    assert f"audit: checkpoints signed by {public} (key from file {key_file})" in \
+        capsys.readouterr().out
