@@ -30,7 +30,6 @@ from bot.runtime.scheduler import tick_of, trigger_for
 from bot.runtime.webhooks import signature_for
 from bot.transports.discord import DiscordTransport
 from bot.transports.zulip import ZulipTransport
-from governance.audit.keys import AuditKey
 from governance.clock import FakeClock
 from governance.db import Database
 from tests.fakes.discord import DiscordUser, FakeDiscord, text_of
@@ -204,7 +203,6 @@ async def running_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Dat
     monkeypatch.setenv("ROADIE_DISCORD_TOKEN", fake_discord.token)
     monkeypatch.setenv("ROADIE_ZULIP_API_KEY", fake_zulip.api_key)
     monkeypatch.setenv("ROADIE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-    monkeypatch.setenv("ROADIE_AUDIT_KEY", AuditKey.generate().text())
     channels, topics = _wire(fake_discord, fake_zulip, destinations)
     wiring = {
         "discord": {"enabled": True, "guild_id": fake_discord.guild_id},
