@@ -266,11 +266,6 @@ class RoadieConfig(Section):
     def database_url(self) -> str:
         return database_url(self.database.url, self.base_dir)
 
-    @property
-    def audit_origin(self) -> str:
-        """The name checkpoints are signed under, so that one org's cannot pass for another's."""
-        return self.audit.origin or f"{self.bot.org} roadie audit log"
-
     def audit_key(self) -> AuditKey | None:
         """The audit key, when one is set (`check_secrets` has said whether it reads)."""
         text = self.audit.key.value()

@@ -29,6 +29,7 @@ from governance.people.roles import Role
 
 SWEEP_EVERY = parse_duration("30s")
 CATCH_UP = 50_000  # entries hashed per transaction before the one that signs
+PER_COMMENT = 100  # checkpoints in one GitHub comment (a comment holds 65,536 characters)
 NO_KEY = ("Roadie has no audit key, so it signs no checkpoints.",
           "An admin makes one with `roadie audit keygen` and names it in `[audit] key_file` "
           "(or the variable of `key_env`).")
@@ -130,7 +131,7 @@ class AuditCog(Cog):
         repo, issue = self.settings.github_repo, self.settings.github_issue
         if not (repo and issue) or self.ctx.github is None:
             return
-        waiting = await self.ctx.db.run(checkpoints.unposted_to_github)
+        waiting = (await self.ctx.db.run(checkpoints.unposted_to_github))[:PER_COMMENT]
         if not waiting:
             return
         lines = "\n".join(c.line() for c in waiting)
