@@ -53,8 +53,11 @@ class Verdict:
 
     def problems(self) -> list[str]:
         found = []
-        if not self.log.ok:
-            found.append(f"audit log BROKEN at entry {self.log.first_bad}: {self.log.problem}")
+        if not self.log.ok and self.log.first_bad is not None:
+            intact = self.log.first_bad - 1
+            found.append(f"audit log BROKEN at entry {self.log.first_bad}: {self.log.problem} "
+                         f"({intact} {'entry' if intact == 1 else 'entries'} before it "
+                         f"{'is' if intact == 1 else 'are'} intact)")
         if self.head_problem:
             found.append(f"audit log BROKEN at entry {self.first_bad}: {self.head_problem}")
         if self.replay is not None:
