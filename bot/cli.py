@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import roadie_version
+from bot.audit_cli import add_commands as add_audit_commands
 from bot.config import (
     ConfigError,
     DestinationSection,
@@ -34,12 +35,10 @@ from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
 from bot.runtime.logs import configure_logging
 from bot.runtime.webhooks import signature_for
-from governance.audit import verify
 from governance.db import Database
 from governance.durations import parse_duration
 from governance.inbox.service import find_delivery
 from governance.migrate import schema_state, upgrade
-from governance.votes.integrity import verify_votes
 
 DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
 
@@ -179,6 +178,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"off (no secret in {config.github.webhook_secret.source()})")
     print(f"  GitHub webhooks: {receiver}")
     print(f"  GitHub API: {_github_summary(config, roadie.github)}")
+    key = config.audit_key()
+    audit = (f"checkpoints signed by {key.public.text()} (key from {config.audit.key.source()})"
+             if key else f"no checkpoints, no secret ballots (no key in "
+                         f"{config.audit.key.source()})")
+    print(f"  audit: {audit}")
     print("  destinations:")
     for name, dest in sorted(config.destinations.items()):
         places = [f"discord #{dest.discord_channel}" if dest.discord_channel else "",
@@ -283,25 +287,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"wrote {target}: a starter config (SQLite next to it, the console as chat, the web "
           "server on 127.0.0.1:8080).\nNext: set [bot] org and [people] admins, then "
           f"`roadie check-config {target}` and `roadie run --config {target}`.")
-    return 0
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    db = _database(args)
-    with db.transaction() as session:
-        report = verify(session)
-        votes, problems = verify_votes(session)
-    if not report.ok:
-        print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
-              f"({report.checked} {'entry' if report.checked == 1 else 'entries'} before it "
-              f"{'is' if report.checked == 1 else 'are'} intact)", file=sys.stderr)
-        return 1
-    print(f"audit log OK: {report.checked} entries, chain intact")
-    if problems:
-        for problem in problems:
-            print(f"vote count WRONG: {problem}", file=sys.stderr)
-        return 1
-    print(f"votes OK: {votes} closed vote(s) counted again from the log, same results")
     return 0
 
 
@@ -471,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
-    add("verify", cmd_audit_verify, "check the audit log's hash chain", parent=audit)
+    add_audit_commands(audit, add)
 
     webhook = sub.add_parser("webhook", help="GitHub webhook deliveries").add_subparsers(
         dest="webhook_command", required=True, metavar="ACTION")

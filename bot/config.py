@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from bot.core.settings import Duration, DurationOrOff, Section
+from governance.audit.keys import AuditKey, BadKey
 from governance.db import database_url
 
 REQUIRED_DESTINATIONS = ("admins", "moderators", "modlog", "digest")
@@ -53,7 +54,9 @@ def _env_name(value: str) -> str:
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
 DEFAULT_COGS = ["cogs.people", "cogs.projects", "cogs.github_feed", "cogs.escalation",
-                "cogs.moderation", "cogs.onboarding", "cogs.voting", "cogs.digest"]
+                "cogs.moderation", "cogs.onboarding", "cogs.voting", "cogs.digest",
+                "cogs.audit"]
+DECISIONS = ["vote.close", "moderation.block", "moderation.lift", "role.grant", "role.revoke"]
 
 
 class ConfigError(Exception):
@@ -287,6 +290,31 @@ class OutboxSection(Section):
     give_up_after: int = Field(default=20, ge=1)
 
 
+class AuditSection(SecretHolder):
+    """Signed checkpoints of the audit log, and where they are published."""
+
+    key_env: str = "ROADIE_AUDIT_KEY"
+    key_file: str | None = None
+    origin: str = ""
+    checkpoint_every: Duration = Field(default="1h", validate_default=True)  # type: ignore[assignment]
+    decisions: list[str] = Field(default_factory=lambda: list(DECISIONS))
+    destination: str = "audit"
+    checkpoints_file: str = ""
+    github_repo: str = ""
+    github_issue: int = Field(default=0, ge=0)
+
+    @field_validator("github_repo")
+    @classmethod
+    def _repo(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value):
+            raise ValueError("expected the name of a repository of the org, such as governance")
+        return value
+
+    @property
+    def key(self) -> Secret:
+        return Secret(self.key_env, self.key_file)
+
+
 class RoadieConfig(Section):
     """The whole file. Sections of cogs are checked by the cogs' own models (`cog_sections`)."""
 
@@ -305,6 +333,7 @@ class RoadieConfig(Section):
     feeds: list[FeedSection] = Field(default_factory=list)
     scheduler: SchedulerSection = SchedulerSection()
     outbox: OutboxSection = OutboxSection()
+    audit: AuditSection = AuditSection()
 
     base_dir: Path = Path(".")
 
@@ -317,6 +346,11 @@ class RoadieConfig(Section):
         secret = self.database.url_secret
         url = (secret.value() or "") if secret is not None else self.database.url
         return database_url(url, self.base_dir)
+
+    def audit_key(self) -> AuditKey | None:
+        """The audit key, when one is set (`check_secrets` has said whether it reads)."""
+        text = self.audit.key.value()
+        return AuditKey.from_text(text) if text else None
 
     @property
     def instance_name(self) -> str:
@@ -482,6 +516,15 @@ def check_secrets(config: RoadieConfig) -> list[str]:
         if "@" not in config.zulip.email:
             problems.append(f"zulip.email: expected the bot's email address "
                             f"(got {config.zulip.email!r})")
+    key = config.audit.key.value()
+    if key is not None:
+        try:
+            AuditKey.from_text(key)
+        except BadKey as error:
+            problems.append(f"audit: the key in {config.audit.key.source()} is {error}; "
+                            "`roadie audit keygen` writes one")
+    if config.audit.github_issue and not config.audit.github_repo:
+        problems.append("audit.github_issue: set, but audit.github_repo is not")
     if config.discord.enabled and not config.discord.guild_id:
         problems.append("discord.guild_id: missing; Roadie serves one guild (server)")
     return problems

@@ -142,7 +142,7 @@ class Roadie:
         self.context = CogContext(db=self.db, clock=self.clock, outbox=self.outbox,
                                   destinations=self.destinations, org=config.bot.org,
                                   bot_login=config.bot.github_login, github=self.github,
-                                  chat=self.ports, log=log)
+                                  chat=self.ports, log=log, audit_key=config.audit_key())
         self.cogs: list[Cog] = [cls(self.context, settings)
                                 for cls, settings in load_cog_settings(config)]
         self.context.cogs = tuple(self.cogs)

@@ -170,9 +170,9 @@ class VotingCog(Cog):
         login = call.require_linked()
         def transact(session: Session) -> Any:
             casting = service.cast(session, number=number, login=login, choice=choice,
-                                   reason=reason, now=call.now)
+                                   reason=reason, now=call.now, key=self.ctx.audit_key)
             self._show_status(session, casting.vote, call.now)
-            settled = service.early_close_due(session, number)
+            settled = service.early_close_due(session, number, self.ctx.audit_key)
             return casting, settled
         casting, settled = await self.ctx.db.run(transact)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
@@ -321,7 +321,7 @@ class VotingCog(Cog):
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
-            closing = service.close(session, number=number, now=now)
+            closing = service.close(session, number=number, now=now, key=self.ctx.audit_key)
             if closing is None:
                 return
             vote = closing.vote

@@ -97,6 +97,7 @@ OPERATIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("post", "/repos/{owner}/{repo}/issues"),
         ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
         ("patch", "/repos/{owner}/{repo}/issues/{issue_number}"),
+        ("get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
         ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
         ("get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"),
         ("get", "/orgs/{org}/hooks"),

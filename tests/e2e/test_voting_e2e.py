@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.discord import buttons_of, text_of
-from tests.support import eventually, github_payload
+from tests.support import audit_key_file, eventually, github_payload
 
 ORG_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 """The org on GitHub, so the electorate of a vote of the org (the nominee aside)."""
@@ -158,8 +159,10 @@ async def test_a_nomination_voted_with_buttons_on_discord(make_world: MakeWorld)
                                "after that. `/vote 1` shows the result.")
 
 
-async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWorld) -> None:
-    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}}}
+async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWorld,
+                                                             tmp_path: Path) -> None:
+    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}},
+              "audit": {"key_file": audit_key_file(tmp_path)}}
     async with make_world(config) as world:
         org_on_github(world)
         names = {"alice": "Alice Liddell", "carol": "Carol Danvers", "dave": "Dave Grohl",
@@ -243,8 +246,9 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
 
 
 async def test_a_secret_ballot_cast_in_a_discord_channel_is_answered_privately(
-        make_world: MakeWorld) -> None:
-    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}}}
+        make_world: MakeWorld, tmp_path: Path) -> None:
+    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}},
+              "audit": {"key_file": audit_key_file(tmp_path)}}
     async with make_world(config) as world:
         org_on_github(world)
         carol, dave = world.discord_user("carol"), world.discord_user("dave")

@@ -238,6 +238,7 @@ class FakeGitHub(FakeService):
         r.add_get(f"/repos/{org}/{{repo}}/issues", self._list_issues)
         r.add_route("*", f"/repos/{org}/{{repo}}/issues/{{number}}", self._issue)
         r.add_post(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comment)
+        r.add_get(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comments)
         r.add_get(f"/repos/{org}/{{repo}}/commits/{{sha}}/pulls", self._commit_pulls)
         r.add_get(f"/orgs/{org}/hooks", self._hooks)
         r.add_get(f"/orgs/{org}/hooks/{{hook}}/deliveries", self._deliveries)
@@ -428,6 +429,13 @@ class FakeGitHub(FakeService):
                                        self.simple_user(self.token_login), _now())
         issue.comments.append(comment)
         return json_response(comment, 201)
+
+    async def _comments(self, request: web.Request) -> web.Response:
+        """Oldest first, a page at a time, as every list."""
+        issue = self._find(request)
+        if issue is None:
+            return json_response({"message": "Not Found"}, 404)
+        return self._page(request, issue.comments)
 
     async def _commit_pulls(self, request: web.Request) -> web.Response:
         repo, sha = request.match_info["repo"], request.match_info["sha"]
