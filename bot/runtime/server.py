@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -10,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bot.runtime.metrics import Metrics
 from bot.runtime.webhooks import WebhookReceiver
 from governance.db import Database
+
+log = logging.getLogger("roadie.server")
 
 
 def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | None,
@@ -35,21 +40,110 @@ def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | Non
 
 
 class Server:
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    """The aiohttp server, hardened against slow or many connections.
+
+    `idle_timeout` closes a connection idle between requests, and one that does not send a
+    whole request head within it; `max_connections` bounds the connections open at once
+    (beyond it, a new one is answered 503 and closed). Bodies are never decompressed: the
+    webhook receiver refuses compressed ones (GitHub sends none).
+    """
+
+    def __init__(self, app: web.Application, host: str, port: int, *,
+                 metrics: Metrics | None = None, idle_timeout: float = 15.0,
+                 max_connections: int = 2048) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self.max_connections = fit_open_files(self.max_connections)
+        self._runner = web.AppRunner(self.app, access_log=None,
+                                     keepalive_timeout=self.idle_timeout,
+                                     auto_decompress=False, lingering_time=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site = _LimitedSite(self._runner, self.host, self.port, self.max_connections,
+                            self._refused)
         await site.start()
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = site.port
+
+    def _refused(self) -> None:
+        if self._metrics is not None:
+            self._metrics.connections_refused.inc()
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class _LimitedSite(web.BaseSite):
+    """A TCP site that admits at most `limit` connections at once."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, limit: int,
+                 on_refused: Callable[[], None]) -> None:
+        super().__init__(runner)
+        self._host, self._port, self._limit = host, port, limit
+        self._on_refused = on_refused
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    async def start(self) -> None:
+        await super().start()
+        handlers = self._runner.server
+        assert handlers is not None
+
+        def admit() -> asyncio.BaseProtocol:
+            if len(handlers.connections) >= self._limit:
+                self._on_refused()
+                return _Refuse()
+            return handlers()
+
+        self._server = await asyncio.get_running_loop().create_server(
+            admit, self._host, self._port, backlog=min(self._limit, 1024))
+        if self._server.sockets:
+            self._port = self._server.sockets[0].getsockname()[1]
+
+
+class _Refuse(asyncio.Protocol):
+    """Answers a connection beyond the limit at once, without reading it."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
+                        b"Connection: close\r\nContent-Length: 0\r\n\r\n")
+        transport.close()
+
+
+OPEN_FILES_HEADROOM = 256
+"""Files kept beside the connections: database connections, logs, the loop's own."""
+
+
+def fit_open_files(connections: int) -> int:
+    """Raise the open-files limit (up to the hard limit) so that `connections` fit; return
+    how many do fit. Past the limit, accept() fails and nothing (not even /healthz) gets in."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return connections
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + OPEN_FILES_HEADROOM
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        fitting = max(16, soft - OPEN_FILES_HEADROOM)
+        log.warning("the open-files limit is %d: at most %d connections at once, not %d "
+                    "(raise it with `ulimit -n`)", soft, fitting, connections)
+        return fitting
+    return connections

@@ -91,8 +91,9 @@ async def test_a_chunked_body_too_large_is_refused(tmp_path: Path, sqlite_db: Da
 
         url = f"http://127.0.0.1:{roadie.server.port}/github/webhook"
         async with aiohttp.ClientSession() as session, session.post(
-                url, data=chunks(), headers={"X-GitHub-Event": "ping",
-                                             "X-GitHub-Delivery": "x"}) as answer:
+                url, data=chunks(), headers={"X-GitHub-Event": "ping", "X-GitHub-Delivery": "x",
+                                             "X-Hub-Signature-256": "sha256=" + "0" * 64}
+        ) as answer:
             assert answer.status == 413
         assert stored(roadie) == 0
         assert counted(await metrics(roadie), "unknown", "too_large") == 1
