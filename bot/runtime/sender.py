@@ -48,7 +48,7 @@ class OutboxSender:
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
         self._idle = asyncio.Event()  # set when nothing is queued for sending
-        self._lane_failures = RepeatedFailure(log, "outbox-sender")
+        self._lane_failures = RepeatedFailure(log, "sending outbox rows")
         self._poller = Poller("outbox-sender", self._look,
                               poll=settings.poll_interval.total_seconds(), pause=COLLECT_PAUSE)
         self.between: Callable[[], Awaitable[None]] | None = None  # awaited between sends
@@ -125,7 +125,7 @@ class OutboxSender:
                     await self.between()
                 await self._deliver(row_id, port, place, windows)
             except Exception as error:
-                self._lane_failures.failed(error, f"could not handle outbox row {row_id}")
+                self._lane_failures.failed(error, f"failed (row {row_id})")
             else:
                 self._lane_failures.succeeded()
             finally:
