@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.core.logflood import RepeatedFailure
 from bot.runtime.metrics import Metrics
 from bot.runtime.webhooks import WebhookReceiver
 from governance.db import Database
@@ -32,11 +35,24 @@ def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | Non
         data = await asyncio.to_thread(metrics.render)
         return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/healthz", healthz, expect_handler=expect_continue)
+    app.router.add_get("/metrics", metrics_view, expect_handler=expect_continue)
     if receiver is not None:
-        app.router.add_post(webhook_path, receiver.handle)
+        app.router.add_post(webhook_path, receiver.handle, expect_handler=expect_continue)
     return app
+
+
+async def expect_continue(request: web.Request) -> web.Response | None:
+    """aiohttp's own handler of `Expect`, without its failure (a 500 with a traceback) on a
+    header that is not UTF-8."""
+    if request.version != HttpVersion11:
+        return None
+    if request.headers.get("Expect", "").strip().lower() != "100-continue":
+        return web.json_response({"error": "the only Expect understood is 100-continue"},
+                                 status=417)
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer's own head and body are yet to come
+    return None
 
 
 class Server:
@@ -63,7 +79,8 @@ class Server:
         self.max_connections = fit_open_files(self.max_connections)
         self._runner = web.AppRunner(self.app, access_log=None,
                                      keepalive_timeout=self.idle_timeout,
-                                     auto_decompress=False, lingering_time=1.0)
+                                     auto_decompress=False, lingering_time=1.0,
+                                     logger=MalformedRequests(logging.getLogger("aiohttp.server")))
         await self._runner.setup()
         site = _LimitedSite(self._runner, self.host, self.port, self.max_connections,
                             self._refused)
@@ -77,6 +94,22 @@ class Server:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+class MalformedRequests(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, but a request that is not HTTP as it should be (answered 400:
+    the sender's fault) is one line, then counted, rather than a traceback each."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__(logger, {})
+        self._malformed = RepeatedFailure(log, "malformed HTTP request", traceback=False)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info")
+        if isinstance(error, HttpProcessingError):
+            self._malformed.failed(error, "refused")
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class _LimitedSite(web.BaseSite):
