@@ -101,6 +101,10 @@ class Refused:
     event: str = "unknown"
 
 
+WRONG_SIGNATURE = Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
+                          "body; sign it with the webhook secret (HMAC-SHA256)")
+
+
 class BodyBudget:
     """The bytes of request bodies held at once, within a limit.
 
@@ -314,7 +318,9 @@ class WebhookReceiver:
 
     async def _read(self, request: web.Request, body: bytearray,
                     holding: Holding) -> Refused | None:
-        """Read the body into `body`, holding its bytes in the budget as it grows."""
+        """Read the body into `body`, holding its bytes in the budget as it grows, and check
+        its signature on the way (no second pass over a large body)."""
+        mac = hmac.new(self._secret, digestmod=hashlib.sha256) if self._secret else None
         try:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await request.content.readany():
@@ -324,6 +330,8 @@ class WebhookReceiver:
                     if not holding.grow_to(size):
                         return self._busy()
                     body += chunk
+                    if mac is not None:
+                        mac.update(chunk)
         except TimeoutError:
             return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
                            "to arrive; send it at once")
@@ -331,12 +339,17 @@ class WebhookReceiver:
             self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
                                         f"{len(body)} of {request.content_length or '?'} bytes")
             return Refused(400, "aborted", "the body did not arrive whole")
+        signature = request.headers.get("X-Hub-Signature-256", "").strip()
+        if mac is not None and not hmac.compare_digest("sha256=" + mac.hexdigest(), signature):
+            return WRONG_SIGNATURE
         return None
 
     async def _accept(self, request: web.Request, body: bytearray) -> web.Response:
         headers = {name: request.headers.get(name, "") for name in _HEADERS}
-        checked = (self.check(body, headers) if len(body) <= OFFLOAD_ABOVE
-                   else await asyncio.to_thread(self.check, body, headers))
+        checked = (self.check(body, headers, signature_checked=True)
+                   if len(body) <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(self.check, body, headers,
+                                                signature_checked=True))
         if isinstance(checked, Refused):
             return self._refuse(checked)
         try:
@@ -356,15 +369,14 @@ class WebhookReceiver:
         return web.json_response({"status": "accepted", "delivery": checked.delivery_id},
                                  status=202)
 
-    def check(self, body: bytes | bytearray,
-              headers: Mapping[str, str]) -> inbox.NewDelivery | Refused:
+    def check(self, body: bytes | bytearray, headers: Mapping[str, str], *,
+              signature_checked: bool = False) -> inbox.NewDelivery | Refused:
         """The delivery in a request, or why it is refused. `headers` are GitHub's, named in
         lower case."""
-        if self._secret is not None and not signature_ok(
+        if self._secret is not None and not signature_checked and not signature_ok(
             self._secret, body, headers.get("x-hub-signature-256")
         ):
-            return Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
-                           "body; sign it with the webhook secret (HMAC-SHA256)")
+            return WRONG_SIGNATURE
         event = headers.get("x-github-event", "").strip()
         if not event:
             return Refused(400, "bad_request", "the X-GitHub-Event header is missing")
