@@ -13,7 +13,8 @@ memory can be read from /proc. For a fixed time, attacker processes on 127.0.0.1
   head and then their body a byte a second), reconnecting whenever Roadie closes them;
 - 100 gzip bombs (1 GB of JSON in 1 MB, signed), again and again;
 
-while this process sends signed deliveries at a steady rate and asks for /healthz every
+each attacker starting again half a second after an answer, while this process sends
+signed deliveries at a steady rate and asks for /healthz every
 100 ms on a new connection. Targets: Roadie's resident memory (peak, VmHWM) stays under
 250 MB, every /healthz answers within 100 ms, and every signed delivery sent is
 acknowledged. Every loop is bounded in time and count; the script stops by itself.
@@ -48,6 +49,9 @@ RSS_TARGET_MB = 250
 HEALTHZ_TARGET_MS = 100
 SIGNED_PER_SECOND = 40
 PROBE_EVERY = 0.1
+AGAIN_AFTER = 0.5
+"""An attacker whose request was answered starts the next one this long after: the attacks
+keep their number of connections, rather than turning into a flood of new connections."""
 
 
 def raise_open_files(wanted: int) -> int:
@@ -114,7 +118,7 @@ async def attack_big(port: int, seconds: float, count: int) -> None:
             finally:
                 writer.close()
             statuses[status] += 1
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(AGAIN_AFTER)
 
     await asyncio.gather(*(one(i) for i in range(count)))
     print(f"   attack big   : {count} connections; answers {dict(sorted(statuses.items()))} "
@@ -201,7 +205,7 @@ async def attack_gzip(port: int, seconds: float, count: int) -> None:
                 statuses[await answer_status(reader, within=0.5)] += 1
             finally:
                 writer.close()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(AGAIN_AFTER)
 
     await asyncio.gather(*(one() for _ in range(count)))
     print(f"   attack gzip  : {count} connections, bombs of {len(bomb) / MB:.1f} MB "

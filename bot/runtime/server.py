@@ -79,7 +79,9 @@ class Server:
         self.max_connections = fit_open_files(self.max_connections)
         self._runner = web.AppRunner(self.app, access_log=None,
                                      keepalive_timeout=self.idle_timeout,
-                                     auto_decompress=False, lingering_time=1.0,
+                                     # Not a byte more of a body refused unread: aiohttp
+                                     # would read and drop what comes for this long.
+                                     auto_decompress=False, lingering_time=0,
                                      logger=MalformedRequests(logging.getLogger("aiohttp.server")))
         await self._runner.setup()
         site = _LimitedSite(self._runner, self.host, self.port, self.max_connections,
