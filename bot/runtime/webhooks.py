@@ -398,7 +398,8 @@ class WebhookReceiver:
             return Refused(400, "bad_request", "the body is not JSON in UTF-8", label)
         if not isinstance(payload, dict):
             return Refused(400, "bad_request", "the body is not a JSON object", label)
-        action = payload.get("action", "")
+        action = payload.get("action")
+        action = "" if action is None else action
         if not isinstance(action, str) or not _ACTION.fullmatch(action):
             return Refused(400, "bad_request", "the payload's action is not an action name "
                            "(letters, digits and _, up to 60)", label)
