@@ -10,6 +10,7 @@ there were (and the latest error), and one line when the work succeeds again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ class RepeatedFailure:
         self.failures = 0  # in the current run of failures
         self._unreported = 0
         self._last_report = 0.0
+        self._lock = threading.Lock()  # some work runs in threads (the scheduler's lease)
 
     @property
     def failing(self) -> bool:
@@ -37,6 +39,10 @@ class RepeatedFailure:
 
     def failed(self, error: BaseException, message: str = "failed") -> None:
         """Call in the `except` block: the first of a run logs `message` with the traceback."""
+        with self._lock:
+            self._failed(error, message)
+
+    def _failed(self, error: BaseException, message: str) -> None:
         now = self._clock() if self._clock is not None else _monotonic()
         self.failures += 1
         if self.failures == 1:
@@ -57,8 +63,11 @@ class RepeatedFailure:
         """Call after work that went well: ends a run of failures, saying so."""
         if not self.failures:
             return
-        self._log.warning("%s works again after %d failure(s)", self._what, self.failures)
-        self.failures = self._unreported = 0
+        with self._lock:
+            if self.failures:
+                self._log.warning("%s works again after %d failure(s)", self._what,
+                                  self.failures)
+            self.failures = self._unreported = 0
 
 
 def _one_line(error: BaseException) -> str:

@@ -399,10 +399,8 @@ class WebhookReceiver:
         if not isinstance(payload, dict):
             return Refused(400, "bad_request", "the body is not a JSON object", label)
         action = payload.get("action")
-        action = "" if action is None else action
         if not isinstance(action, str) or not _ACTION.fullmatch(action):
-            return Refused(400, "bad_request", "the payload's action is not an action name "
-                           "(letters, digits and _, up to 60)", label)
+            action = ""  # no action name: no handler acts on an action it does not know
         hook_id = headers.get("x-github-hook-id", "").strip()
         return inbox.NewDelivery(delivery_id=delivery_id, event=event, action=action,
                                  hook_id=hook_id if _HOOK_ID.fullmatch(hook_id) else "",
@@ -471,8 +469,8 @@ class WebhookWorker:
         except MalformedEvent as error:
             log.warning("delivery %s (%s): refused: %s", delivery_id, event, error)
             with self._db.transaction() as session:
-                inbox.retry_later(session, row_id, error=f"refused: {error}",
-                                  now=self._clock.now(), max_attempts=1)
+                inbox.settle(session, row_id, handled=False, now=self._clock.now(),
+                             note=f"refused: {error}")
             self._metrics.webhook_processing.labels(_label(event), "malformed").inc()
             return
         if note:
