@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from bot.config import PeopleSection
@@ -28,10 +30,9 @@ class PeopleCog(Cog):
     @command("link start", "Link your chat account to your GitHub login",
              Arg("login", "your GitHub login", kind="login"), group_default=True)
     async def link(self, call: Invocation, login: str) -> Reply:
-        with self.ctx.db.transaction() as session:
-            code = people.start_link(session, platform=call.platform, user_id=call.user_id,
-                                     display_name=call.display_name, login=login,
-                                     now=call.now, ttl=self.settings.link_code_ttl)
+        code = await self.ctx.db.run(lambda session: people.start_link(
+            session, platform=call.platform, user_id=call.user_id, display_name=call.display_name,
+            login=login, now=call.now, ttl=self.settings.link_code_ttl))
         return Reply(private=True, text=(
             f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
             f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
@@ -41,7 +42,7 @@ class PeopleCog(Cog):
     @command("link confirm", "Confirm someone's link with the code they were given",
              Arg("code", "the code from their `/link`"), role=Role.ADMIN)
     async def confirm(self, call: Invocation, code: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
                                                     now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
@@ -49,6 +50,8 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"{call.profile.login} confirmed that this account is {person.login} on "
                      "GitHub."))
+            return identity, person
+        identity, person = await self.ctx.db.run(transact)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
 
     @command("unlink", "Unlink a chat account from its GitHub login (yours, or any as admin)",
@@ -63,9 +66,8 @@ class PeopleCog(Cog):
                 raise Refusal("Name the chat account, not the GitHub login.",
                               "Mention it, e.g. `/unlink discord:1234`.")
             platform, user_id = target.platform, target.id
-        with self.ctx.db.transaction() as session:
-            people.unlink(session, actor=call.actor, platform=platform, user_id=user_id,
-                          now=call.now)
+        await self.ctx.db.run(lambda session: people.unlink(
+            session, actor=call.actor, platform=platform, user_id=user_id, now=call.now))
         return f"Unlinked {platform}:{user_id}."
 
     @command("whoami", "Who Roadie thinks you are, and what you may do")
@@ -75,10 +77,11 @@ class PeopleCog(Cog):
             return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
                     "to a GitHub login, so you count as anyone: you may read `/help` and "
                     "`/whoami`. Run `/link <github-login>` to link.")
-        with self.ctx.db.transaction() as session:
-            assert profile.person_id is not None
-            accounts = [f"{i.platform}:{i.display_name or i.user_id}"
-                        for i in people.identities_of(session, profile.person_id)]
+        person_id = profile.person_id
+        assert person_id is not None
+        identities = await self.ctx.db.read(
+            lambda session: people.identities_of(session, person_id))
+        accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",
@@ -99,7 +102,7 @@ class PeopleCog(Cog):
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
         granted = Role.parse(role)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             if project:
                 require_project(session, project)
             people.grant_role(session, actor=call.actor, login=login, role=granted,
@@ -107,6 +110,7 @@ class PeopleCog(Cog):
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
                 body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+        await self.ctx.db.run(transact)
         return f"{login} is now {role}" + (f" of {project}." if project else ".")
 
     @command("revoke", "Take a role away",
@@ -117,12 +121,13 @@ class PeopleCog(Cog):
              Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
     async def revoke(self, call: Invocation, login: str, role: str, project: str,
                      reason: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             people.revoke_role(session, actor=call.actor, login=login, role=Role.parse(role),
                                project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
                 body=f"Revoked by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+        await self.ctx.db.run(transact)
         return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
 
     @command("roles", "Who holds a role",
@@ -131,10 +136,11 @@ class PeopleCog(Cog):
     async def roles(self, call: Invocation, role: str) -> str:
         wanted = [Role.parse(role)] if role else [Role.ADMIN, Role.MODERATOR, Role.LEAD]
         lines = []
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for item in wanted:
                 names = [p.display_login for p in people.holders(session, item)]
                 lines.append(f"{item.label}: {', '.join(names) or 'nobody'}")
+        await self.ctx.db.run(transact)
         return "\n".join(lines)
 
     # --- GitHub -------------------------------------------------------------------------
@@ -147,7 +153,7 @@ class PeopleCog(Cog):
         if not commenter or people.CODE_PATTERN.search(body) is None:
             return False
         member = await self._org_member(commenter)
-        with self.ctx.db.transaction() as session:
+        def confirm(session: Session) -> bool:
             linked = people.confirm_link_by_comment(session, commenter=commenter, body=body,
                                                     now=self.ctx.clock.now())
             if not linked:
@@ -158,7 +164,9 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"Your comment proved that this account is {commenter} on GitHub.",
                 tone="success"))
-        return True
+            return True
+
+        return await self.ctx.db.run(confirm)
 
     @on_github("organization")
     async def org_membership(self, event: GitHubEvent) -> bool:
@@ -166,7 +174,7 @@ class PeopleCog(Cog):
         if not login or event.action not in ("member_added", "member_removed"):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def follow_membership(session: Session) -> bool:
             if event.action == "member_added":
                 return self._ensure_member(session, login)
             profile = people.profile_for_login(session, login)
@@ -178,7 +186,9 @@ class PeopleCog(Cog):
                 except Refusal:
                     return False
                 return True
-        return False
+            return False
+
+        return await self.ctx.db.run(follow_membership)
 
     def _ensure_member(self, session: Session, login: str) -> bool:
         if Role.MEMBER in people.profile_for_login(session, login).roles:

@@ -67,12 +67,11 @@ class Scheduler:
     def is_leader(self) -> bool:
         return self._lease_until is not None and self._clock.now() < self._lease_until
 
-    def renew_lease(self) -> bool:
+    async def renew_lease(self) -> bool:
         now = self._clock.now()
         try:
-            with self._db.transaction() as session:
-                held = scheduling.try_hold_lease(session, name=LEASE, holder=self.holder, now=now,
-                                                 ttl=self._ttl)
+            held = await self._db.run(lambda session: scheduling.try_hold_lease(
+                session, name=LEASE, holder=self.holder, now=now, ttl=self._ttl))
         except Exception as error:
             self._lease_failures.failed(error, "could not be renewed")
             held = False
@@ -89,7 +88,7 @@ class Scheduler:
     async def _keep_lease(self) -> None:
         interval = max(self._ttl.total_seconds() / 3, 0.2)
         while True:
-            await asyncio.to_thread(self.renew_lease)
+            await self.renew_lease()
             await asyncio.sleep(interval)
 
     def start(self) -> None:
@@ -108,8 +107,8 @@ class Scheduler:
             await asyncio.gather(self._lease_task, return_exceptions=True)
         if self._lease_until is not None:
             try:
-                with self._db.transaction() as session:
-                    scheduling.release_lease(session, name=LEASE, holder=self.holder)
+                await self._db.run(lambda session: scheduling.release_lease(
+                    session, name=LEASE, holder=self.holder))
             except Exception:
                 log.exception("could not release the scheduler lease")
             self._lease_until = None
@@ -121,10 +120,10 @@ class Scheduler:
         now = self._clock.now()
         failures = self._job_failures.setdefault(
             job.name, RepeatedFailure(log, f"scheduled job {job.name}"))
+        tick = tick_of(job, now)
         try:
-            with self._db.transaction() as session:
-                claimed = scheduling.claim_tick(session, job=job.name, tick=tick_of(job, now),
-                                                holder=self.holder, now=now)
+            claimed = await self._db.run(lambda session: scheduling.claim_tick(
+                session, job=job.name, tick=tick, holder=self.holder, now=now))
         except Exception as error:
             failures.failed(error, "could not be claimed; it runs again at its next tick")
             return False
