@@ -112,7 +112,7 @@ class MalformedRequests(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         error = kwargs.get("exc_info")
-        if isinstance(error, HttpProcessingError):
+        if level >= logging.ERROR and isinstance(error, HttpProcessingError):
             self._malformed.failed(error, "refused")
             return
         super().log(level, msg, *args, **kwargs)
