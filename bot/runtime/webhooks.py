@@ -311,7 +311,9 @@ class WebhookReceiver:
             declared = request.content_length
             if declared is not None and declared > SMALL_BODY and not holding.grow_to(declared):
                 return self._refuse(self._busy(), request)
-            body = bytearray()
+            # A body that holds its declared length up front is read into a buffer of that
+            # size: growing one would, for a moment, take twice that.
+            body = bytearray(holding.size)
             refused = await self._read(request, body, holding)
             if refused is not None:
                 return self._refuse(refused, request)
@@ -326,23 +328,30 @@ class WebhookReceiver:
         """Read the body into `body`, holding its bytes in the budget as it grows, and check
         its signature on the way (no second pass over a large body)."""
         mac = hmac.new(self._secret, digestmod=hashlib.sha256) if self._secret else None
+        filled, sized = 0, len(body)
         try:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await request.content.readany():
-                    size = len(body) + len(chunk)
+                    size = filled + len(chunk)
                     if size > self._max_body:
                         return self._too_large()
                     if not holding.grow_to(size):
                         return self._busy()
-                    body += chunk
+                    if size <= sized:
+                        body[filled:size] = chunk
+                    else:
+                        body[filled:] = chunk
+                    filled = size
                     if mac is not None:
                         mac.update(chunk)
+            if filled < sized:  # the sender said more than it sent
+                del body[filled:]
         except TimeoutError:
             return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
                            "to arrive; send it at once")
         except (ConnectionError, web.RequestPayloadError, HttpProcessingError) as error:
             self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
-                                        f"{len(body)} of {request.content_length or '?'} bytes")
+                                        f"{filled} of {request.content_length or '?'} bytes")
             return Refused(400, "aborted", "the body did not arrive whole")
         signature = request.headers.get("X-Hub-Signature-256", "").strip()
         if mac is not None and not hmac.compare_digest("sha256=" + mac.hexdigest(), signature):
