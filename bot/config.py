@@ -151,6 +151,8 @@ class DatabaseSection(SecretHolder):
 class ServerSection(Section):
     bind: str = "127.0.0.1:8080"
     enabled: bool = True
+    idle_timeout: Duration = Field(default="15s", validate_default=True)  # type: ignore[assignment]
+    max_connections: int = Field(default=2048, ge=16)
 
     @field_validator("bind")
     @classmethod
@@ -183,6 +185,8 @@ class GitHubSection(SecretHolder):
     webhook_secret_file: str | None = None
     webhook_path: str = "/github/webhook"
     max_body: int = Field(default=25 * 1024 * 1024, ge=1024)
+    body_memory: int = Field(default=64 * 1024 * 1024, ge=1024)
+    read_timeout: Duration = Field(default="10s", validate_default=True)  # type: ignore[assignment]
     insecure_allow_unsigned_webhooks: bool = False
     org: str = Field(default="", max_length=39)
     """Only deliveries about this org are acted on; "" acts on every delivery."""

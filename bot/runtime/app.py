@@ -171,7 +171,9 @@ class Roadie:
             build_app(self.db, self.metrics, receiver=self.receiver,
                       webhook_path=config.github.webhook_path, max_body=config.github.max_body,
                       status={"instance": self.instance}, readiness=self.readiness.check),
-            config.server.host, config.server.port) if config.server.enabled else None
+            config.server.host, config.server.port, metrics=self.metrics,
+            idle_timeout=config.server.idle_timeout.total_seconds(),
+            max_connections=config.server.max_connections) if config.server.enabled else None
         self._completers = {source: func for cog in self.cogs
                             for source, func in cog.completers().items()}
         self._started = False
@@ -200,6 +202,8 @@ class Roadie:
         return WebhookReceiver(self.db, self.clock, self.metrics,
                                secret=secret.encode() if secret else None,
                                max_body=self.config.github.max_body,
+                               body_memory=self.config.github.body_memory,
+                               read_timeout=self.config.github.read_timeout.total_seconds(),
                                on_stored=self.webhook_worker.wake)
 
     # --- life cycle ---------------------------------------------------------------------

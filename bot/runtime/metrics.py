@@ -58,6 +58,9 @@ class Metrics:
         self.sweeps = Histogram("roadie_sweep_duration_seconds", "Scheduled job durations",
                                 ["job"], registry=self.registry,
                                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        self.connections_refused = Counter("roadie_http_connections_refused",
+                                           "Connections refused beyond server.max_connections",
+                                           registry=self.registry)
         self.leader = Gauge("roadie_scheduler_leader", "1 when this replica runs the sweeps",
                             registry=self.registry)
         ProcessCollector(registry=self.registry)  # CPU, memory, open files, start time

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from sqlmodel import Session
 
 from bot.config import OutboxSection
+from bot.core.logflood import RepeatedFailure
 from bot.core.messages import Message
 from bot.core.polling import Poller
 from bot.core.ports import ChatPort, PlatformError
@@ -59,6 +60,7 @@ class OutboxSender:
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
         self._idle = asyncio.Event()  # set when nothing is queued for sending
+        self._lane_failures = RepeatedFailure(log, "sending outbox rows")
         self._poller = Poller("outbox-sender", self._look,
                               poll=settings.poll_interval.total_seconds(), pause=COLLECT_PAUSE)
         self.between: Callable[[], Awaitable[None]] | None = None  # awaited between sends
@@ -134,8 +136,10 @@ class OutboxSender:
                 if self.between is not None:
                     await self.between()
                 await self._deliver(row_id, port, place, windows)
-            except Exception:
-                log.exception("outbox row %s: unexpected error", row_id)
+            except Exception as error:
+                self._lane_failures.failed(error, f"failed (row {row_id})")
+            else:
+                self._lane_failures.succeeded()
             finally:
                 self._queued.discard(row_id)
         if not self._queued:
