@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,14 @@ def refusal_reply(reason: str, hint: str = "") -> Reply:
     return Reply(text=f"✋ {reason} {hint}".strip(), private=True, refused=True)
 
 
+def error_reply(what: str) -> Reply:
+    """The answer to a bug of Roadie's: logged (with the traceback) under an id it names."""
+    error_id = uuid.uuid4().hex[:8]
+    log.exception("%s failed (error %s)", what, error_id)
+    return refusal_reply(f"Something went wrong inside Roadie (error {error_id}); nothing was "
+                         "changed.", "The operators can find the error id in Roadie's log.")
+
+
 def as_reply(result: Any) -> Reply:
     if isinstance(result, Reply):
         return result
@@ -57,7 +66,25 @@ class Dispatcher:
         self.metrics = metrics
 
     async def run_text(self, speaker: Speaker, text: str) -> Reply:
-        """Run a text command such as `escalation ack 5` (no leading slash or mention)."""
+        """Run a text command such as `escalation ack 5` (no leading slash or mention).
+
+        Never raises: whatever goes wrong becomes an answer, so that a transport's reading
+        loop keeps going and every command is answered."""
+        return await self._guarded("command", lambda: self._run_text(speaker, text))
+
+    async def run_values(self, speaker: Speaker, path: tuple[str, ...],
+                         raw: dict[str, Any]) -> Reply:
+        """Run a command whose values arrive already separated (a Discord slash command)."""
+        return await self._guarded(f"/{' '.join(path)}",
+                                   lambda: self._run_values(speaker, path, raw))
+
+    async def _guarded(self, what: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        try:
+            return await work()
+        except Exception:
+            return error_reply(what)
+
+    async def _run_text(self, speaker: Speaker, text: str) -> Reply:
         try:
             parsed = self.registry.parse(text)
         except UsageError as error:
@@ -66,12 +93,11 @@ class Dispatcher:
             return refusal_reply(error.reason, error.hint)
         return await self.invoke(speaker, parsed.spec, parsed.values)
 
-    async def run_values(self, speaker: Speaker, path: tuple[str, ...],
-                         raw: dict[str, Any]) -> Reply:
-        """Run a command whose values arrive already separated (a Discord slash command)."""
+    async def _run_values(self, speaker: Speaker, path: tuple[str, ...],
+                          raw: dict[str, Any]) -> Reply:
         spec = self.registry.get(path)
         if spec is None:
-            return refusal_reply(f"There is no command /{' '.join(path)}.",
+            return refusal_reply(f"There is no command /{' '.join(path)[:60]}.",
                                  "`/help` lists the commands.")
         try:
             values = bind_values(spec, raw)
@@ -105,12 +131,8 @@ class Dispatcher:
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(refusal.reason, refusal.hint)
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("command /%s failed (error %s)", spec.name, error_id)
             self.metrics.commands.labels(spec.name, "error").inc()
-            return refusal_reply(f"Something went wrong inside Roadie (error {error_id}); "
-                                 "nothing was changed.",
-                                 "The operators can find the error id in Roadie's log.")
+            return error_reply(f"command /{spec.name}")
         self.metrics.commands.labels(spec.name, "ok").inc()
         return as_reply(result)
 
