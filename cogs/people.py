@@ -9,6 +9,7 @@ from bot.core.cog import Cog, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
+from bot.core.usertext import UserText
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
@@ -106,7 +107,8 @@ class PeopleCog(Cog):
                               project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
-                body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+                body=f"Granted by {call.profile.login}."
+                     + (f" Reason: {UserText(reason)}" * bool(reason))))
         return f"{login} is now {role}" + (f" of {project}." if project else ".")
 
     @command("revoke", "Take a role away",
@@ -122,7 +124,8 @@ class PeopleCog(Cog):
                                project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
-                body=f"Revoked by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+                body=f"Revoked by {call.profile.login}."
+                     + (f" Reason: {UserText(reason)}" * bool(reason))))
         return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
 
     @command("roles", "Who holds a role",

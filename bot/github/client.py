@@ -2,6 +2,9 @@
 
 Errors become PlatformError: 5xx, timeouts and rate limits are worth retrying (with the
 wait GitHub asked for); other 4xx answers are permanent.
+
+Text written to GitHub goes through `bot.core.usertext.for_github`: what people wrote (marked
+as UserText) is quoted and its `@` mentions defused, so Roadie's token pings nobody for them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from github import Auth, Github, GithubException, RateLimitExceededException
 from github.Issue import Issue
 
 from bot.core.ports import GitHubIssue, GitHubUser, PlatformError
+from bot.core.usertext import for_github
 
 T = TypeVar("T")
 
@@ -129,7 +133,8 @@ class PyGithubPort:
                            assignees: tuple[str, ...] = (),
                            labels: tuple[str, ...] = ()) -> GitHubIssue:
         def create() -> GitHubIssue:
-            issue = self._repo(repo).create_issue(title=title, body=body,
+            issue = self._repo(repo).create_issue(title=for_github(title, inline=True),
+                                                  body=for_github(body),
                                                   assignees=list(assignees), labels=list(labels))
             return _issue(repo, issue)
 
@@ -152,8 +157,10 @@ class PyGithubPort:
     async def edit_issue(self, repo: str, number: int, *, body: str | None = None,
                          title: str | None = None, state: str | None = None) -> GitHubIssue:
         def edit() -> GitHubIssue:
-            changes = {k: v for k, v in (("body", body), ("title", title), ("state", state))
-                       if v is not None}
+            changes = {k: v for k, v in (
+                ("body", None if body is None else for_github(body)),
+                ("title", None if title is None else for_github(title, inline=True)),
+                ("state", state)) if v is not None}
             data = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
                                     changes)
             return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
@@ -165,7 +172,8 @@ class PyGithubPort:
 
     async def comment_issue(self, repo: str, number: int, body: str) -> None:
         await self._call(self._request, "POST",
-                         f"/repos/{self.org}/{repo}/issues/{number}/comments", {"body": body})
+                         f"/repos/{self.org}/{repo}/issues/{number}/comments",
+                         {"body": for_github(body)})
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:

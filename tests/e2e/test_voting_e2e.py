@@ -76,7 +76,7 @@ async def test_a_nomination_voted_with_buttons_on_discord(make_world: MakeWorld)
         await world.settle()
         [status] = votes_on_discord(world)
         assert text_of(status) == (
-            "Vote #1: carol as lead of django-sample\nI would like to lead it\n"
+            "Vote #1: carol as lead of django-sample\n> I would like to lead it\n"
             "Proposed by\ncarol\n"
             "Rules\nconsensus (no reasoned objection), quorum 2 binding ballots\n"
             "Electorate\n4 binding voters (the org)\nBallots\nnone yet\n"
@@ -177,7 +177,7 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
         await world.settle()
         [status] = votes_on_zulip(world)
         assert status["content"] == (
-            "**Vote #1: carol as lead of django-sample**\nI would like to lead it\n"
+            "**Vote #1: carol as lead of django-sample**\n> I would like to lead it\n\n"
             "- **Proposed by**: carol\n"
             "- **Rules**: consensus (no reasoned objection), quorum 2 binding ballots, "
             "secret ballots until the close\n"
@@ -299,7 +299,7 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         [status] = votes_on_discord(world)
         assert text_of(status).startswith(
             f"Vote #1: the direct push {sha[:10]} to django-sample\n"
-            "Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
+            "> Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
             "Rules\nmajority (the option with the most ballots), quorum 2 binding ballots\n")
         assert labels(status) == ["Revert", "Keep", "Keep, with a follow-up review", "Abstain"]
 
@@ -321,7 +321,7 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         [ticket] = world.discord.messages_in(world.channels["admins"])
         assert text_of(ticket).startswith(
             f"cc <@{alice.id}>\nEscalation #1: permissions for django-sample\n"
-            f"Vote #1 decided to revert the direct push {sha[:12]} to django-sample: Revert.")
+            f"> Vote #1 decided to revert the direct push {sha[:12]} to django-sample: Revert.")
         await world.settle()
         assert text_of(world.discord.dms_to(carol)[-1]).startswith(
             "Escalation #1 was opened for you")  # carol opened the dispute

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.core.messages import Choice, Message, Reply, render_text
 from bot.core.outbox import DIRECT_PREFIX
+from bot.core.usertext import for_zulip, strip_marks
 from bot.transports.common import clip
 
 TOPIC = 60
@@ -24,7 +25,7 @@ SEPARATOR = "\n"
 
 def stream_place(stream: str, topic: str) -> str:
     """A place in a stream: `stream` and `topic`, which neither may contain a newline."""
-    return f"{stream}{SEPARATOR}{clip(topic, TOPIC)}"
+    return f"{stream}{SEPARATOR}{clip(strip_marks(topic), TOPIC)}"
 
 
 def split_place(place: str) -> tuple[str, str]:
@@ -98,16 +99,16 @@ def offers_reactions(message: Message) -> bool:
 
 
 def render(message: Message, mention: Callable[[str], str], *, reactions: bool = False) -> str:
-    text = render_text(message, mention=mention, choice_hint=False)
+    text = render_text(message, mention=mention, choice_hint=False, quote=for_zulip)
     if message.choices:
-        block = choices_block(message.choices, reactions=reactions,
-                              private=message.private_choices)
+        block = for_zulip(choices_block(message.choices, reactions=reactions,
+                                        private=message.private_choices))
         text = f"{text}\n{block}".strip()
     return clip(text or "(empty message)", CONTENT)  # Zulip refuses empty messages
 
 
 def render_reply(answer: Reply, mention: Callable[[str], str]) -> str:
-    parts = [answer.text] if answer.text else []
+    parts = [for_zulip(answer.text)] if answer.text else []
     if answer.message is not None:
         parts.append(render(answer.message, mention))
     return clip("\n".join(parts) or "Done.", CONTENT)
