@@ -131,6 +131,10 @@ class Invocation:
     place: str
     profile: Profile
     now: datetime
+    private: bool = False
+    """Only the speaker sees the command and its private answers: a direct message with
+    Roadie alone, a Discord interaction, the console. A command typed where others read it,
+    or a reaction (which everyone sees), is not private."""
 
     @property
     def actor(self) -> Actor:
@@ -189,6 +193,11 @@ class UsageError(Refusal):
             hint = f"Usage: `{spec.usage()}` (`/help {spec.name}` explains it)."
         super().__init__(reason, hint or "`/help` lists the commands.")
         self.spec = spec
+
+
+class Withdrawn(Refusal):
+    """A refusal of a command that showed, where others read it, what must stay private (a
+    secret ballot): the transport deletes the command's message where Roadie may."""
 
 
 class CommandCollision(Exception):

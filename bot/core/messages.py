@@ -115,6 +115,8 @@ class Reply:
     message: Message | None = None
     private: bool = False
     refused: bool = False
+    withdraw: bool = False
+    """The command's own message showed what must stay private: delete it where possible."""
 
     def as_text(self) -> str:
         parts = [for_plain(self.text)] if self.text else []

@@ -12,7 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.commands import CommandRegistry, CommandSpec, Invocation, UsageError, bind_values
+from bot.core.commands import (
+    CommandRegistry,
+    CommandSpec,
+    Invocation,
+    UsageError,
+    Withdrawn,
+    bind_values,
+)
 from bot.core.messages import Message, Reply
 from bot.core.outbox import outbox_scope
 from bot.runtime.metrics import Metrics
@@ -33,10 +40,13 @@ class Speaker:
     user_id: str
     display_name: str = ""
     place: str = ""
+    private: bool = False
+    """Nobody but the speaker sees what they typed (see `Invocation.private`)."""
 
 
-def refusal_reply(reason: str, hint: str = "") -> Reply:
-    return Reply(text=f"✋ {reason} {hint}".strip(), private=True, refused=True)
+def refusal_reply(reason: str, hint: str = "", *, withdraw: bool = False) -> Reply:
+    return Reply(text=f"✋ {reason} {hint}".strip(), private=True, refused=True,
+                 withdraw=withdraw)
 
 
 def error_reply(what: str) -> Reply:
@@ -122,14 +132,15 @@ class Dispatcher:
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(*self._role_refusal(spec, profile))
         call = Invocation(speaker.platform, speaker.user_id, speaker.display_name, speaker.place,
-                          profile, self.clock.now())
+                          profile, self.clock.now(), speaker.private)
         assert spec.handler is not None
         try:
             with outbox_scope(f"cmd:{uuid.uuid4().hex}"):
                 result = await spec.handler(call, **values)
         except Refusal as refusal:
             self.metrics.commands.labels(spec.name, "refused").inc()
-            return refusal_reply(refusal.reason, refusal.hint)
+            return refusal_reply(refusal.reason, refusal.hint,
+                                 withdraw=isinstance(refusal, Withdrawn))
         except Exception:
             self.metrics.commands.labels(spec.name, "error").inc()
             return error_reply(f"command /{spec.name}")

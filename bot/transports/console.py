@@ -80,6 +80,9 @@ class ConsoleTransport:
         self.banned.discard(user_id)
         self._print(f"[console] {user_id} may use the console again: {reason}")
 
+    async def delete(self, place: str, remote_id: str) -> None:
+        self._print(f"[{place}] (message {remote_id} deleted)")
+
     async def lookup_member(self, user_id: str) -> ChatMember | None:
         return ChatMember(self.platform, user_id, user_id)
 
@@ -144,7 +147,7 @@ class ConsoleTransport:
 
     async def handle(self, text: str) -> None:
         assert self._hub is not None
-        speaker = Speaker("console", self.speaker, self.speaker, "console")
+        speaker = Speaker("console", self.speaker, self.speaker, "console", private=True)
         reply = await self._hub.run_text(speaker, text.removeprefix("/"))
         self._print(reply.as_text())
         await self._hub.settle()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from bot.core.cog import Cog, DigestSection, Job, completer
-from bot.core.commands import Arg, Invocation, Text, command
+from bot.core.commands import Arg, Invocation, Text, Withdrawn, command
 from bot.core.messages import Message, Reply
 from bot.core.ports import PlatformError
 from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
@@ -147,8 +147,10 @@ class VotingCog(Cog):
                    reason: str) -> Reply | Message:
         if not choice:
             return self._status_of(number, call.now)
-        login = call.require_linked()
         with self.ctx.db.transaction() as session:
+            if not call.private:
+                self._refuse_public_secret_ballot(session, number)
+            login = call.require_linked()
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now)
             self._show_status(session, casting.vote, call.now)
@@ -161,6 +163,19 @@ class VotingCog(Cog):
                      "is closed."
         # The reply says how one voted: on a secret vote, only the voter may read it.
         return Reply(text=reply, private=casting.rules.secret)
+
+    @staticmethod
+    def _refuse_public_secret_ballot(session: Session, number: int) -> None:
+        """A secret ballot is cast only where nobody else sees it."""
+        vote = service.require_vote(session, number)
+        if Rules.from_data(vote.rules_data()).secret:
+            raise Withdrawn(
+                f"Vote #{number} is secret, and others can see this ballot here, so it was not "
+                "counted.",
+                f"Send `/vote {number} <choice> [reason]` to Roadie in a direct message (on "
+                "Discord, the slash command or the status's buttons answer privately). Roadie "
+                "deletes a ballot typed in public where it may; if yours is still there, delete "
+                "it yourself.")
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:

@@ -481,13 +481,17 @@ def due_to_close(session: Session, *, now: datetime) -> list[int]:
 
 
 def early_close_due(session: Session, number: int) -> bool:
-    """Every voter has voted and nobody could change the outcome now, with no concern open."""
+    """Every voter has voted and nobody could change the outcome now, with no concern open.
+
+    Never for a secret vote: closing early would tell everyone that the ballots agree."""
     vote = find_vote(session, number)
     if vote is None or vote.state != OPEN or open_concerns(session, number):
         return False
+    rules = Rules.from_data(vote.rules_data())
+    if rules.secret:
+        return False
     if sum(standing(session, vote, latest=0).binding.values()) < len(vote.voters()):
         return False
-    rules = Rules.from_data(vote.rules_data())
     return settled(rules, casts(ballots_of(session, number)), vote.voters())
 
 

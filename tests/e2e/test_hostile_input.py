@@ -6,7 +6,9 @@ from __future__ import annotations
 from bot.core.usertext import LIVE_ZULIP_MENTION
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
+from tests.e2e.test_voting_e2e import MINUTE_VOTES, line, org_on_github, votes_on_zulip
 from tests.fakes.discord import text_of
+from tests.fakes.zulip import ZulipUser
 
 
 async def test_zulip_answers_an_absurd_duration(world: World) -> None:
@@ -73,3 +75,66 @@ async def test_discord_lets_only_the_named_users_be_pinged(make_world: MakeWorld
         [notice] = world.discord.messages_in(world.channels["admins"])
         assert notice["allowed_mentions"] == {"parse": [], "users": [int(alice.id)]}
         assert "@everyone" in text_of(notice)  # shown as written, pinging nobody
+
+
+# --- secret ballots only in private -------------------------------------------------------------
+
+SECRET = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}}}
+
+
+async def secret_vote(world: World) -> dict[str, ZulipUser]:
+    """A secret nomination open on Zulip, with four linked org members."""
+    org_on_github(world)
+    names = {"alice": "Alice Liddell", "carol": "Carol Danvers", "dave": "Dave Grohl",
+             "erin": "Erin Brockovich"}
+    people = {login: world.zulip_user(name) for login, name in names.items()}
+    for login, user in people.items():
+        await world.link(login, zulip=user)
+    await world.zulip.command(people["carol"], "nominate carol django-sample I would lead it")
+    await world.settle()
+    return people
+
+
+def ballots_line(world: World) -> str:
+    [status] = votes_on_zulip(world)
+    return line(status["content"], "Ballots")
+
+
+async def test_choose_in_a_stream_casts_no_secret_ballot(make_world: MakeWorld) -> None:
+    async with make_world(SECRET) as world:
+        people = await secret_vote(world)
+        dave = people["dave"]
+        shown = await world.zulip.command(dave, "/vote 1", stream="general", topic="leads")
+        assert shown["type"] == "stream"  # the status, with its choices, in the stream
+        said = await world.zulip.say(dave, "/choose 1", stream="general", topic="leads")
+        reply = await world.zulip.reply_to(dave, said, stream="general", topic="leads")
+        assert reply["type"] == "private"
+        assert "not counted" in reply["content"] or "nothing to choose" in reply["content"]
+        assert ballots_line(world) == "none yet"
+        assert not [m for m in world.zulip.messages_in("general", "leads")
+                    if m["content"].startswith("Your")]
+
+
+async def test_digit_reactions_cast_no_secret_ballot(make_world: MakeWorld) -> None:
+    async with make_world(SECRET) as world:
+        people = await secret_vote(world)
+        [status] = votes_on_zulip(world)
+        before = len(world.zulip.pms_to(people["erin"]))
+        await world.zulip.react(people["erin"], status["id"], "one")
+        reply = await world.zulip.wait_for(
+            lambda: world.zulip.pms_to(people["erin"])[before:])
+        assert reply[0]["content"].startswith("✋ Vote #1 is secret")
+        assert ballots_line(world) == "none yet"
+
+
+async def test_a_ballot_in_a_group_conversation_is_refused(make_world: MakeWorld) -> None:
+    async with make_world(SECRET) as world:
+        people = await secret_vote(world)
+        erin, alice = people["erin"], people["alice"]
+        said = await world.zulip.group_pm(erin, [alice], "vote 1 -1 not yet")
+        reply = await world.zulip.reply_to(erin, said)
+        assert [r["id"] for r in reply["display_recipient"]] == sorted(
+            [erin.user_id, world.zulip.bot.user_id])  # to erin alone, not to the group
+        assert reply["content"].startswith("✋ Vote #1 is secret")
+        assert said in [m["id"] for m in world.zulip.deleted]
+        assert ballots_line(world) == "none yet"

@@ -193,9 +193,18 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
         assert "There is nothing to choose from here." in reply["content"]
         edits = f"/api/v1/messages/{status['id']}"
 
-        # In a stream, by mentioning Roadie: the answer goes to the voter alone.
-        reply = await world.zulip.command(dave, "@**Roadie** vote 1 +1 knows the code best",
-                                          stream="general", topic="leads")
+        # In a stream, even by mentioning Roadie: refused in private, and the ballot deleted.
+        said = await world.zulip.say(dave, "@**Roadie** vote 1 +1 knows the code best",
+                                     stream="general", topic="leads")
+        reply = await world.zulip.reply_to(dave, said, stream="general", topic="leads")
+        assert reply["type"] == "private"
+        assert reply["content"].startswith("✋ Vote #1 is secret, and others can see this "
+                                           "ballot here, so it was not counted.")
+        assert [m["id"] for m in world.zulip.deleted] == [said]
+        assert line(status["content"], "Ballots") == "none yet"
+
+        # In a direct message: the answer goes to the voter alone.
+        reply = await world.zulip.command(dave, "vote 1 +1 knows the code best")
         assert reply["type"] == "private"
         assert reply["content"] == (
             "Your binding ballot on vote #1 is +1. How you voted stays secret until the "

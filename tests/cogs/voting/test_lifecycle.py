@@ -118,3 +118,16 @@ async def test_audit_verify_recounts_votes_and_names_a_forged_result(
     assert main(["audit", "verify", "--config", str(path)]) == 1
     assert ("vote count WRONG: vote #1: the vote says failed, the log says passed"
             in capsys.readouterr().err)
+
+
+async def test_a_settled_secret_vote_still_runs_to_its_deadline(tmp_path: Path,
+                                                                db: Database) -> None:
+    # Closing early would tell everyone that the secret ballots agree.
+    rules = {"nomination": {"nominee_accepts": False, "threshold": "majority", "secret": True}}
+    async with scene(tmp_path, db, rules) as s:
+        await s.as_("carol", "/nominate carol django-sample I maintain it")
+        for voter in ("alice", "bob", "dave", "erin", "frank"):
+            out = await s.as_(voter, "/vote 1 +1")
+            assert "is closed" not in out
+        assert "Vote #1 closed" not in await s.at(59)
+        assert "[#feed] **Vote #1 closed: carol as lead of django-sample**" in await s.at(61)
