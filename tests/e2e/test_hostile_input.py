@@ -3,9 +3,11 @@ answered, user text pings nobody, and secret ballots stay secret."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.core.usertext import LIVE_ZULIP_MENTION
 from tests.e2e.conftest import MakeWorld
-from tests.e2e.harness import World
+from tests.e2e.harness import LINK_CODE, World
 from tests.e2e.test_voting_e2e import MINUTE_VOTES, line, org_on_github, votes_on_zulip
 from tests.fakes.discord import text_of
 from tests.fakes.zulip import ZulipUser
@@ -138,3 +140,59 @@ async def test_a_ballot_in_a_group_conversation_is_refused(make_world: MakeWorld
         assert reply["content"].startswith("✋ Vote #1 is secret")
         assert said in [m["id"] for m in world.zulip.deleted]
         assert ballots_line(world) == "none yet"
+
+
+# --- link proof -------------------------------------------------------------------------------
+
+
+def comment(login: str, body: str, *, kind: str = "User") -> dict[str, Any]:
+    return {"action": "created", "comment": {"body": body, "user": {"login": login,
+                                                                     "type": kind}},
+            "issue": {"number": 1, "title": "link"},
+            "repository": {"name": "roadie-links", "full_name": "jazzband/roadie-links"},
+            "sender": {"login": login}}
+
+
+async def link_code(world: World, user: ZulipUser, login: str) -> str:
+    reply = await world.zulip.command(user, f"/link {login}")
+    [code] = set(LINK_CODE.findall(reply["content"]))
+    return code
+
+
+async def test_a_quoted_code_does_not_link_the_one_who_posted_it(world: World) -> None:
+    mallory = world.zulip_user("Mallory")
+    code = await link_code(world, mallory, "alice")  # alice is an admin
+    await world.webhook("issue_comment", comment("alice", f"> {code}\n\nWhat is this code?"))
+    reply = await world.zulip.command(mallory, "/whoami")
+    assert "not linked" in reply["content"]
+
+
+async def test_no_comment_by_roadie_or_a_bot_proves_a_link(world: World) -> None:
+    mallory = world.zulip_user("Mallory")
+    reply = await world.zulip.command(mallory, "/link roadie-bot")
+    assert reply["content"].startswith("✋ roadie-bot is Roadie's own GitHub account")
+    code = await link_code(world, mallory, "ci-helper")
+    await world.webhook("issue_comment", comment("ci-helper", f"mirrored: {code}", kind="Bot"))
+    reply = await world.zulip.command(mallory, "/whoami")
+    assert "not linked" in reply["content"]
+
+
+async def test_an_admin_sees_and_confirms_the_claimed_pair(world: World) -> None:
+    admin, mallory = world.zulip_user("Alice Liddell"), world.zulip_user("Mallory")
+    await world.link("alice", zulip=admin)
+    reply = await world.zulip.command(mallory, "/link bob")
+    assert "until 2026-" in reply["content"]  # the code says when it expires
+    [code] = set(LINK_CODE.findall(reply["content"]))
+
+    reply = await world.zulip.command(admin, f"/link confirm {code}")
+    assert reply["content"].startswith(
+        f"The code {code} was given to the chat account zulip:{mallory.user_id} (Mallory), "
+        "which claims to be bob on GitHub. Nothing is linked yet.")
+    assert f"`/link confirm {code} bob`" in reply["content"]
+    assert "not linked" in (await world.zulip.command(mallory, "/whoami"))["content"]
+
+    reply = await world.zulip.command(admin, f"/link confirm {code} carol")
+    assert reply["content"].startswith(f"✋ The code {code} claims the GitHub login bob, not "
+                                       "carol.")
+    reply = await world.zulip.command(admin, f"/link confirm {code} bob")
+    assert reply["content"] == f"Linked zulip:{mallory.user_id} to bob."
