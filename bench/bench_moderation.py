@@ -44,16 +44,15 @@ async def bench_blocks(directory: Path) -> None:
     db = Database(f"sqlite:///{directory / 'bench.db'}")
     port = PyGithubPort(org="jazzband", token="t", api_url=fake.url, throttle=False)
     async with running(config, db=db, clock=clock, transports=[chat], github=port) as roadie:
-        with db.transaction() as session:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id="1002",
-                          display_name="bob", login="bob", now=clock.now())
+        await db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform='discord', user_id='1002', display_name='bob',
+            login='bob', now=clock.now()))
         bob = Speaker("discord", "1002", "bob", "bench")
         timings = []
         for n in range(BLOCKS):
-            with db.transaction() as session:
-                link_directly(session, actor=Actor.system(), platform="discord",
-                              user_id=f"9{n:04d}", display_name=f"spam{n}", login=f"spam{n}",
-                              now=clock.now())
+            await db.run(lambda session: link_directly(
+                session, actor=Actor.system(), platform='discord', user_id=f'9{n:04d}',
+                display_name=f'spam{n}', login=f'spam{n}', now=clock.now()))
             started = time.perf_counter()
             reply = await roadie.run_text(bob, f"block spam{n} bench spam")
             timings.append(time.perf_counter() - started)

@@ -6,8 +6,10 @@ each comes from an environment variable or from a file whose path the config nam
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,7 @@ class BotSection(Section):
     github_login: str = "roadie-bot"
     cogs: list[str] = Field(default_factory=lambda: list(DEFAULT_COGS))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    instance: str = Field(default="", max_length=100)
 
 
 class DatabaseSection(Section):
@@ -235,6 +238,11 @@ class RoadieConfig(Section):
         return database_url(self.database.url, self.base_dir)
 
     @property
+    def instance_name(self) -> str:
+        """`[bot] instance`, or the host name and a hash of the config's place and database."""
+        return self.bot.instance or default_instance_name(self.base_dir, self.database_url)
+
+    @property
     def chat_platforms(self) -> list[str]:
         return [name for name, section in (("discord", self.discord), ("zulip", self.zulip))
                 if section.enabled]
@@ -270,6 +278,13 @@ def describe_errors(error: ValidationError) -> list[str]:
         else:
             problems.append(f"{key}: {message}")
     return problems
+
+
+def default_instance_name(config_dir: Path, database: str) -> str:
+    """The host name and a short hash of where the config lives and which database it uses:
+    the same across restarts, different for two deployments on one host."""
+    digest = hashlib.sha256(f"{config_dir.resolve()}\n{database}".encode()).hexdigest()[:8]
+    return f"{socket.gethostname()}-{digest}"
 
 
 def load_config(path: str | Path, *, environ: dict[str, str] | None = None) -> RoadieConfig:

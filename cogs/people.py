@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -35,10 +36,9 @@ class PeopleCog(Cog):
         if login.lower() == self.ctx.bot_login.lower():
             raise Refusal(f"{login} is Roadie's own GitHub account: no chat account links to it.",
                           "Run `/link <github-login>` with your own login.")
-        with self.ctx.db.transaction() as session:
-            code = people.start_link(session, platform=call.platform, user_id=call.user_id,
-                                     display_name=call.display_name, login=login,
-                                     now=call.now, ttl=self.settings.link_code_ttl)
+        code = await self.ctx.db.run(lambda session: people.start_link(
+            session, platform=call.platform, user_id=call.user_id, display_name=call.display_name,
+            login=login, now=call.now, ttl=self.settings.link_code_ttl))
         return Reply(private=True, text=(
             f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
             f"pull request in the {self.ctx.org} org as {login} (in your own words, not in a "
@@ -51,16 +51,21 @@ class PeopleCog(Cog):
              Arg("login", "the GitHub login the code claims, once you have checked it",
                  kind="login", optional=True), role=Role.ADMIN)
     async def confirm(self, call: Invocation, code: str, login: str | None) -> str | Reply:
-        with self.ctx.db.transaction() as session:
-            if login is None:
-                return self._claimed_pair(session, code, call.now)
+        if login is None:
+            return await self.ctx.db.run(lambda session: self._claimed_pair(session, code,
+                                                                            call.now))
+        claimed = login
+
+        def transact(session: Session) -> Any:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
-                                                    login=login, now=call.now)
+                                                    login=claimed, now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
             self.ctx.outbox.post_to_person(session, person.login or "", Message(
                 title="Your chat account is linked",
                 body=f"{call.profile.login} confirmed that this account is {person.login} on "
                      "GitHub."))
+            return identity, person
+        identity, person = await self.ctx.db.run(transact)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
 
     @staticmethod
@@ -87,9 +92,8 @@ class PeopleCog(Cog):
                 raise Refusal("Name the chat account, not the GitHub login.",
                               "Mention it, e.g. `/unlink discord:1234`.")
             platform, user_id = target.platform, target.id
-        with self.ctx.db.transaction() as session:
-            people.unlink(session, actor=call.actor, platform=platform, user_id=user_id,
-                          now=call.now)
+        await self.ctx.db.run(lambda session: people.unlink(
+            session, actor=call.actor, platform=platform, user_id=user_id, now=call.now))
         return f"Unlinked {platform}:{user_id}."
 
     @command("whoami", "Who Roadie thinks you are, and what you may do")
@@ -99,10 +103,11 @@ class PeopleCog(Cog):
             return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
                     "to a GitHub login, so you count as anyone: you may read `/help` and "
                     "`/whoami`. Run `/link <github-login>` to link.")
-        with self.ctx.db.transaction() as session:
-            assert profile.person_id is not None
-            accounts = [f"{i.platform}:{i.display_name or i.user_id}"
-                        for i in people.identities_of(session, profile.person_id)]
+        person_id = profile.person_id
+        assert person_id is not None
+        identities = await self.ctx.db.read(
+            lambda session: people.identities_of(session, person_id))
+        accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",
@@ -123,7 +128,7 @@ class PeopleCog(Cog):
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
         granted = Role.parse(role)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             if project:
                 require_project(session, project)
             people.grant_role(session, actor=call.actor, login=login, role=granted,
@@ -132,6 +137,7 @@ class PeopleCog(Cog):
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
                 body=f"Granted by {call.profile.login}."
                      + (f" Reason: {UserText(reason)}" * bool(reason))))
+        await self.ctx.db.run(transact)
         return f"{login} is now {role}" + (f" of {project}." if project else ".")
 
     @command("revoke", "Take a role away",
@@ -142,13 +148,14 @@ class PeopleCog(Cog):
              Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
     async def revoke(self, call: Invocation, login: str, role: str, project: str,
                      reason: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             people.revoke_role(session, actor=call.actor, login=login, role=Role.parse(role),
                                project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
                 body=f"Revoked by {call.profile.login}."
                      + (f" Reason: {UserText(reason)}" * bool(reason))))
+        await self.ctx.db.run(transact)
         return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
 
     @command("roles", "Who holds a role",
@@ -157,10 +164,11 @@ class PeopleCog(Cog):
     async def roles(self, call: Invocation, role: str) -> str:
         wanted = [Role.parse(role)] if role else [Role.ADMIN, Role.MODERATOR, Role.LEAD]
         lines = []
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for item in wanted:
                 names = [p.display_login for p in people.holders(session, item)]
                 lines.append(f"{item.label}: {', '.join(names) or 'nobody'}")
+        await self.ctx.db.run(transact)
         return "\n".join(lines)
 
     # --- GitHub -------------------------------------------------------------------------
@@ -175,7 +183,7 @@ class PeopleCog(Cog):
         if people.CODE_PATTERN.search(people.own_text(body)) is None:
             return False
         member = await self._org_member(commenter)
-        with self.ctx.db.transaction() as session:
+        def confirm(session: Session) -> bool:
             linked = people.confirm_link_by_comment(session, commenter=commenter, body=body,
                                                     now=self.ctx.clock.now())
             if not linked:
@@ -186,7 +194,9 @@ class PeopleCog(Cog):
                 title="Your chat account is linked",
                 body=f"Your comment proved that this account is {commenter} on GitHub.",
                 tone="success"))
-        return True
+            return True
+
+        return await self.ctx.db.run(confirm)
 
     def _written_by_a_bot(self, event: GitHubEvent, login: str) -> bool:
         return (login.lower() == self.ctx.bot_login.lower() or login.lower().endswith("[bot]")
@@ -198,7 +208,7 @@ class PeopleCog(Cog):
         if not login or event.action not in ("member_added", "member_removed"):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def follow_membership(session: Session) -> bool:
             if event.action == "member_added":
                 return self._ensure_member(session, login)
             profile = people.profile_for_login(session, login)
@@ -210,7 +220,9 @@ class PeopleCog(Cog):
                 except Refusal:
                     return False
                 return True
-        return False
+            return False
+
+        return await self.ctx.db.run(follow_membership)
 
     def _ensure_member(self, session: Session, login: str) -> bool:
         if Role.MEMBER in people.profile_for_login(session, login).roles:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -20,7 +21,7 @@ class ProjectsCog(Cog):
 
     @command("projects", "List the projects Roadie looks after, with their leads")
     async def list_projects(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
+        def listing(session: Session) -> str:
             names = projects.project_names(session)
             if not names:
                 return ("No projects yet. They appear when repositories are created in or "
@@ -30,16 +31,20 @@ class ProjectsCog(Cog):
                 leads = [p.display_login for p in holders(session, Role.LEAD, name)]
                 lines.append(f"- {name}: lead {', '.join(leads)}" if leads else
                              f"- {name}: no lead")
-        return "Projects:\n" + "\n".join(lines)
+            return "Projects:\n" + "\n".join(lines)
+
+        return await self.ctx.db.run(listing)
 
     @command("project add", "Start looking after a repository of the org",
              Arg("name", "the repository's name"),
              Option("branch", "its default branch", default="main"), role=Role.ADMIN)
     async def add(self, call: Invocation, name: str, branch: str) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             existed = projects.find_project(session, name) is not None
             projects.register_project(session, name=name, now=call.now, actor=call.actor,
                                       default_branch=branch, source="command")
+            return existed
+        existed = await self.ctx.db.run(transact)
         return f"{name} was known already; updated." if existed else f"Added {name}."
 
     def digest_sections(self, session: Session, *, now: datetime,
@@ -51,9 +56,8 @@ class ProjectsCog(Cog):
         return [DigestSection("Projects without a lead", tuple(leaderless), order=50)]
 
     @completer("projects")
-    def complete_projects(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            names = projects.project_names(session)
+    async def complete_projects(self, prefix: str) -> list[tuple[str, str]]:
+        names = await self.ctx.db.run(projects.project_names)
         return [(n, n) for n in names if n.lower().startswith(prefix.lower())]
 
     @on_github("repository")
@@ -63,7 +67,7 @@ class ProjectsCog(Cog):
             return False
         actor = Actor.github(event.sender) if event.sender else Actor.system()
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def record(session: Session) -> bool:
             if event.action in ("created", "transferred", "publicized", "privatized"):
                 projects.register_project(
                     session, name=name, now=now, actor=actor, source="github",
@@ -84,7 +88,9 @@ class ProjectsCog(Cog):
                 projects.set_archived(session, name=name, archived=event.action != "unarchived",
                                       now=now, actor=actor)
                 return True
-        return False
+            return False
+
+        return await self.ctx.db.run(record)
 
 
 COG = ProjectsCog

@@ -3,21 +3,49 @@
 Every write goes through `Database.transaction()`. On SQLite a transaction starts with
 `BEGIN IMMEDIATE`, so writers from several processes queue instead of failing halfway; on
 PostgreSQL the services lock what they read-then-write (`SELECT ... FOR UPDATE`).
+
+Code on an event loop never waits for the database: `await db.run(fn)` runs `fn(session)` in
+one transaction on a worker thread (`run_connection` for a bare connection), and
+`transaction()`/`connection()` refuse to run on a thread whose event loop is running.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
+
+T = TypeVar("T")
+
+POSTGRES_OVERFLOW = 10
+"""Connections PostgreSQL may open beyond the pool in a burst; worker threads are sized to
+the pool plus this, so a worker never waits for a connection."""
+
+
+class OnEventLoop(RuntimeError):
+    """A database call on the thread of a running event loop: it would stall every task on
+    that loop for a round trip (or for as long as another process holds a lock)."""
+
+
+def _refuse_on_event_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop runs on this thread: a worker thread, the CLI, a synchronous test
+    raise OnEventLoop(
+        "database call on the event loop's thread; use `await db.run(lambda session: ...)` "
+        "(or `run_connection`) so that it runs on a worker thread")
 
 
 def database_url(value: str, base_dir: Path | None = None) -> str:
@@ -38,7 +66,15 @@ class Database:
         self.url = url
         self.dialect = make_url(url).get_backend_name()
         self.engine = _make_engine(url, self.dialect, pool_size)
+        # Also the engine's own users (migrations, raw connections): no connection is taken
+        # from the pool on a thread whose event loop runs.
+        event.listen(self.engine, "checkout", _refuse_checkout_on_event_loop)
         self._checkpoints_stop: threading.Event | None = None
+        # SQLite takes one writer at a time (every transaction begins IMMEDIATE): one worker
+        # queues them in order, where several would poll the busy handler in turn.
+        self.workers = 1 if self.is_sqlite else pool_size + POSTGRES_OVERFLOW
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     def checkpoint_in_background(self, every: float = 0.5) -> None:
         """SQLite: checkpoint the write-ahead log from a thread of its own.
@@ -72,7 +108,10 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back on error."""
+        """A session in one transaction: committed when the block ends, rolled back on error.
+
+        Synchronous code only (the CLI, worker threads); on an event loop use `run`."""
+        _refuse_on_event_loop()
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
@@ -80,9 +119,53 @@ class Database:
     def connection(self) -> Iterator[Connection]:
         """A connection in one transaction, for a hot path that needs no ORM session (a
         session costs as much again as a small insert): committed when the block ends,
-        rolled back on error."""
+        rolled back on error. Synchronous code only; on an event loop use `run_connection`."""
+        _refuse_on_event_loop()
         with self.engine.begin() as connection:
             yield connection
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in one transaction on a worker thread; its result.
+
+        Objects it returns stay usable (attributes are loaded, sessions do not expire on
+        commit); the context (`contextvars`) of the caller goes with it."""
+        def in_transaction() -> T:
+            with self.transaction() as session:
+                return work(session)
+        return await self._off_loop(in_transaction)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` on a worker thread, each statement committed on its own: for work
+        that needs no transaction (reads; a single idempotent write). On PostgreSQL this
+        saves BEGIN and COMMIT, two of the three round trips of a one-query transaction; on
+        SQLite, where a round trip costs nothing, it is `run`."""
+        if self.is_sqlite:
+            return await self.run(work)
+
+        def autocommitted() -> T:
+            with self.engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    return work(session)
+        return await self._off_loop(autocommitted)
+
+    async def run_connection(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one transaction on a worker thread, without an ORM session."""
+        def in_transaction() -> T:
+            with self.connection() as connection:
+                return work(connection)
+        return await self._off_loop(in_transaction)
+
+    async def _off_loop(self, call: Callable[[], T]) -> T:
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._worker_pool(), context.run, call)
+
+    def _worker_pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
+            return self._executor
 
     def ping(self) -> bool:
         try:
@@ -92,13 +175,39 @@ class Database:
         except Exception:
             return False
 
+    async def ping_async(self, timeout: float = 0.05) -> str | None:
+        """None when the database answers `SELECT 1` within `timeout` seconds, else why not
+        ("busy": no answer in time, e.g. another process holds the SQLite write lock;
+        "unavailable": it answered with an error). Never blocks the event loop: the ping
+        runs on a thread of its own, outside the workers that may all be waiting."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(_PING_THREADS, self.ping)
+        try:
+            answered = await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return "busy"
+        return None if answered else "unavailable"
+
     def dispose(self) -> None:
         if self._checkpoints_stop is not None:
             self._checkpoints_stop.set()
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         self.engine.dispose()
 
     def describe(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+
+_PING_THREADS = ThreadPoolExecutor(4, thread_name_prefix="database-ping")
+"""Pings wait here, not behind the transactions; a ping stuck on a lock holds one thread
+until the driver's own timeout, so a few suffice."""
+
+
+def _refuse_checkout_on_event_loop(_dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    _refuse_on_event_loop()
 
 
 def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:
@@ -111,7 +220,8 @@ def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=POSTGRES_OVERFLOW,
+                         pool_pre_ping=True)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

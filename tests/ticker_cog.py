@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.core.cog import Cog, every
 from bot.core.settings import Section
@@ -23,8 +24,10 @@ class TickerCog(Cog):
 
     @every("1s")
     async def tick(self) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             row = session.exec(select(JobTick).where(JobTick.job == "ticker.tick")).one()
+            return row
+        row = await self.ctx.db.run(transact)
         await asyncio.to_thread(self._append, f"{os.getpid()} {row.last_tick.timestamp():.0f}\n")
 
     def _append(self, line: str) -> None:

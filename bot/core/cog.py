@@ -114,7 +114,7 @@ class DigestSection:
 
 GitHubHandler = Callable[[GitHubEvent], Awaitable[bool]]
 JoinHandler = Callable[[MemberJoined], Awaitable[None]]
-Completer = Callable[[str], list[tuple[str, str]]]
+Completer = Callable[[str], Awaitable[list[tuple[str, str]]]]
 
 
 class Cog:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +16,7 @@ from bot.core.outbox import Outbox, outbox_scope
 from bot.core.ports import GitHubPort
 from bot.runtime.builtin import Builtins
 from bot.runtime.dispatcher import Dispatcher, Speaker
+from bot.runtime.instance import InstanceName
 from bot.runtime.loader import load_cog_settings
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Scheduler
@@ -81,7 +79,8 @@ class Roadie:
                  instance: str | None = None, use_config_github: bool = True) -> None:
         self.config = config
         self.clock = clock or SystemClock()
-        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._name = InstanceName(instance or config.instance_name)
+        self.instance = self._name.name
         self.db = db or Database(config.database_url)
         self.metrics = Metrics()
         self.transports = list(build_transports(config) if transports is None else transports)
@@ -218,7 +217,8 @@ class Roadie:
             await transport.stop()
         for cog in reversed(self.cogs):
             await cog.stop()
-        self.db.dispose()
+        await asyncio.to_thread(self.db.dispose)
+        self._name.release()
 
     # --- the Hub, as transports see it --------------------------------------------------
 
@@ -240,12 +240,12 @@ class Roadie:
                     log.exception("%s: member-join handler failed for %s:%s", cog.name,
                                   joined.platform, joined.user_id)
 
-    def complete(self, source: str, prefix: str) -> list[tuple[str, str]]:
+    async def complete(self, source: str, prefix: str) -> list[tuple[str, str]]:
         completer = self._completers.get(source)
         if completer is None:
             return []
         try:
-            return completer(prefix)[:25]
+            return (await completer(prefix))[:25]
         except Exception:
             log.exception("autocomplete %s failed", source)
             return []

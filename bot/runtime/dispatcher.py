@@ -27,7 +27,7 @@ from governance.clock import Clock
 from governance.db import Database
 from governance.errors import Refusal
 from governance.people.roles import Role
-from governance.people.service import Profile, profile_for_chat, touch_identity
+from governance.people.service import Profile, speaker_profile
 
 log = logging.getLogger("roadie.commands")
 
@@ -116,18 +116,17 @@ class Dispatcher:
             return refusal_reply(error.reason, error.hint)
         return await self.invoke(speaker, spec, values)
 
-    def profile(self, speaker: Speaker) -> Profile:
-        with self.db.transaction() as session:
-            touch_identity(session, speaker.platform, speaker.user_id, speaker.display_name,
-                           self.clock.now())
-            return profile_for_chat(session, speaker.platform, speaker.user_id)
+    async def profile(self, speaker: Speaker) -> Profile:
+        now = self.clock.now()
+        return await self.db.read(lambda session: speaker_profile(
+            session, speaker.platform, speaker.user_id, speaker.display_name, now))
 
     async def invoke(self, speaker: Speaker, spec: CommandSpec, values: dict[str, Any]) -> Reply:
         if not spec.available_on(speaker.platform):
             where = ", ".join(sorted(spec.platforms or ()))
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(f"/{spec.name} works only on: {where}.")
-        profile = self.profile(speaker)
+        profile = await self.profile(speaker)
         if profile.role < spec.role:
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(*self._role_refusal(spec, profile))

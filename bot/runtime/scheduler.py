@@ -63,12 +63,11 @@ class Scheduler:
     def is_leader(self) -> bool:
         return self._lease_until is not None and self._clock.now() < self._lease_until
 
-    def renew_lease(self) -> bool:
+    async def renew_lease(self) -> bool:
         now = self._clock.now()
         try:
-            with self._db.transaction() as session:
-                held = scheduling.try_hold_lease(session, name=LEASE, holder=self.holder, now=now,
-                                                 ttl=self._ttl)
+            held = await self._db.run(lambda session: scheduling.try_hold_lease(
+                session, name=LEASE, holder=self.holder, now=now, ttl=self._ttl))
         except Exception:
             log.exception("could not renew the scheduler lease")
             held = False
@@ -83,7 +82,7 @@ class Scheduler:
     async def _keep_lease(self) -> None:
         interval = max(self._ttl.total_seconds() / 3, 0.2)
         while True:
-            await asyncio.to_thread(self.renew_lease)
+            await self.renew_lease()
             await asyncio.sleep(interval)
 
     def start(self) -> None:
@@ -102,8 +101,8 @@ class Scheduler:
             await asyncio.gather(self._lease_task, return_exceptions=True)
         if self._lease_until is not None:
             try:
-                with self._db.transaction() as session:
-                    scheduling.release_lease(session, name=LEASE, holder=self.holder)
+                await self._db.run(lambda session: scheduling.release_lease(
+                    session, name=LEASE, holder=self.holder))
             except Exception:
                 log.exception("could not release the scheduler lease")
             self._lease_until = None
@@ -113,10 +112,10 @@ class Scheduler:
         if not self.is_leader:
             return False
         now = self._clock.now()
-        with self._db.transaction() as session:
-            if not scheduling.claim_tick(session, job=job.name, tick=tick_of(job, now),
-                                         holder=self.holder, now=now):
-                return False
+        tick = tick_of(job, now)
+        if not await self._db.run(lambda session: scheduling.claim_tick(
+                session, job=job.name, tick=tick, holder=self.holder, now=now)):
+            return False
         started = time.perf_counter()
         try:
             await job.run()

@@ -11,6 +11,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from typing import NamedTuple
+
+from sqlmodel import Session
 
 from bot.config import OutboxSection
 from bot.core.messages import Message
@@ -31,6 +34,15 @@ CLAIM_HOLD = timedelta(minutes=5)
 COLLECT_PAUSE = 0.01
 """Once woken, the sender waits this long before it looks: one read for the many wakes of a
 burst."""
+
+
+class Claimed(NamedTuple):
+    """A row claimed for sending, with what sending it needs from the database."""
+    row: OutboxMessage
+    message: Message
+    mentions: dict[str, str]
+    original: tuple[str, str] | None
+    """(status, remote id) of the message a row edits."""
 
 
 class OutboxSender:
@@ -75,29 +87,29 @@ class OutboxSender:
                 await asyncio.wait_for(self._idle.wait(), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 return False
-            if not self._queued and not self._has_due():
+            if not self._queued and not await self._has_due():
                 return True
         return False
 
-    def _has_due(self) -> bool:
-        with self._db.transaction() as session:
-            return bool(rows.due(session, platforms=list(self._ports), now=self._clock.now(),
-                                 limit=1))
+    async def _has_due(self) -> bool:
+        platforms, now = list(self._ports), self._clock.now()
+        return bool(await self._db.run(
+            lambda session: rows.due(session, platforms=platforms, now=now, limit=1)))
 
     async def _look(self) -> int:
         """One look for due rows, which go to their lanes' queues. Always 0: the lanes send
         them, and the next look comes with a wake (a commit, a lane done) or the poll."""
-        self._collect()
+        await self._collect()
         if not self._queued:
             self._idle.set()
         return 0
 
-    def _collect(self) -> None:
+    async def _collect(self) -> None:
         if not self._ports:
             return
-        with self._db.transaction() as session:
-            found = rows.due_lanes(session, platforms=list(self._ports), now=self._clock.now(),
-                                   worker=self._worker)
+        platforms, now = list(self._ports), self._clock.now()
+        found = await self._db.run(lambda session: rows.due_lanes(
+            session, platforms=platforms, now=now, worker=self._worker))
         for row_id, platform, destination in found:
             if row_id in self._queued:
                 continue
@@ -133,22 +145,30 @@ class OutboxSender:
     async def _deliver(self, row_id: int, port: ChatPort, place: str | None,
                        windows: list[SlidingWindow]) -> None:
         now = self._clock.now()
-        with self._db.transaction() as session:
+
+        def claim(session: Session) -> Claimed | None:
             row = rows.claim(session, row_id, worker=self._worker, now=now, hold=CLAIM_HOLD)
             if row is None:
-                return
+                return None
             message = Message.from_json(row.payload)
             mentions = chat_ids_for_logins(session, row.platform, message.mentions)
             original = (rows.sent_remote_id(session, row.platform, row.edit_of)
                         if row.edit_of else None)
+            return Claimed(row, message, mentions, original)
+
+        claimed = await self._db.run(claim)
+        if claimed is None:
+            return
+        row, message, mentions, original = claimed
         if place is None:
-            self._give_up(row, f"destination {row.destination!r} is not mapped on {row.platform}")
+            await self._give_up(row,
+                                f"destination {row.destination!r} is not mapped on {row.platform}")
             return
         try:
             if row.edit_of and original is not None and original[0] != SENT:
-                with self._db.transaction() as session:
-                    rows.mark_retry(session, row_id, error="waiting for the original message",
-                                    not_before=now + timedelta(seconds=1), count_attempt=False)
+                await self._db.run(lambda session: rows.mark_retry(
+                    session, row_id, error="waiting for the original message",
+                    not_before=now + timedelta(seconds=1), count_attempt=False))
                 return
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
@@ -158,54 +178,60 @@ class OutboxSender:
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
-            self._failed(row, error, windows)
+            await self._failed(row, error, windows)
             return
         except Exception as error:  # a transport bug must not lose the message
             log.exception("outbox row %s: %s failed", row_id, row.platform)
-            self._failed(row, PlatformError(row.platform, repr(error)), windows)
+            await self._failed(row, PlatformError(row.platform, repr(error)), windows)
             return
-        with self._db.transaction() as session:
-            rows.mark_sent(session, row_id, remote_id=remote_id, now=self._clock.now())
+        sent_at = self._clock.now()
+        await self._db.run(lambda session: rows.mark_sent(session, row_id, remote_id=remote_id,
+                                                          now=sent_at))
         self._metrics.sent.labels(row.platform, "sent").inc()
 
-    def _failed(self, row: OutboxMessage, error: PlatformError,
-                windows: list[SlidingWindow]) -> None:
+    async def _failed(self, row: OutboxMessage, error: PlatformError,
+                      windows: list[SlidingWindow]) -> None:
         assert row.id is not None
         now = self._clock.now()
         if error.retry_after is not None:
             for window in windows:
                 window.pause(error.retry_after)
-            with self._db.transaction() as session:
-                rows.mark_retry(session, row.id, error=str(error), count_attempt=False,
-                                not_before=now + timedelta(seconds=error.retry_after))
+            row_id, not_before = row.id, now + timedelta(seconds=error.retry_after)
+            await self._db.run(lambda session: rows.mark_retry(
+                session, row_id, error=str(error), count_attempt=False, not_before=not_before))
             self._metrics.sent.labels(row.platform, "rate_limited").inc()
             return
         if error.permanent or row.attempts + 1 >= self._settings.give_up_after:
-            self._give_up(row, str(error))
+            await self._give_up(row, str(error))
             return
         backoff = min(timedelta(seconds=2 ** row.attempts), self._settings.max_backoff)
-        with self._db.transaction() as session:
-            rows.mark_retry(session, row.id, error=str(error), not_before=now + backoff)
+        row_id = row.id
+        await self._db.run(lambda session: rows.mark_retry(
+            session, row_id, error=str(error), not_before=now + backoff))
         self._metrics.sent.labels(row.platform, "retry").inc()
         log.warning("outbox row %s to %s on %s failed (%s); retrying in %s", row.id,
                     row.destination, row.platform, error, backoff)
 
-    def _give_up(self, row: OutboxMessage, error: str) -> None:
+    async def _give_up(self, row: OutboxMessage, error: str) -> None:
         assert row.id is not None
         log.error("outbox row %s to %s on %s failed for good: %s", row.id, row.destination,
                   row.platform, error)
         self._metrics.sent.labels(row.platform, "failed").inc()
-        with self._db.transaction() as session:
-            rows.mark_failed(session, row.id, error=error)
-            others = [p for p, port in self._ports.items()
-                      if p != row.platform and port.place_for(FAILURE_REPORT_DESTINATION)]
+        row_id = row.id
+        others = [p for p, port in self._ports.items()
+                  if p != row.platform and port.place_for(FAILURE_REPORT_DESTINATION)]
+
+        def mark_failed(session: Session) -> None:
+            rows.mark_failed(session, row_id, error=error)
             if others and not row.key.startswith("outbox-failed:"):
                 report = Message(
                     title=f"A message to {row.destination} on {row.platform} could not be sent",
                     body=f"{error}\n`roadie doctor` checks what Roadie may do on each platform.",
                     tone="danger")
                 rows.enqueue(session, platforms=others, destination=FAILURE_REPORT_DESTINATION,
-                             payload=report.to_json(), key=f"outbox-failed:{row.id}",
+                             payload=report.to_json(), key=f"outbox-failed:{row_id}",
                              now=self._clock.now())
+
+        await self._db.run(mark_failed)
         self.wake()
 

@@ -11,6 +11,11 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.webhooks import WebhookReceiver
 from governance.db import Database
 
+PING_TIMEOUT = 0.05
+"""Seconds /healthz waits for the database: it answers in time whatever the database does
+(another process holding SQLite's write lock, an unreachable server), saying "busy" or
+"unavailable"."""
+
 
 def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | None,
               webhook_path: str, max_body: int, status: dict[str, object]) -> web.Application:
@@ -18,10 +23,10 @@ def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | Non
     app = web.Application(client_max_size=max_body + 1)
 
     async def healthz(_request: web.Request) -> web.Response:
-        ok = await asyncio.to_thread(db.ping)
-        body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "down",
+        problem = await db.ping_async(timeout=PING_TIMEOUT)
+        body = {"status": "unavailable" if problem else "ok", "database": problem or "ok",
                 **status}
-        return web.json_response(body, status=200 if ok else 503)
+        return web.json_response(body, status=503 if problem else 200)
 
     async def metrics_view(_request: web.Request) -> web.Response:
         data = await asyncio.to_thread(metrics.render)

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from sqlmodel import Session
 
 from bot.core.cog import GitHubHandler
 from bot.core.events import GitHubEvent
@@ -92,11 +93,10 @@ class DeliveryStore:
 
     The first delivery to wait starts a write a few turns of the event loop later; requests
     read meanwhile join it, so a burst costs a commit per dozen deliveries or so rather than
-    one each, and a lone delivery waits for a few turns only. The write runs on the loop, as
-    every other write of the process does: on SQLite, writers in several threads of one
-    process would wait for each other's locks by sleeping (and, measured, a writer thread
-    gained nothing: handing the GIL back and forth cost what the overlap saved). Each
-    request is answered only once the transaction that holds its delivery has committed.
+    one each, and a lone delivery waits for a few turns only. The write runs on a database
+    worker thread (`Database.run_connection`), so that a slow database stalls no request;
+    requests that come meanwhile gather for the next write. Each request is answered only
+    once the transaction that holds its delivery has committed.
     """
 
     def __init__(self, db: Database, clock: Clock, max_batch: int = 200) -> None:
@@ -117,14 +117,19 @@ class DeliveryStore:
     async def _write_soon(self) -> None:
         for _ in range(TURNS_TO_GATHER_A_WRITE):
             await asyncio.sleep(0)
-        self._writer = None
+        try:
+            await self._write_all()
+        finally:
+            self._writer = None
+
+    async def _write_all(self) -> None:
         while self._waiting:
             batch = self._waiting[:self._max_batch]
             del self._waiting[:self._max_batch]
+            deliveries, now = [d for d, _ in batch], self._clock.now()
             try:
-                with self._db.connection() as connection:
-                    new = inbox.store_deliveries(connection, [d for d, _ in batch],
-                                                 now=self._clock.now())
+                new = await self._db.run_connection(
+                    lambda connection: inbox.store_deliveries(connection, deliveries, now=now))
             except Exception as error:
                 for _, future in batch:
                     if not future.done():
@@ -293,9 +298,9 @@ class WebhookWorker:
         return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
-        with self._db.transaction() as session:
-            batch = inbox.claim_pending(session, worker=self._worker, now=self._clock.now(),
-                                        limit=limit)
+        now = self._clock.now()
+        batch = await self._db.run(lambda session: inbox.claim_pending(
+            session, worker=self._worker, now=now, limit=limit))
         for row in batch:
             assert row.id is not None
             await self._process(row.id, row.delivery_id, row.event, row.action, row.payload,
@@ -313,9 +318,9 @@ class WebhookWorker:
         if not isinstance(payload, dict):
             log.error("delivery %s (%s): stored payload is not a JSON object; skipped",
                       delivery_id, event)
-            with self._db.transaction() as session:
-                inbox.retry_later(session, row_id, error="not a JSON object", now=self._clock.now(),
-                                  max_attempts=1)
+            now = self._clock.now()
+            await self._db.run(lambda session: inbox.retry_later(
+                session, row_id, error="not a JSON object", now=now, max_attempts=1))
             return
         if received_at.tzinfo is None:  # databases hand back naive UTC
             received_at = received_at.replace(tzinfo=UTC)
@@ -335,7 +340,8 @@ class WebhookWorker:
                               event, action, name)
                 broken.append(f"{name}: {error!r}")
         now = self._clock.now()
-        with self._db.transaction() as session:
+
+        def settle(session: Session) -> str:
             if transient:
                 again = inbox.retry_later(session, row_id, error="; ".join(transient), now=now,
                                           max_attempts=MAX_ATTEMPTS)
@@ -349,4 +355,7 @@ class WebhookWorker:
             else:
                 inbox.settle(session, row_id, handled=handled, now=now)
                 outcome = "handled" if handled else "ignored"
+            return outcome
+
+        outcome = await self._db.run(settle)
         self._metrics.webhook_processing.labels(event, outcome).inc()

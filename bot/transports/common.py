@@ -42,18 +42,18 @@ def nonce_for(key: str, length: int = 25) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:length]
 
 
-def choices_of_sent(db: Database, platform: str, remote_id: str) -> tuple[Choice, ...]:
+async def choices_of_sent(db: Database, platform: str, remote_id: str) -> tuple[Choice, ...]:
     """The choices of a message Roadie sent (its newest version), from the outbox."""
-    with db.transaction() as session:
-        rows = outbox_rows.sent_with_remote_id(session, platform, remote_id)
+    rows = await db.run(
+        lambda session: outbox_rows.sent_with_remote_id(session, platform, remote_id))
     for row in rows:
         return Message.from_json(row.payload).choices
     return ()
 
 
-def mention_ids(db: Database, platform: str, message: Message | None) -> dict[str, str]:
+async def mention_ids(db: Database, platform: str, message: Message | None) -> dict[str, str]:
     """GitHub login -> user id on `platform`, for the logins a message mentions."""
     if message is None or not message.mentions:
         return {}
-    with db.transaction() as session:
-        return chat_ids_for_logins(session, platform, message.mentions)
+    logins = message.mentions
+    return await db.run(lambda session: chat_ids_for_logins(session, platform, logins))

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterable
 from typing import TextIO
 
+from sqlmodel import Session
+
 from bot.core.commands import Arg, CommandSpec, Invocation, bound_specs, command
 from bot.core.messages import Message, render_text
 from bot.core.outbox import DIRECT_PREFIX
@@ -22,7 +24,7 @@ from bot.core.ports import ChatMember, Rate
 from bot.runtime.dispatcher import Speaker
 from bot.transports.base import Hub
 from governance.audit import Actor
-from governance.people.service import link_directly, profile_for_chat
+from governance.people.service import Profile, link_directly, profile_for_chat
 
 log = logging.getLogger("roadie.console")
 
@@ -96,11 +98,13 @@ class ConsoleTransport:
     async def speak_as(self, call: Invocation, login: str) -> str:
         assert self._hub is not None
         hub = self._hub
-        with hub.db.transaction() as session:
+        def link_and_read(session: Session) -> Profile:
             link_directly(session, actor=Actor.chat("console", call.user_id), platform="console",
                           user_id=login.lower(), display_name=login, login=login,
                           now=hub.clock.now())
-            profile = profile_for_chat(session, "console", login.lower())
+            return profile_for_chat(session, "console", login.lower())
+
+        profile = await hub.db.run(link_and_read)
         self.speaker = login.lower()
         return f"You are now {login} ({profile.role.label})."
 

@@ -49,7 +49,7 @@ class DigestCog(Cog):
         return local.astimezone(UTC)
 
     async def send_scheduled(self) -> None:
-        self.send(self.ctx.clock.now())
+        await self.send(self.ctx.clock.now())
 
     async def catch_up(self) -> None:
         """Send today's digest if its time has passed (within `catch_up_within`) and it has
@@ -57,27 +57,33 @@ class DigestCog(Cog):
         now = self.ctx.clock.now()
         due = self.due_at(self.day_of(now))
         if due <= now < due + self.settings.catch_up_within:
-            with self.ctx.db.transaction() as session:
-                sent = service.sent_on(session, self.day_of(now)) is not None
-            if not sent:
-                self.send(now)
+            day = self.day_of(now)
+            if await self.ctx.db.run(lambda session: service.sent_on(session, day)) is None:
+                await self.send(now)
 
     # --- what ---------------------------------------------------------------------------
 
-    def send(self, now: datetime) -> bool:
+    async def send(self, now: datetime) -> bool:
         """Queue the digest of the day `now` falls on, unless it went already; True if
         this call queued it (or, on a quiet day with `quiet_day = "skip"`, skipped it)."""
         day = self.day_of(now)
         key = f"digest:{day.isoformat()}"
-        with self.ctx.db.transaction() as session:
+
+        def claim_and_post(session: Session) -> list[DigestSection] | None:
+            """The day's sections, posted; None when the day was claimed before."""
             claimed = service.claim_day(session, day=day, now=now, outbox_key=key)
             if claimed is None:
-                return False
+                return None
             sections = self.sections(session, now)
             claimed.sections = len(sections)
             if sections or self.settings.quiet_day == "line":
                 self.ctx.outbox.post(session, self.settings.destination,
                                      self.render(day, sections), key=key)
+            return sections
+
+        sections = await self.ctx.db.run(claim_and_post)
+        if sections is None:
+            return False
         self.log.info("digest of %s: %d section(s)", day, len(sections))
         return True
 
@@ -101,8 +107,7 @@ class DigestCog(Cog):
 
     @command("digest", "Today's digest, as of now (only you see it)", role=Role.MEMBER)
     async def show(self, call: Invocation) -> Reply:
-        with self.ctx.db.transaction() as session:
-            sections = self.sections(session, call.now)
+        sections = await self.ctx.db.run(lambda session: self.sections(session, call.now))
         return Reply(message=self.render(self.day_of(call.now), sections), private=True)
 
 

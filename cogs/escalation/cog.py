@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -70,9 +71,9 @@ class EscalationCog(Cog):
     async def escalate(self, call: Invocation, project: str, kind: str, summary: str,
                        urgent: bool) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
-            opened = self.opener.open(session, project=project, kind=kind, summary=summary,
-                                      reporter=login, urgent=urgent, actor=None, source=None)
+        opened = await self.ctx.db.run(lambda session: self.opener.open(
+            session, project=project, kind=kind, summary=summary, reporter=login, urgent=urgent,
+            actor=None, source=None))
         return render.opened_reply(opened.ticket, call.now)
 
     # --- assignment and absence ----------------------------------------------------------
@@ -81,11 +82,11 @@ class EscalationCog(Cog):
              NUMBER, Arg("admin", "the admin's GitHub login", kind="login"), role=Role.ADMIN)
     async def assign(self, call: Invocation, number: int, admin: str) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.assign(
+        ticket, _ = await self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=admin, actor_login=login, now=call.now))
         note = ""
-        with self.ctx.db.transaction() as session:
-            period = away.current_away(session, ticket.assignee, call.now)
+        period = await self.ctx.db.run(lambda session: away.current_away(
+            session, ticket.assignee, call.now))
         if period is not None:
             note = f" Note: {ticket.assignee} is away until {render.when(period.until)}."
         return f"Escalation #{number} is now assigned to {ticket.assignee}.{note}"
@@ -93,7 +94,7 @@ class EscalationCog(Cog):
     @command("escalation take", "Take an escalation yourself", NUMBER, role=Role.ADMIN)
     async def take(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.assign(
+        await self._transition(call, lambda s: service.assign(
             s, self.policy, number=number, assignee=login, actor_login=login, now=call.now))
         return (f"Escalation #{number} is yours. `/escalation ack {number}` tells the reporter "
                 "that it is being handled.")
@@ -103,10 +104,12 @@ class EscalationCog(Cog):
              Text("note", "where you are, or who stands in", optional=True), role=Role.ADMIN)
     async def away(self, call: Invocation, duration: timedelta, note: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             period = away.go_away(session, login=login, duration=duration, note=note,
                                   now=call.now, policy=self.policy)
             mine, _ = service.tickets_of(session, login)
+            return period, mine
+        period, mine = await self.ctx.db.run(transact)
         held = (f" You still hold {len(mine)} open escalation(s): "
                 + ", ".join(f"#{t.number}" for t in mine)
                 + "; `/escalation assign <N> <admin>` hands one over.") if mine else ""
@@ -117,8 +120,7 @@ class EscalationCog(Cog):
     @command("back", "Tell Roadie you are back from being away", role=Role.ADMIN)
     async def back(self, call: Invocation) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
-            away.come_back(session, login=login, now=call.now)
+        await self.ctx.db.run(lambda session: away.come_back(session, login=login, now=call.now))
         return "Welcome back: new escalations may come to you again."
 
     # --- the life cycle ------------------------------------------------------------------
@@ -127,7 +129,7 @@ class EscalationCog(Cog):
              role=Role.ADMIN)
     async def ack(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.acknowledge(
+        ticket, _ = await self._transition(call, lambda s: service.acknowledge(
             s, self.policy, number=number, actor_login=login, now=call.now))
         return (f"Acknowledged escalation #{number}; the reporter has been told. Resolve it by "
                 f"{render.deadline_text(ticket.resolve_due_at, call.now)}: "
@@ -137,7 +139,7 @@ class EscalationCog(Cog):
              Text("note", "what was done"), role=Role.ADMIN)
     async def resolve(self, call: Invocation, number: int, note: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.resolve(
+        await self._transition(call, lambda s: service.resolve(
             s, number=number, note=note, actor_login=login, now=call.now))
         return f"Resolved escalation #{number}; the reporter has been told."
 
@@ -145,7 +147,7 @@ class EscalationCog(Cog):
              Text("reason", "why it is declined (the reporter reads it)"), role=Role.ADMIN)
     async def decline(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.decline(
+        await self._transition(call, lambda s: service.decline(
             s, number=number, reason=reason, actor_login=login, now=call.now))
         return f"Declined escalation #{number}; the reporter has been told why."
 
@@ -153,7 +155,7 @@ class EscalationCog(Cog):
              NUMBER, Text("reason", "what is still wrong", optional=True), role=Role.MEMBER)
     async def reopen(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        ticket, _ = self._transition(call, lambda s: service.reopen(
+        ticket, _ = await self._transition(call, lambda s: service.reopen(
             s, self.policy, number=number, actor_login=login, now=call.now, reason=reason))
         return (f"Reopened escalation #{number}; it is to be acknowledged by "
                 f"{render.deadline_text(ticket.ack_due_at, call.now)}.")
@@ -162,26 +164,31 @@ class EscalationCog(Cog):
              Text("text", "the comment"), role=Role.MEMBER)
     async def comment(self, call: Invocation, number: int, text: str) -> str:
         login = call.require_linked()
-        self._transition(call, lambda s: service.comment(
+        await self._transition(call, lambda s: service.comment(
             s, number=number, text=text, actor_login=login, now=call.now))
         return f"Added your comment to escalation #{number}."
 
-    def _transition(self, call: Invocation, change: Transition) -> tuple[Ticket, TicketEvent]:
+    async def _transition(self, call: Invocation,
+                          change: Transition) -> tuple[Ticket, TicketEvent]:
         """Run one change and queue what it tells, in one transaction."""
-        with self.ctx.db.transaction() as session:
+        def change_and_tell(session: Session) -> tuple[Ticket, TicketEvent]:
             ticket, event = change(session)
             self.announce.event(session, ticket, event, call.now)
             self.mirror.event(session, ticket, event, call.now)
-        return ticket, event
+            return ticket, event
+
+        return await self.ctx.db.run(change_and_tell)
 
     # --- views ---------------------------------------------------------------------------
 
     @command("escalation show", "An escalation and its whole history", NUMBER,
              role=Role.MEMBER, group_default=True)
     async def show(self, call: Invocation, number: int) -> Message:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             ticket = service.require_ticket(session, number)
             events = service.history(session, number)
+            return ticket, events
+        ticket, events = await self.ctx.db.run(transact)
         url = (f"https://github.com/{self.ctx.org}/{self.settings.github_repo}/issues/"
                f"{ticket.github_issue}" if ticket.github_issue else "")
         return render.detail(ticket, events, call.now, url)
@@ -189,8 +196,7 @@ class EscalationCog(Cog):
     @command("escalations list", "The open escalations, overdue first", role=Role.MEMBER,
              group_default=True)
     async def list_open(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
-            tickets = service.active_tickets(session)
+        tickets = await self.ctx.db.run(lambda session: service.active_tickets(session))
         return render.listing("Open escalations", tickets, call.now,
                               "No open escalations. `/escalate` opens one.")
 
@@ -198,8 +204,10 @@ class EscalationCog(Cog):
              role=Role.MEMBER)
     async def mine(self, call: Invocation) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             assigned, reported = service.tickets_of(session, login)
+            return assigned, reported
+        assigned, reported = await self.ctx.db.run(transact)
         parts = []
         if assigned or call.profile.at_least(Role.ADMIN):
             parts.append(render.listing("Assigned to you", assigned, call.now,
@@ -211,19 +219,20 @@ class EscalationCog(Cog):
     @command("escalations stats", "How fast escalations are handled, over 30 and 90 days",
              role=Role.MEMBER)
     async def stats(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             windows = [window_stats(session, now=call.now, days=d) for d in STATS_WINDOWS]
+            return windows
+        windows = await self.ctx.db.run(transact)
         return render.stats(windows)
 
     @completer("escalations")
-    def complete_tickets(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            tickets = service.active_tickets(session)
+    async def complete_tickets(self, prefix: str) -> list[tuple[str, str]]:
+        tickets = await self.ctx.db.run(service.active_tickets)
         return [(f"#{t.number} {t.project}: {t.summary}"[:100], str(t.number))
                 for t in tickets if str(t.number).startswith(prefix.lstrip("#"))]
 
     @completer("escalation-kinds")
-    def complete_kinds(self, prefix: str) -> list[tuple[str, str]]:
+    async def complete_kinds(self, prefix: str) -> list[tuple[str, str]]:
         return [(k, k) for k in self.policy.kinds if k.startswith(prefix.lower())]
 
     # --- the sweep -----------------------------------------------------------------------
@@ -237,16 +246,21 @@ class EscalationCog(Cog):
         sent = 0
         while True:
             now = self.ctx.clock.now()
-            with self.ctx.db.transaction() as session:
-                numbers = service.due_numbers(session, now, limit=SWEEP_BATCH)
+            numbers = await self.ctx.db.run(
+                lambda session: service.due_numbers(session, now, limit=SWEEP_BATCH))
             for number in numbers:
-                with self.ctx.db.transaction() as session:
-                    due = service.take_due_reminder(session, self.policy, number=number, now=now)
-                    if due is not None:
-                        self.announce.reminder(session, due, now)
-                        sent += 1
+                sent += await self.ctx.db.run(
+                    lambda session: self._remind(session, number, now))
             if len(numbers) < SWEEP_BATCH:
                 return sent
+
+    def _remind(self, session: Session, number: int, now: datetime) -> int:
+        """1 if a reminder point of the ticket was due and is now queued, else 0."""
+        due = service.take_due_reminder(session, self.policy, number=number, now=now)
+        if due is None:
+            return 0
+        self.announce.reminder(session, due, now)
+        return 1
 
     # --- the daily digest ---------------------------------------------------------------
 
@@ -281,7 +295,7 @@ class EscalationCog(Cog):
                                                                                       int):
             return False
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> bool:
             ticket = service.by_github_issue(session, number)
             if ticket is None or ticket.number is None:
                 return False
@@ -290,7 +304,9 @@ class EscalationCog(Cog):
             except Refusal:
                 return False  # already in that state: a redelivery, or Roadie's own change
             self.announce.event(session, ticket, change, now)
-        return True
+            return True
+
+        return await self.ctx.db.run(transact)
 
     def _from_github(self, session: Session, event: GitHubEvent, number: int,
                      sender: str) -> tuple[Ticket, TicketEvent]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -100,19 +101,20 @@ class Mirror:
         if not self.enabled:
             return 0
         db, clock = self.ctx.db, self.ctx.clock
-        with db.transaction() as session:
-            due = tasks.due(session, clock.now())
+        due = await db.run(lambda session: tasks.due(session, clock.now()))
         held: set[int] = set()
         tried = 0
         for row in due:
             if row.ticket in held or row.id is None:
                 continue
-            with db.transaction() as session:
+            def transact(session: Session) -> Any:
                 claimed = tasks.claim(session, row.id, clock.now())
                 if claimed is not None and claimed.uncertain:
                     self._report(session, claimed.task.ticket, row.id,
                                  "Roadie stopped while GitHub was opening its issue, so it may "
                                  "or may not exist; check the repository, and mirror by hand.")
+                return claimed
+            claimed = await db.run(transact)
             if claimed is None or claimed.uncertain:
                 held.add(row.ticket)
                 continue
@@ -130,9 +132,9 @@ class Mirror:
                 labels = ("escalation", claimed.ticket.kind) + ("urgent",) * claimed.ticket.urgent
                 issue = await github.create_issue(self.repo, issue_title(claimed.ticket),
                                                   task.body, labels=labels)
-                with self.ctx.db.transaction() as session:
-                    tasks.finish(session, task.id, now=self.ctx.clock.now(), issue=issue.number,
-                                 issue_url=issue.url)
+                await self.ctx.db.run(lambda session: tasks.finish(
+                    session, task.id, now=self.ctx.clock.now(), issue=issue.number,
+                    issue_url=issue.url))
                 return True
             assert claimed.issue is not None
             if task.action == tasks.CLOSE:
@@ -141,23 +143,27 @@ class Mirror:
                 await github.edit_issue(self.repo, claimed.issue, state="open")
             await github.comment_issue(self.repo, claimed.issue, task.body)
         except PlatformError as error:
-            self._failed(claimed, error)
+            await self._failed(claimed, error)
             return False
-        with self.ctx.db.transaction() as session:
-            tasks.finish(session, task.id, now=self.ctx.clock.now())
+        await self.ctx.db.run(lambda session: tasks.finish(
+            session, task.id, now=self.ctx.clock.now()))
         return True
 
-    def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:
+    async def _failed(self, claimed: tasks.Claimed, error: PlatformError) -> None:
         task, now = claimed.task, self.ctx.clock.now()
-        assert task.id is not None
-        with self.ctx.db.transaction() as session:
-            if error.permanent or task.attempts >= GIVE_UP_AFTER:
-                tasks.fail(session, task.id, error=str(error))
-                self._report(session, task.ticket, task.id, f"GitHub said: {error}.")
-                return
-            pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
-                     else min(timedelta(seconds=5 * 2 ** task.attempts), MAX_BACKOFF))
-            tasks.retry(session, task.id, error=str(error), not_before=now + pause)
+        task_id = task.id
+        assert task_id is not None
+        if error.permanent or task.attempts >= GIVE_UP_AFTER:
+            def give_up(session: Session) -> None:
+                tasks.fail(session, task_id, error=str(error))
+                self._report(session, task.ticket, task_id, f"GitHub said: {error}.")
+
+            await self.ctx.db.run(give_up)
+            return
+        pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
+                 else min(timedelta(seconds=5 * 2 ** task.attempts), MAX_BACKOFF))
+        await self.ctx.db.run(lambda session: tasks.retry(
+            session, task_id, error=str(error), not_before=now + pause))
         log.warning("mirroring escalation #%s (%s) failed: %s; retrying", task.ticket,
                     task.action, error)
 

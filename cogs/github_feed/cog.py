@@ -55,28 +55,31 @@ class GitHubFeedCog(Cog):
                        if by_bot is None else by_bot,
                        private=event.get("repository", "private") is True)
 
-    def _post_all(self, event: GitHubEvent, places: list[str], message: Message) -> bool:
+    async def _post_all(self, event: GitHubEvent, places: list[str], message: Message) -> bool:
         if not places:
             return False
-        with self.ctx.db.transaction() as session:
+
+        def post(session: Session) -> None:
             for place in places:
                 self.ctx.outbox.post(session, place, message, key=f"feed:{event.delivery_id}:"
                                                                    f"{place}")
+
+        await self.ctx.db.run(post)
         return True
 
-    def _default_branch(self, event: GitHubEvent, repo: str) -> str:
+    async def _default_branch(self, event: GitHubEvent, repo: str) -> str:
         branch = event.text("repository", "default_branch")
         if branch:
             return branch
-        with self.ctx.db.transaction() as session:
-            project = find_project(session, repo)
-            return project.default_branch if project else ""
+        project = await self.ctx.db.run(lambda session: find_project(session, repo))
+        return project.default_branch if project else ""
 
     # --- the webhook itself -------------------------------------------------------------
 
     @on_github("ping")
     async def ping(self, event: GitHubEvent) -> bool:
-        return self._post_all(event, [self.settings.ping_destination], news.render_ping(event))
+        return await self._post_all(event, [self.settings.ping_destination],
+                                    news.render_ping(event))
 
     # --- code ---------------------------------------------------------------------------
 
@@ -87,7 +90,7 @@ class GitHubFeedCog(Cog):
             return False
         verdict = None
         if direct_push.concerns(push, self.settings.direct_push,
-                                self._default_branch(event, push.repo)):
+                                await self._default_branch(event, push.repo)):
             verdict = await direct_push.check(push, self.ctx.github,
                                               received_at=event.received_at,
                                               now=self.ctx.clock.now())
@@ -100,7 +103,7 @@ class GitHubFeedCog(Cog):
         if not places:
             return False
         message = pushes.render_push(push, self.settings.max_commits, verdict)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             for place in places:
                 self.ctx.outbox.post(session, place, message,
                                      key=f"feed:{event.delivery_id}:{place}")
@@ -109,6 +112,7 @@ class GitHubFeedCog(Cog):
                                         branch=push.name, pusher=push.pusher,
                                         commits=[c.sha for c in push.commits],
                                         now=self.ctx.clock.now())
+        await self.ctx.db.run(transact)
         return True
 
     @on_github("create", "delete")
@@ -116,8 +120,9 @@ class GitHubFeedCog(Cog):
         message = pushes.render_ref(event)
         if message is None or self._by_roadie(event):
             return False
-        return self._post_all(event, destinations(self.ctx.destinations.feeds, self._subject(
-            event, fmt.repo_name(event))), message)
+        places = destinations(self.ctx.destinations.feeds,
+                              self._subject(event, fmt.repo_name(event)))
+        return await self._post_all(event, places, message)
 
     # --- issues and pull requests -------------------------------------------------------
 
@@ -128,11 +133,14 @@ class GitHubFeedCog(Cog):
             return False
         places = destinations(self.ctx.destinations.feeds, self._subject(
             event, activity.repo, branch=activity.branch, labels=activity.labels))
-        acted = False
-        with self.ctx.db.transaction() as session:
+
+        def gather(session: Session) -> bool:
+            acted = False
             for place in places:
                 acted = self._gather(session, place, activity, event) or acted
-        return acted
+            return acted
+
+        return await self.ctx.db.run(gather)
 
     def _gather(self, session: Session, place: str, activity: items.ItemActivity,
                 event: GitHubEvent) -> bool:
@@ -163,8 +171,8 @@ class GitHubFeedCog(Cog):
 
     @every("6h")
     async def forget_old_bursts(self) -> None:
-        with self.ctx.db.transaction() as session:
-            feed.prune_bursts(session, older_than=self.ctx.clock.now() - REMEMBER_BURSTS)
+        older_than = self.ctx.clock.now() - REMEMBER_BURSTS
+        await self.ctx.db.run(lambda session: feed.prune_bursts(session, older_than=older_than))
 
     # --- CI -----------------------------------------------------------------------------
 
@@ -177,7 +185,7 @@ class GitHubFeedCog(Cog):
                               self._subject(event, run.repo, branch=run.branch, by_bot=False))
         if not places:
             return False
-        with self.ctx.db.transaction() as session:
+        def record_run(session: Session) -> bool:
             change = feed.record_ci_run(
                 session, repo=run.repo, source=run.source, run_id=run.run_id,
                 conclusion=run.conclusion, completed_at=run.completed_at,
@@ -196,7 +204,9 @@ class GitHubFeedCog(Cog):
             for place in change.destinations:
                 self.ctx.outbox.edit(session, place, f"{change.message_key}:{place}", message,
                                      key=f"{change.message_key}:{place}:{run.run_id}")
-        return True
+            return True
+
+        return await self.ctx.db.run(record_run)
 
     # --- repositories and the org -------------------------------------------------------
 
@@ -205,8 +215,9 @@ class GitHubFeedCog(Cog):
         message = news.render_repo_news(event, self.settings.excerpt_length)
         if message is None or self._by_roadie(event):
             return False
-        return self._post_all(event, destinations(self.ctx.destinations.feeds, self._subject(
-            event, fmt.repo_name(event))), message)
+        places = destinations(self.ctx.destinations.feeds,
+                              self._subject(event, fmt.repo_name(event)))
+        return await self._post_all(event, places, message)
 
     @on_github("organization", "membership", "org_block")
     async def org_news(self, event: GitHubEvent) -> bool:
@@ -215,4 +226,4 @@ class GitHubFeedCog(Cog):
             return False
         place = (self.settings.block_destination if event.event == "org_block"
                  else self.settings.org_destination)
-        return self._post_all(event, [place], message)
+        return await self._post_all(event, [place], message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -85,9 +86,11 @@ class Blocker:
 
     async def block(self, requester: Requester, request: BlockRequest, now: datetime) -> str:
         days = self._delete_days(request)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, request.target.platform, request.target.id)
             refuse_protected(subject, requester, self.ctx.bot_login)
+            return subject
+        subject = await self.ctx.db.run(transact)
         chosen, skipped = self._choose(subject, request)
         standing = await standing_of(self.ctx, self.settings, subject, now)
         opening = cases.Opening(
@@ -95,16 +98,23 @@ class Blocker:
             delete_message_days=days, duration=request.duration,
             confirm_within=self.settings.confirm_window if standing else None,
             standing="; ".join(standing))
-        with self.ctx.db.transaction() as session:
+
+        def open_case(session: Session) -> tuple[ModerationCase, list[CaseAccount] | None]:
+            """The case, and its accounts to block now (None: it awaits a confirmation)."""
             self._check_rate(session, requester, now)
             case = cases.open_case(session, actor=Actor(requester.name), opening=opening, now=now,
                                    hold=CLAIM)
             assert case.id is not None
             if standing:
                 self._announce_awaiting(session, case, subject)
-                return self._awaiting_reply(case, skipped)
+                return case, None
             rows = cases.accounts_of(session, case.id)
             self._notice_by_outbox(session, case, subject, chosen)
+            return case, rows
+
+        case, rows = await self.ctx.db.run(open_case)
+        if rows is None:
+            return self._awaiting_reply(case, skipped)
         steps = [Step.of(row, case, cases.BLOCK) for row in rows]
         return await self._act_and_report(case, steps, skipped,
                                           title=f"Case #{case.id}: block of {case.subject}")
@@ -216,7 +226,7 @@ class Blocker:
     # --- /block confirm ------------------------------------------------------------------
 
     async def confirm(self, requester: Requester, number: int, now: datetime) -> str:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             self._check_rate(session, requester, now)
             cases.get_case(session, number)  # NotFound before anything else
             held = cases.accounts_of(session, number)
@@ -232,6 +242,8 @@ class Blocker:
                 tone="info"))
             self._notice_by_outbox(session, case, subject,
                                    [Account(r.platform, r.account) for r in rows])
+            return case, rows
+        case, rows = await self.ctx.db.run(transact)
         steps = [Step.of(row, case, cases.BLOCK) for row in rows]
         return await self._act_and_report(
             case, steps, [], title=f"Case #{case.id}: block of {case.subject}, confirmed by "
@@ -244,7 +256,7 @@ class Blocker:
         if not reason.strip():
             raise Refusal("An unblock needs a reason.", "`/unblock <target> <reason>`.")
         actor, by = Actor(requester.name), who(requester.name)
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, target.platform, target.id)
             case = cases.holding_case(session, subject.accounts)
             if case is None:
@@ -267,6 +279,8 @@ class Blocker:
                 rows = cases.lift_case(session, case=case, actor=actor, reason=reason.strip(),
                                        now=now, hold=CLAIM)
                 title = f"Case #{case.id}: {case.subject} unblocked by {by}"
+            return case, rows, title
+        case, rows, title = await self.ctx.db.run(transact)
         steps = [Step.of(row, case, cases.UNBLOCK) for row in rows]
         return await self._act_and_report(case, steps, [], title=title, lifting=True)
 
@@ -278,17 +292,22 @@ class Blocker:
         results = await perform_all(self.ctx, steps, {case.id: notice} if notice else {})
         now = self.ctx.clock.now()
         assert case.id is not None
-        with self.ctx.db.transaction() as session:
+        case_id = case.id
+
+        def record_and_report(session: Session) -> list[str]:
             for step, attempt, _told in results:
                 cases.record_attempt(session, account_id=step.account_id, op=step.op,
                                      attempt=attempt, now=now, policy=self.policy)
-            case = cases.get_case(session, case.id)
-            rows = cases.accounts_of(session, case.id)
+            case = cases.get_case(session, case_id)
+            rows = cases.accounts_of(session, case_id)
             lines = self._lines(rows, results, skipped)
             header = (f"Lifted: {UserText(case.lift_reason)}" if lifting else
                       f"By {who(case.actor)}: {UserText(case.reason)}\n{expiry_line(case, now)}")
             self.ctx.outbox.post(session, "modlog", Message(
                 title=title, body=header + "\n" + "\n".join(lines), tone=tone_of(rows)))
+            return lines
+
+        lines = await self.ctx.db.run(record_and_report)
         return "\n".join([title + ".", *lines])
 
     def _lines(self, rows: Sequence[CaseAccount],
@@ -308,7 +327,8 @@ class Blocker:
     async def sweep(self) -> None:
         """Lapse, expire, and retry what is due; report what settled."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+
+        def lapse(session: Session) -> None:
             for case in cases.lapse_due(session, now):
                 message = Message(
                     title=f"Case #{case.id}: lapsed, nothing was blocked",
@@ -318,35 +338,40 @@ class Blocker:
                 self.ctx.outbox.post(session, "modlog", message,
                                      key=f"moderation:{case.id}:lapsed")
                 self._close_request(session, case, message)
-        with self.ctx.db.transaction() as session:
-            cases.expire_due(session, now)
-        steps = self._claim_due(now)
+
+        await self.ctx.db.run(lapse)
+        await self.ctx.db.run(lambda session: cases.expire_due(session, now))
+        steps = await self.ctx.db.run(lambda session: self._claim_due(session, now))
         if steps:
             await self._retry(steps)
 
-    def _claim_due(self, now: datetime) -> list[Step]:
+    @staticmethod
+    def _claim_due(session: Session, now: datetime) -> list[Step]:
         steps = []
-        with self.ctx.db.transaction() as session:
-            for row in cases.due_accounts(session, now):
-                assert row.id is not None
-                claimed = cases.claim(session, row.id, now=now, hold=CLAIM)
-                if claimed is None:
-                    continue
-                case = cases.get_case(session, claimed.case_id)
-                op = cases.BLOCK if claimed.state == PENDING else cases.UNBLOCK
-                steps.append(Step.of(claimed, case, op))
+        for row in cases.due_accounts(session, now):
+            assert row.id is not None
+            claimed = cases.claim(session, row.id, now=now, hold=CLAIM)
+            if claimed is None:
+                continue
+            case = cases.get_case(session, claimed.case_id)
+            op = cases.BLOCK if claimed.state == PENDING else cases.UNBLOCK
+            steps.append(Step.of(claimed, case, op))
         return steps
 
     async def _retry(self, steps: list[Step]) -> None:
-        with self.ctx.db.transaction() as session:
+        def notices_of_cases(session: Session) -> dict[int, Message]:
             notices = {}
             for case_id in {s.case_id for s in steps}:
                 notice = self.notice(cases.get_case(session, case_id))
                 if notice is not None:
                     notices[case_id] = notice
+            return notices
+
+        notices = await self.ctx.db.run(notices_of_cases)
         results = await perform_all(self.ctx, steps, notices)
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+
+        def record_and_report(session: Session) -> None:
             settled: dict[int, list[CaseAccount]] = {}
             for step, attempt, _told in results:
                 row = cases.record_attempt(session, account_id=step.account_id, op=step.op,
@@ -355,6 +380,8 @@ class Blocker:
                     settled.setdefault(step.case_id, []).append(row)
             for case_id, rows in sorted(settled.items()):
                 self._report_settled(session, cases.get_case(session, case_id), rows, results)
+
+        await self.ctx.db.run(record_and_report)
 
     def _report_settled(self, session: Session, case: ModerationCase, rows: list[CaseAccount],
                         results: Sequence[tuple[Step, Attempt, str]]) -> None:
@@ -370,16 +397,19 @@ class Blocker:
         if login is not None and not ran_out:
             self.ctx.outbox.post_to_person(session, login, message)
 
-    def log_refusal(self, requester: Requester, command: str, subject: str,
-                    refusal: Refusal) -> None:
+    async def log_refusal(self, requester: Requester, command: str, subject: str,
+                          refusal: Refusal) -> None:
         """Every refused block, confirmation or unblock goes on record, and to the modlog."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+
+        def record(session: Session) -> None:
             cases.record_refusal(session, actor=Actor(requester.name), subject=subject,
                                  command=command, reason=refusal.reason, now=now)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"Refused: {who(requester.name)}'s `{command}`",
                 body=f"{refusal.reason} {refusal.hint}".strip(), tone="danger"))
+
+        await self.ctx.db.run(record)
 
     # --- reading -------------------------------------------------------------------------
 

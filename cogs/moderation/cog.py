@@ -62,7 +62,7 @@ class ModerationCog(Cog):
         try:
             return private(await flow())
         except Refusal as refusal:
-            self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
+            await self.blocker.log_refusal(requester_of(call), command_text, subject, refusal)
             raise
 
     # --- blocking ---------------------------------------------------------------------
@@ -116,9 +116,9 @@ class ModerationCog(Cog):
                 raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
                               f"`/case {number} reason <text>` or `/case {number} appeal "
                               "<outcome>`.")
-            with self.ctx.db.transaction() as session:
-                return private(self.blocker.details(session, number, call.now))
-        with self.ctx.db.transaction() as session:
+            return private(await self.ctx.db.run(
+                lambda session: self.blocker.details(session, number, call.now)))
+        def transact(session: Session) -> Any:
             if action == "reason":
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
                                                reason=text, now=call.now)
@@ -137,15 +137,19 @@ class ModerationCog(Cog):
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")
             self.ctx.outbox.post(session, "modlog", message)
+            return answer
+        answer = await self.ctx.db.run(transact)
         return private(answer)
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
              role=Role.MODERATOR, group_default=True)
     async def cases_of(self, call: Invocation, target: Target) -> Reply:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             subject = resolve(session, target.platform, target.id)
             found = cases.cases_for(session, subject.accounts)
+            return subject, found
+        subject, found = await self.ctx.db.run(transact)
         if not found:
             return private(f"No cases for {subject.label}.")
         return private("\n".join([f"Cases of {subject.label}, newest first:",
@@ -154,17 +158,16 @@ class ModerationCog(Cog):
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
-        with self.ctx.db.transaction() as session:
-            found = cases.cases_by(session, Actor.github(moderator))
+        found = await self.ctx.db.run(lambda session: cases.cases_by(
+            session, Actor.github(moderator)))
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
                                   *(f"- {case_summary(c)}" for c in found)]))
 
     @completer("awaiting-cases")
-    def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            waiting = cases.awaiting_cases(session)
+    async def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:
+        waiting = await self.ctx.db.run(cases.awaiting_cases)
         return [(f"#{c.id} {c.subject}: {c.reason}"[:100], str(c.id)) for c in waiting
                 if str(c.id).startswith(prefix.lstrip("#"))]
 
@@ -182,9 +185,10 @@ class ModerationCog(Cog):
     async def sweep(self) -> None:
         """Lapse unconfirmed cases, lift timed blocks, and retry the platforms that failed."""
         await self.blocker.sweep()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             window = self.settings.signals.join_window
             joins.forget_joins(session, self.ctx.clock.now() - max(window, timedelta(days=1)))
+        await self.ctx.db.run(transact)
 
     @on_github("organization", "membership")
     async def member_added(self, event: GitHubEvent) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from sqlmodel import Session
+
 from bot.core.cog import CogContext
 from bot.core.commands import Target
 from bot.core.events import GitHubEvent, MemberJoined
@@ -73,19 +75,26 @@ class SpamWatch:
         settings = self.settings
         now = self.ctx.clock.now()
         key = account.lower() if platform == GITHUB else account
-        with self.ctx.db.transaction() as session:
+
+        def record_and_score(session: Session) -> Score | None:
+            """The newcomer's score when it calls for an alert (which is queued), else None."""
             subject = resolve(session, platform, key)
             if subject.profile.role >= Role.MODERATOR:
-                return False
+                return None
             joins.record_join(session, platform=platform, account=key, at=joined_at)
             recent = joins.joins_since(session, platform, joined_at - settings.join_window)
             result = score(replace(newcomer, recent_joins=recent), settings.thresholds(), now)
             if result.points < settings.alert_score:
-                return False
+                return None
             joins.record_signal(session, platform=platform, account=key, points=result.points,
                                 summary=result.summary(), now=now)
             self.ctx.outbox.post(session, "moderators",
                                  self._alert(target, where, result, platform))
+            return result
+
+        result = await self.ctx.db.run(record_and_score)
+        if result is None:
+            return False
         auto = settings.auto_block_score
         if auto is not None and result.points >= auto:
             await self._auto_block(target, result, platform)
@@ -112,4 +121,4 @@ class SpamWatch:
         try:
             await self.blocker.block(ROADIE, request, self.ctx.clock.now())
         except Refusal as refusal:
-            self.blocker.log_refusal(ROADIE, f"/block {target}", str(target), refusal)
+            await self.blocker.log_refusal(ROADIE, f"/block {target}", str(target), refusal)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -67,8 +68,8 @@ class OnboardingCog(Cog):
     async def sweep(self) -> int:
         """Escalate admin items that are due, send due check-ins, and catch the GitHub
         issues up; return how many things were done."""
-        escalated = self.escalate_due()
-        checkins = self.send_checkins()
+        escalated = await self.escalate_due()
+        checkins = await self.send_checkins()
         return escalated + checkins + await self.issues.run_due()
 
     # --- GitHub ---------------------------------------------------------------------------
@@ -85,12 +86,13 @@ class OnboardingCog(Cog):
             return False
         if event.action == "renamed":
             old = event.text("changes", "repository", "name", "from")
-            with self.ctx.db.transaction() as session:
-                return bool(old) and service.rename(session, old=old, new=name, actor=actor,
-                                                    now=now)
+            return bool(old) and await self.ctx.db.run(lambda session: service.rename(
+                session, old=old, new=name, actor=actor, now=now))
         if event.action not in self.settings.actions or self.excluded(name):
             return False
-        with self.ctx.db.transaction() as session:
+
+        def start(session: Session) -> tuple[int, bool, bool] | None:
+            """(checklist id, opening, created) of the project's checklist; None if none."""
             # The projects cog registers it too; this keeps onboarding right in any cog order.
             register_project(session, name=name, now=now, actor=actor, source="github",
                              default_branch=event.text("repository", "default_branch",
@@ -102,15 +104,21 @@ class OnboardingCog(Cog):
                 now=now, with_github=self.ctx.github is not None)
             checklist = created or service.find_checklist(session, name)
             if checklist is None or checklist.id is None:
-                return False
+                return None
             checklist_id, opening = checklist.id, checklist.state == OPENING
             if created is not None and not opening:
                 self.ctx.outbox.post(session, self.ctx.destinations.for_project(name),
                                      render.started(checklist,
                                                     service.items_of(session, checklist_id)))
+            return checklist_id, opening, created is not None
+
+        started = await self.ctx.db.run(start)
+        if started is None:
+            return False
+        checklist_id, opening, created = started
         if opening:  # also when a crash interrupted the first time this delivery was handled
             await self.issues.run(checklist_id)
-        return created is not None
+        return created
 
     def _template(self, session: Session, repo: str, sender: str) -> service.Template:
         values = {"org": self.ctx.org, "project": repo, "sender": sender or "someone",
@@ -138,15 +146,17 @@ class OnboardingCog(Cog):
                 or not event.repo):
             return False
         now, project, wait = self.ctx.clock.now(), event.repo, self.settings.admin_wait
-        escalate = False
-        with self.ctx.db.transaction() as session:
+
+        def follow(session: Session) -> tuple[int, bool] | None:
+            """(checklist id, whether admin items are due now); None if nothing changed."""
+            escalate = False
             checklist: Checklist | None
             if event.action == "edited":
                 ticked = service.tick_from_issue(
                     session, project=project, issue=number, sender=sender, now=now,
                     admin_wait=wait, ticks=parse_ticks(event.text("issue", "body")))
                 if ticked is None or not ticked.changed:
-                    return False
+                    return None
                 checklist, escalate = ticked.checklist, bool(ticked.escalate_now)
                 if ticked.completed:
                     self._announce_completed(session, checklist)
@@ -160,10 +170,15 @@ class OnboardingCog(Cog):
                                                       sender=sender, now=now, admin_wait=wait)
                 escalate = checklist is not None
             if checklist is None or checklist.id is None:
-                return False
-            checklist_id = checklist.id
+                return None
+            return checklist.id, escalate
+
+        followed = await self.ctx.db.run(follow)
+        if followed is None:
+            return False
+        checklist_id, escalate = followed
         if escalate:
-            self.escalate_due()
+            await self.escalate_due()
         await self.issues.run(checklist_id)
         return True
 
@@ -187,28 +202,27 @@ class OnboardingCog(Cog):
                          item: str) -> str | Message:
         stuck_after = self.settings.stuck_after
         if not project:
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> Any:
                 active = service.active_checklists(session)
                 items = service.items_by_checklist(session, active)
+                return active, items
+            active, items = await self.ctx.db.run(transact)
             return render.listing(active, items, call.now, stuck_after)
         if not action:
-            with self.ctx.db.transaction() as session:
-                checklist = service.require_checklist(session, project)
-                assert checklist.id is not None
-                return render.detail(checklist, service.items_of(session, checklist.id),
-                                     call.now, stuck_after)
+            checklist, items = await self.ctx.db.run(
+                lambda session: service.checklist_with_items(session, project))
+            return render.detail(checklist, items, call.now, stuck_after)
         if not item:
-            with self.ctx.db.transaction() as session:
-                checklist = service.require_checklist(session, project)
-                assert checklist.id is not None
-                keys = ", ".join(i.key for i in service.items_of(session, checklist.id))
+            checklist, items = await self.ctx.db.run(
+                lambda session: service.checklist_with_items(session, project))
+            keys = ", ".join(i.key for i in items)
             raise Refusal(f"Say which item: `/onboarding {checklist.repo} {action} <item>`.",
                                f"Its items: {keys}.")
         return await self._tick(call, project, item, done=action == "done")
 
     async def _tick(self, call: Invocation, project: str, item: str, *, done: bool) -> str:
         call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             ticked = service.tick_from_chat(session, project=project, item_name=item, done=done,
                                             profile=call.profile, now=call.now,
                                             admin_wait=self.settings.admin_wait)
@@ -217,13 +231,14 @@ class OnboardingCog(Cog):
             if ticked.completed:
                 self._announce_completed(session, checklist)
             items = service.items_of(session, checklist.id)
+            return ticked, checklist, items
+        ticked, checklist, items = await self.ctx.db.run(transact)
         key = (ticked.ticked or ticked.unticked)[0]
         if ticked.escalate_now:
-            self.escalate_due()
+            await self.escalate_due()
         await self.issues.run(checklist.id)
-        with self.ctx.db.transaction() as session:
-            pending = any(i.sync_pending for i in service.items_of(session, checklist.id)
-                          if i.key == key)
+        pending = await self.ctx.db.run(lambda session: any(
+            i.sync_pending for i in service.items_of(session, checklist.id) if i.key == key))
         verb = "Ticked" if done else "Unticked"
         text = f"{verb} `{key}` of {checklist.repo}: {render.progress(items)}."
         if checklist.issue_number is not None:
@@ -237,39 +252,40 @@ class OnboardingCog(Cog):
         return text
 
     @completer("onboarding-projects")
-    def complete_projects(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            names = [c.repo for c in service.active_checklists(session)]
+    async def complete_projects(self, prefix: str) -> list[tuple[str, str]]:
+        names = [c.repo for c in await self.ctx.db.run(service.active_checklists)]
         return [(n, n) for n in names if n.lower().startswith(prefix.lower())]
 
     @completer("onboarding-items")
-    def complete_items(self, prefix: str) -> list[tuple[str, str]]:
+    async def complete_items(self, prefix: str) -> list[tuple[str, str]]:
         return [(f"{i.key}: {i.text}"[:100], i.key) for i in self.settings.items
                 if i.key.startswith(prefix.lower())]
 
     # --- admin items, check-ins -----------------------------------------------------------
 
-    def escalate_due(self) -> int:
+    async def escalate_due(self) -> int:
         """Open an escalation for every admin item that is due; return how many."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            due = service.due_escalations(session, now)
+        due = await self.ctx.db.run(lambda session: service.due_escalations(session, now))
         opened = 0
         for item_id in due:
             try:
-                with self.ctx.db.transaction() as session:
-                    opened += self._escalate(session, item_id, now)
+                opened += await self.ctx.db.run(
+                    lambda session: self._escalate(session, item_id, now))
             except (Refusal, EscalationsNotLoaded) as error:
-                reason = error.reason if isinstance(error, Refusal) else str(error)
-                with self.ctx.db.transaction() as session:
-                    failed = service.record_escalation_failure(session, item_id, error=reason,
-                                                               now=now)
-                    if failed is not None:
-                        self.ctx.outbox.post(session, "admins",
-                                             render.escalation_failed(*failed, reason),
-                                             key=f"onboarding:{failed[0].project}:"
-                                                 f"{failed[1].key}:escalation-failed")
+                failure = error
+                await self.ctx.db.run(lambda session: self._record_escalation_failure(
+                    session, item_id, failure, now))
         return opened
+
+    def _record_escalation_failure(self, session: Session, item_id: int,
+                                   error: Refusal | EscalationsNotLoaded, now: datetime) -> None:
+        reason = error.reason if isinstance(error, Refusal) else str(error)
+        failed = service.record_escalation_failure(session, item_id, error=reason, now=now)
+        if failed is not None:
+            self.ctx.outbox.post(session, "admins", render.escalation_failed(*failed, reason),
+                                 key=f"onboarding:{failed[0].project}:"
+                                     f"{failed[1].key}:escalation-failed")
 
     def _escalate(self, session: Session, item_id: int, now: datetime) -> int:
         taken = service.take_due_escalation(session, item_id, now)
@@ -297,29 +313,32 @@ class OnboardingCog(Cog):
         except Refusal:
             return self.ctx.bot_login
 
-    def send_checkins(self) -> int:
+    async def send_checkins(self) -> int:
         """Remind the leads of each project whose check-in is due; return how many."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            due = service.due_checkins(session, now)
+        due = await self.ctx.db.run(lambda session: service.due_checkins(session, now))
         sent = 0
         for checklist_id in due:
-            with self.ctx.db.transaction() as session:
-                checklist = service.take_checkin(session, checklist_id, now)
-                if checklist is None:
-                    continue
-                items = service.items_of(session, checklist_id)
-                leads = [p.display_login for p in holders(session, Role.LEAD, checklist.project)]
-                key = f"onboarding:{checklist.project}:checkin"
-                direct = render.checkin(checklist, items, now, leads, mention=False)
-                reached = [lead for lead in leads if self.ctx.outbox.post_to_person(
-                    session, lead, direct, key=f"{key}:{lead.lower()}")]
-                if not reached:
-                    self.ctx.outbox.post(session, self.ctx.destinations.for_project(
-                        checklist.repo), render.checkin(checklist, items, now, leads,
-                                                        mention=True), key=key)
-                sent += 1
+            sent += await self.ctx.db.run(
+                lambda session: self._send_checkin(session, checklist_id, now))
         return sent
+
+    def _send_checkin(self, session: Session, checklist_id: int, now: datetime) -> int:
+        """1 if this replica took the check-in and sent it, else 0."""
+        checklist = service.take_checkin(session, checklist_id, now)
+        if checklist is None:
+            return 0
+        items = service.items_of(session, checklist_id)
+        leads = [p.display_login for p in holders(session, Role.LEAD, checklist.project)]
+        key = f"onboarding:{checklist.project}:checkin"
+        direct = render.checkin(checklist, items, now, leads, mention=False)
+        reached = [lead for lead in leads if self.ctx.outbox.post_to_person(
+            session, lead, direct, key=f"{key}:{lead.lower()}")]
+        if not reached:
+            self.ctx.outbox.post(session, self.ctx.destinations.for_project(
+                checklist.repo), render.checkin(checklist, items, now, leads,
+                                                mention=True), key=key)
+        return 1
 
     # --- the digest -----------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlmodel import Session
+
 from bot.core.cog import CogContext
 from bot.core.ports import GitHubIssue, PlatformError
 from cogs.onboarding import render
@@ -33,8 +35,7 @@ class IssueKeeper:
         """Work on every checklist whose GitHub work is due; return how many were done."""
         if self.ctx.github is None:
             return 0
-        with self.ctx.db.transaction() as session:
-            due = issue_work.due(session, self.ctx.clock.now())
+        due = await self.ctx.db.run(lambda session: issue_work.due(session, self.ctx.clock.now()))
         return sum([await self.run(checklist_id) for checklist_id in due])
 
     async def run(self, checklist_id: int) -> bool:
@@ -50,8 +51,8 @@ class IssueKeeper:
     async def _attempt(self, checklist_id: int) -> bool:
         if self.ctx.github is None:
             return False
-        with self.ctx.db.transaction() as session:
-            work = issue_work.claim(session, checklist_id, now=self.ctx.clock.now(), hold=HOLD)
+        work = await self.ctx.db.run(lambda session: issue_work.claim(
+            session, checklist_id, now=self.ctx.clock.now(), hold=HOLD))
         if work is None:
             return False
         try:
@@ -60,10 +61,10 @@ class IssueKeeper:
             else:
                 await self._update(work)
         except PlatformError as error:
-            self._failed(work, error)
+            await self._failed(work, error)
             return False
-        with self.ctx.db.transaction() as session:
-            issue_work.finish(session, checklist_id, now=self.ctx.clock.now())
+        await self.ctx.db.run(lambda session: issue_work.finish(
+            session, checklist_id, now=self.ctx.clock.now()))
         return True
 
     async def _open(self, work: issue_work.IssueWork) -> None:
@@ -83,7 +84,7 @@ class IssueKeeper:
                 issue = await github.create_issue(work.repo, work.title, work.body)
                 unassigned = work.assignees
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             checklist = issue_work.record_opened(session, work.checklist_id, issue=issue.number,
                                                  url=issue.url, adopted=adopted, now=now)
             issue_work.record_synced(session, work.checklist_id, work.ticks)
@@ -92,6 +93,7 @@ class IssueKeeper:
                 self.ctx.outbox.post(session, self.ctx.destinations.for_project(checklist.repo),
                                      render.started(checklist, items, unassigned=unassigned),
                                      key=f"onboarding:{checklist.project}:started")
+        await self.ctx.db.run(transact)
 
     async def _find_lost(self, work: issue_work.IssueWork) -> GitHubIssue | None:
         """The checklist's issue, if an earlier attempt opened it but never heard back."""
@@ -113,29 +115,31 @@ class IssueKeeper:
             body = set_ticks(current.body, work.ticks)
             if body != current.body:
                 await github.edit_issue(work.repo, work.issue, body=body)
-            with self.ctx.db.transaction() as session:
-                issue_work.record_synced(session, work.checklist_id, work.ticks)
+            await self.ctx.db.run(lambda session: issue_work.record_synced(
+                session, work.checklist_id, work.ticks))
         for link in work.links:
             await github.comment_issue(work.repo, work.issue, render.escalation_comment(link))
-            with self.ctx.db.transaction() as session:
-                issue_work.record_linked(session, link.item_id)
+            await self.ctx.db.run(lambda session: issue_work.record_linked(session, link.item_id))
         if work.close:
             await github.edit_issue(work.repo, work.issue, state="closed")
             await github.comment_issue(work.repo, work.issue, render.CLOSING_COMMENT)
-            with self.ctx.db.transaction() as session:
-                issue_work.record_closed(session, work.checklist_id)
+            await self.ctx.db.run(lambda session: issue_work.record_closed(
+                session, work.checklist_id))
 
-    def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
+    async def _failed(self, work: issue_work.IssueWork, error: PlatformError) -> None:
         now = self.ctx.clock.now()
         give_up = error.permanent or work.attempt >= GIVE_UP_AFTER
         pause = (timedelta(seconds=error.retry_after) if error.retry_after is not None
                  else min(timedelta(seconds=5 * 2 ** work.attempt), MAX_BACKOFF))
-        with self.ctx.db.transaction() as session:
+
+        def record(session: Session) -> None:
             checklist = issue_work.failed(session, work.checklist_id, error=str(error),
                                           retry_at=None if give_up else now + pause, now=now)
             if checklist is not None:
                 self.ctx.outbox.post(session, "admins", render.github_failed(
                     checklist, str(error), opening=work.opening),
                     key=f"onboarding:{work.project}:github-failed:{now.isoformat()}")
+
+        await self.ctx.db.run(record)
         log.warning("onboarding issue of %s: %s (%s)", work.repo, error,
                     "gave up" if give_up else f"retrying in {pause}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -61,8 +62,9 @@ class VotingCog(Cog):
         proposer = call.require_linked()
         await self._require_member(login)
         rules = self.settings.nomination
+        name = await self._project_name(project)
         return await self._open(call, service.Proposal(
-            kind=NOMINATION, project=self._project_name(project), subject=login, reason=reason,
+            kind=NOMINATION, project=name, subject=login, reason=reason,
             proposer=proposer, rules=rules.rules(), electorate=(),
             nominee_accepts=rules.nominee_accepts))
 
@@ -72,7 +74,7 @@ class VotingCog(Cog):
              Text("reason", "what is wrong with it"), role=Role.MEMBER)
     async def dispute(self, call: Invocation, project: str, commit: str, reason: str) -> str:
         proposer = call.require_linked()
-        name = self._project_name(project)
+        name = await self._project_name(project)
         sha = parse_commit(commit, org=self.ctx.org, project=name)
         return await self._open(call, service.Proposal(
             kind=DISPUTE, project=name, subject=sha, reason=reason, proposer=proposer,
@@ -81,7 +83,7 @@ class VotingCog(Cog):
     async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
         voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
         proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.open_vote(session, proposal, now=call.now,
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
@@ -89,15 +91,16 @@ class VotingCog(Cog):
             told = vote.state != PENDING or self.ctx.outbox.post_to_person(
                 session, vote.subject, render.nominee_request(vote),
                 key=f"vote:{vote.number}:ask")
+            return vote, told
+        vote, told = await self.ctx.db.run(transact)
         reply = render.opened_reply(vote)
         if not told:
             reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
                       f"told: point them to `/vote accept {vote.number}`.")
         return reply
 
-    def _project_name(self, project: str) -> str:
-        with self.ctx.db.transaction() as session:
-            return require_project(session, project).name
+    async def _project_name(self, project: str) -> str:
+        return await self.ctx.db.run(lambda session: require_project(session, project).name)
 
     async def _require_member(self, login: str) -> None:
         if self.ctx.github is not None:
@@ -107,8 +110,8 @@ class VotingCog(Cog):
                 raise Refusal(f"GitHub did not answer whether {login} is a member "
                               f"({error.detail}).", "Try again in a minute.") from None
         else:
-            with self.ctx.db.transaction() as session:
-                member = profile_for_login(session, login).at_least(Role.MEMBER)
+            member = await self.ctx.db.run(
+                lambda session: profile_for_login(session, login).at_least(Role.MEMBER))
         if not member:
             raise Refusal(f"{login} is not a member of {self.ctx.org}; only members can lead "
                           "a project.", "Check the spelling of the login.")
@@ -119,10 +122,12 @@ class VotingCog(Cog):
              role=Role.MEMBER)
     async def accept(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             vote = service.accept(session, number=number, login=login, now=call.now,
                                   remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now)
+            return vote
+        vote = await self.ctx.db.run(transact)
         assert vote.closes_at is not None
         return (f"You accepted nomination #{number}; the ballot is open until "
                 f"{render.when(vote.closes_at)}.")
@@ -131,10 +136,11 @@ class VotingCog(Cog):
              Text("reason", "why, if you like", optional=True), role=Role.MEMBER)
     async def decline(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.decline(session, number=number, login=login, reason=reason,
                                    now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"You declined nomination #{number}; it is closed without a ballot."
 
     # --- ballots -------------------------------------------------------------------------
@@ -146,8 +152,9 @@ class VotingCog(Cog):
     async def cast(self, call: Invocation, number: int, choice: str | None,
                    reason: str) -> Reply | Message:
         if not choice:
-            return self._status_of(number, call.now)
-        with self.ctx.db.transaction() as session:
+            return await self._status_of(number, call.now)
+
+        def transact(session: Session) -> Any:
             if not call.private:
                 self._refuse_public_secret_ballot(session, number)
             login = call.require_linked()
@@ -155,6 +162,8 @@ class VotingCog(Cog):
                                    reason=reason, now=call.now)
             self._show_status(session, casting.vote, call.now)
             settled = service.early_close_due(session, number)
+            return casting, settled
+        casting, settled = await self.ctx.db.run(transact)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
         if settled:
@@ -179,12 +188,12 @@ class VotingCog(Cog):
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:
-        with self.ctx.db.transaction() as session:
-            return render.listing(service.live_votes(session), call.now)
+        votes = await self.ctx.db.run(service.live_votes)
+        return render.listing(votes, call.now)
 
-    def _status_of(self, number: int, now: datetime) -> Message:
-        with self.ctx.db.transaction() as session:
-            return self._status_message(session, service.require_vote(session, number), now)
+    async def _status_of(self, number: int, now: datetime) -> Message:
+        return await self.ctx.db.run(lambda session: self._status_message(
+            session, service.require_vote(session, number), now))
 
     # --- concerns ------------------------------------------------------------------------
 
@@ -192,10 +201,12 @@ class VotingCog(Cog):
              NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
     async def concern(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.raise_concern(session, number=number, login=login, name=name,
                                             now=call.now)
             self._show_status(session, service.require_vote(session, number), call.now)
+            return concern
+        concern = await self.ctx.db.run(transact)
         return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
                 f"it: `/vote resolve {number} {concern.name}`.")
 
@@ -203,13 +214,15 @@ class VotingCog(Cog):
              Text("name", "the concern's name"), role=Role.MEMBER)
     async def resolve(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             concern = service.resolve_concern(session, number=number, login=login, name=name,
                                               now=call.now)
             vote = service.require_vote(session, number)
             remaining = service.open_concerns(session, number)
             self._show_status(session, vote, call.now)
             due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
+            return concern, remaining, due
+        concern, remaining, due = await self.ctx.db.run(transact)
         reply = f"Concern {concern.name!r} on vote #{number} is resolved."
         if remaining:
             reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
@@ -224,14 +237,17 @@ class VotingCog(Cog):
              role=Role.ADMIN)
     async def refresh(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
-            vote = service.require_vote(session, number)
-            project, rules = vote.project, Rules.from_data(vote.rules_data())
-        voters = await read_electorate(self.ctx, self.settings, rules, project)
-        with self.ctx.db.transaction() as session:
+        vote = await self.ctx.db.run(lambda session: service.require_vote(session, number))
+        voters = await read_electorate(self.ctx, self.settings, Rules.from_data(vote.rules_data()),
+                                       vote.project)
+
+        def refresh(session: Session) -> tuple[set[str], set[str]]:
             vote, joined, left = service.refresh_electorate(session, number=number, login=login,
                                                            electorate=voters, now=call.now)
             self._show_status(session, vote, call.now)
+            return joined, left
+
+        joined, left = await self.ctx.db.run(refresh)
         change = []
         if joined:
             change.append("joined: " + ", ".join(sorted(joined)))
@@ -245,16 +261,16 @@ class VotingCog(Cog):
              Text("reason", "why it is cancelled"), role=Role.MEMBER)
     async def cancel(self, call: Invocation, number: int, reason: str) -> str:
         login = call.require_linked()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             vote = service.cancel(session, number=number, login=login, reason=reason,
                                   now=call.now)
             self._show_status(session, vote, call.now)
+        await self.ctx.db.run(transact)
         return f"Vote #{number} is cancelled."
 
     @completer("votes")
-    def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
-        with self.ctx.db.transaction() as session:
-            votes = service.live_votes(session)
+    async def complete_votes(self, prefix: str) -> list[tuple[str, str]]:
+        votes = await self.ctx.db.run(service.live_votes)
         return [(f"#{v.number} {render.subject(v)}"[:100], str(v.number))
                 for v in votes if str(v.number).startswith(prefix.lstrip("#"))]
 
@@ -279,7 +295,7 @@ class VotingCog(Cog):
 
     async def tick(self) -> None:
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             for vote in service.lapse_unaccepted(session, now=now):
                 self._show_status(session, vote, now)
             for vote, missing in service.due_reminders(session, now=now):
@@ -287,12 +303,14 @@ class VotingCog(Cog):
                     self.ctx.outbox.post_to_person(session, login, render.reminder(vote, now),
                                                    key=f"vote:{vote.number}:remind:{login}")
             due = service.due_to_close(session, now=now)
+            return due
+        due = await self.ctx.db.run(transact)
         for number in due:
             await self.close_vote(number, now)
         await self.follow_up(now)
 
     async def close_vote(self, number: int, now: datetime) -> None:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             closing = service.close(session, number=number, now=now)
             if closing is None:
                 return
@@ -315,6 +333,7 @@ class VotingCog(Cog):
                 note = self._escalate(session, vote, self._appointment_summary(vote))
                 service.follow_up_finished(session, number=number, escalated=True, note=note,
                                            now=now)
+        return await self.ctx.db.run(transact)
 
     def _appointment_summary(self, vote: Vote) -> str:
         team = self.settings.team(self.settings.leads_team, vote.project)
@@ -341,14 +360,16 @@ class VotingCog(Cog):
     async def follow_up(self, now: datetime) -> None:
         """Add elected leads to the project's leads team on GitHub, retrying on failure;
         what Roadie cannot do goes to the admins as an escalation."""
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> Any:
             due = [(v.number, v.project, v.subject, v.follow_up_attempts)
                    for v in service.due_follow_ups(session, now=now)]
+            return due
+        due = await self.ctx.db.run(transact)
         for number, project, nominee, attempts in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
             error = await self._add_to_team(team, nominee)
-            with self.ctx.db.transaction() as session:
+            def transact(session: Session) -> None:
                 vote = service.require_vote(session, number)
                 if error is None:
                     service.follow_up_finished(session, number=number, escalated=False,
@@ -369,6 +390,7 @@ class VotingCog(Cog):
                                              now=now, retry_in=retry)
                     self.log.warning("adding %s to %s failed (%s); retrying in %s", nominee,
                                      team, error.detail, retry)
+            await self.ctx.db.run(transact)
 
     async def _add_to_team(self, team: str, login: str) -> PlatformError | None:
         if self.ctx.github is None:

@@ -8,6 +8,10 @@ never votes.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlmodel import Session
+
 from bot.core.cog import CogContext
 from bot.core.ports import PlatformError
 from cogs.voting.settings import VotingSettings
@@ -20,12 +24,14 @@ from governance.votes.rules import Rules
 async def read_electorate(ctx: CogContext, settings: VotingSettings, rules: Rules,
                           project: str) -> list[str]:
     """The binding voters of a vote on `project`, as lower-case logins."""
-    with ctx.db.transaction() as session:
+    def transact(session: Session) -> Any:
         admins = {p.login for p in holders(session, Role.ADMIN)}
         if rules.electorate == "org":
             known = {p.login for role in GRANTABLE for p in holders(session, role)}
         else:
             known = {p.login for p in holders(session, Role.LEAD, project)}
+        return admins, known
+    admins, known = await ctx.db.run(transact)
     voters = await _from_github(ctx, settings, rules, project) if ctx.github else known
     return sorted(({v.lower() for v in voters} | admins) - {ctx.bot_login.lower()})
 

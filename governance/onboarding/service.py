@@ -54,6 +54,13 @@ def require_checklist(session: Session, project: str, *, lock: bool = False) -> 
     return checklist
 
 
+def checklist_with_items(session: Session, project: str) -> tuple[Checklist, list[ChecklistItem]]:
+    """A project's checklist and its items; NotFound (naming the open ones) if it has none."""
+    checklist = require_checklist(session, project)
+    assert checklist.id is not None
+    return checklist, items_of(session, checklist.id)
+
+
 def active_checklists(session: Session) -> list[Checklist]:
     return list(session.exec(
         select(Checklist).where(col(Checklist.state).in_(ACTIVE_STATES))

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection, and_, update
+from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, record
@@ -114,6 +117,46 @@ def touch_identity(session: Session, platform: str, user_id: str, display_name: 
     elif display_name and identity.display_name != display_name:
         identity.display_name = display_name
     return identity
+
+
+def speaker_profile(session: Session | Connection, platform: str, user_id: str, display_name: str,
+                    now: datetime) -> Profile:
+    """The profile of a chat account (its person, roles and leads) in one query, as every
+    command needs it first. The account is recorded on first sight and its display name kept
+    fresh, but only then is anything written: usually this is one round trip (with
+    `Database.read`)."""
+    connection = session.connection() if isinstance(session, Session) else session
+    identity = ChatIdentity.__table__  # type: ignore[attr-defined]
+    person = Person.__table__  # type: ignore[attr-defined]
+    grant = RoleGrant.__table__  # type: ignore[attr-defined]
+    rows = connection.execute(
+        core_select(identity.c.display_name, person.c.id, person.c.display_login,
+                    grant.c.role, grant.c.project)
+        .select_from(identity.outerjoin(person, person.c.id == identity.c.person_id)
+                     .outerjoin(grant, and_(grant.c.person_id == person.c.id,
+                                            grant.c.revoked_at.is_(None))))
+        .where(identity.c.platform == platform, identity.c.user_id == user_id)
+    ).all()
+    if not rows:
+        # Two first commands of one account may race: the database keeps one row.
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(insert(identity).on_conflict_do_nothing(
+            index_elements=["platform", "user_id"]).values(
+            platform=platform, user_id=user_id, display_name=display_name, first_seen_at=now,
+            linked_by=""))
+        return ANONYMOUS
+    if display_name and rows[0].display_name != display_name:
+        connection.execute(update(identity).where(
+            identity.c.platform == platform, identity.c.user_id == user_id
+        ).values(display_name=display_name))
+    person_id, login = rows[0].id, rows[0].display_login
+    if person_id is None:
+        return ANONYMOUS
+    grants = [(row.role, row.project) for row in rows if row.role is not None]
+    return Profile(login=login, person_id=person_id,
+                   roles=frozenset(Role.parse(role) for role, _ in grants),
+                   lead_of=frozenset(project.lower() for role, project in grants
+                                     if role == Role.LEAD.label))
 
 
 def profile_for_chat(session: Session, platform: str, user_id: str) -> Profile:

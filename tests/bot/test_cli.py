@@ -32,6 +32,16 @@ def test_check_config_lists_problems(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "scheduler.lease_ttl: expected a duration such as 30s" in err
 
 
+def _edit_the_second_last_entry(url: str) -> int:
+    db = Database(url)
+    with db.engine.begin() as conn:
+        last = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar_one()
+        conn.execute(text("UPDATE audit_log SET reason = 'edited by hand' WHERE seq = :s"),
+                     {"s": last - 1})
+    db.dispose()
+    return last
+
+
 async def test_audit_verify_names_the_edited_entry(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     path = write_config(tmp_path)
@@ -39,15 +49,10 @@ async def test_audit_verify_names_the_edited_entry(tmp_path: Path,
     async with running(load_config(path), transports=[console.transport]):
         await console.say("/as alice")
         await console.say("/grant carol lead django-sample")
-    assert main(["audit", "verify", "--config", str(path)]) == 0
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 0
     assert "chain intact" in capsys.readouterr().out
-    db = Database(load_config(path).database_url)
-    with db.engine.begin() as conn:
-        last = conn.execute(text("SELECT max(seq) FROM audit_log")).scalar_one()
-        conn.execute(text("UPDATE audit_log SET reason = 'edited by hand' WHERE seq = :s"),
-                     {"s": last - 1})
-    db.dispose()
-    assert main(["audit", "verify", "--config", str(path)]) == 1
+    last = await asyncio.to_thread(_edit_the_second_last_entry, load_config(path).database_url)
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
     assert f"BROKEN at entry {last - 1}: entry {last - 1} was altered" in capsys.readouterr().err
 
 

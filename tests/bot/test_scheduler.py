@@ -32,14 +32,14 @@ async def test_only_the_lease_holder_runs_and_each_tick_once(db: Database,
                                                              clock: FakeClock) -> None:
     runs: list[str] = []
     a, b = _scheduler(db, clock, "a", runs), _scheduler(db, clock, "b", runs)
-    assert a.renew_lease()
-    assert not b.renew_lease()
+    assert await a.renew_lease()
+    assert not await b.renew_lease()
     job = a._jobs[0]
     assert await a.run_job(job)
     assert not await a.run_job(job)  # the same tick again
     assert not await b.run_job(job)  # not the holder
     clock.advance(timedelta(seconds=10))
-    assert a.renew_lease()
+    assert await a.renew_lease()
     assert await a.run_job(job)
     assert runs == ["a", "a"]
 
@@ -48,11 +48,11 @@ async def test_an_expired_lease_passes_to_another_replica(db: Database,
                                                           clock: FakeClock) -> None:
     runs: list[str] = []
     a, b = _scheduler(db, clock, "a", runs), _scheduler(db, clock, "b", runs)
-    assert a.renew_lease()
+    assert await a.renew_lease()
     clock.advance(timedelta(seconds=29))
-    assert not b.renew_lease()
+    assert not await b.renew_lease()
     clock.advance(timedelta(seconds=2))  # a stopped renewing: its lease ran out
-    assert b.renew_lease()
+    assert await b.renew_lease()
     assert not a.is_leader
     assert await b.run_job(b._jobs[0])
     assert runs == ["b"]

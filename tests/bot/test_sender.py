@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.core.messages import Message
 from bot.core.ports import PlatformError, Rate
@@ -18,33 +18,33 @@ from governance.outbox.models import FAILED, SENT, OutboxMessage
 from tests.support import RecordingChat, eventually, make_config, running
 
 
-def _rows(db: Database) -> list[OutboxMessage]:
-    with db.transaction() as session:
-        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+async def _rows(db: Database) -> list[OutboxMessage]:
+    return await db.run(lambda session: list(
+        session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()))
 
 
-def _post(roadie: Roadie, destination: str, text: str, key: str | None = None) -> str:
-    with roadie.db.transaction() as session:
-        return roadie.outbox.post(session, destination, Message(body=text), key=key)
+async def _post(roadie: Roadie, destination: str, text: str, key: str | None = None) -> str:
+    return await roadie.db.run(
+        lambda session: roadie.outbox.post(session, destination, Message(body=text), key=key))
 
 
 async def test_a_message_reaches_every_platform_that_maps_it(tmp_path: Path,
                                                              db: Database) -> None:
     a, b = RecordingChat("a"), RecordingChat("b", destinations=["admins"])
     async with running(make_config(tmp_path), db=db, transports=[a, b]) as roadie:
-        _post(roadie, "admins", "hello")
-        _post(roadie, "modlog", "only on a")
+        await _post(roadie, "admins", "hello")
+        await _post(roadie, "modlog", "only on a")
         await roadie.settle()
     assert a.texts() == ["hello", "only on a"]
     assert b.texts() == ["hello"]
-    assert {r.status for r in _rows(db)} == {SENT}
+    assert {r.status for r in await _rows(db)} == {SENT}
 
 
 async def test_the_same_key_is_one_message(tmp_path: Path, db: Database) -> None:
     chat = RecordingChat()
     async with running(make_config(tmp_path), db=db, transports=[chat]) as roadie:
         for _ in range(3):
-            _post(roadie, "admins", "reminder", key="ticket:1:ack:50")
+            await _post(roadie, "admins", "reminder", key="ticket:1:ack:50")
         await roadie.settle()
     assert chat.texts() == ["reminder"]
 
@@ -54,9 +54,10 @@ async def test_nothing_is_sent_when_the_change_rolls_back(tmp_path: Path,
     chat = RecordingChat()
     async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
         try:
-            with roadie.db.transaction() as session:
+            def transact(session: Session) -> None:
                 roadie.outbox.post(session, "admins", Message(body="never"))
                 raise RuntimeError("the state change failed")
+            await roadie.db.run(transact)
         except RuntimeError:
             pass
         await roadie.settle()
@@ -67,9 +68,9 @@ async def test_an_outage_delays_and_loses_nothing(tmp_path: Path, sqlite_db: Dat
     chat = RecordingChat()
     chat.fail_next(2, PlatformError("recording", "502 bad gateway"))
     async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
-        _post(roadie, "admins", "patient")
+        await _post(roadie, "admins", "patient")
         await eventually(lambda: chat.texts() == ["patient"], timeout=10)
-    [row] = _rows(sqlite_db)
+    [row] = await _rows(sqlite_db)
     assert row.status == SENT
     assert row.attempts == 3
     assert "502" in row.last_error
@@ -80,10 +81,10 @@ async def test_retry_after_is_honoured(tmp_path: Path, sqlite_db: Database) -> N
     chat.fail_next(1, PlatformError("recording", "429", retry_after=0.3))
     async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
         started = asyncio.get_running_loop().time()
-        _post(roadie, "admins", "later")
+        await _post(roadie, "admins", "later")
         await eventually(lambda: chat.texts() == ["later"])
     assert chat.send_times[0] - started >= 0.3
-    [row] = _rows(sqlite_db)
+    [row] = await _rows(sqlite_db)
     assert row.attempts == 1  # waiting as asked is not a failed attempt
 
 
@@ -93,9 +94,9 @@ async def test_a_permanent_failure_is_reported_elsewhere(tmp_path: Path,
     broken.fail_next(1, PlatformError("broken", "403 missing access", permanent=True))
     async with running(make_config(tmp_path), db=sqlite_db,
                        transports=[broken, other]) as roadie:
-        _post(roadie, "modlog", "lost?")
+        await _post(roadie, "modlog", "lost?")
         await eventually(lambda: any("could not be sent" in t for t in other.texts()))
-    failed = [r for r in _rows(sqlite_db) if r.platform == "broken"]
+    failed = [r for r in await _rows(sqlite_db) if r.platform == "broken"]
     assert [r.status for r in failed] == [FAILED]
     report = other.texts("admins")[-1]
     assert "modlog on broken" in report
@@ -106,7 +107,7 @@ async def test_rate_limits_are_kept(tmp_path: Path, sqlite_db: Database) -> None
     chat = RecordingChat(rates=(Rate(3, 0.5), None))
     async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
         for index in range(9):
-            _post(roadie, "feed", f"m{index}")
+            await _post(roadie, "feed", f"m{index}")
         await eventually(lambda: len(chat.sent) == 9, timeout=10)
     times = chat.send_times
     for index in range(3, 9):
@@ -117,10 +118,11 @@ async def test_rate_limits_are_kept(tmp_path: Path, sqlite_db: Database) -> None
 async def test_edits_replace_the_message_in_place(tmp_path: Path, sqlite_db: Database) -> None:
     chat = RecordingChat()
     async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
-        key = _post(roadie, "feed", "vote 1: 0 ballots")
-        with roadie.db.transaction() as session:
+        key = await _post(roadie, "feed", "vote 1: 0 ballots")
+        def transact(session: Session) -> None:
             for count in (1, 2, 3):
                 roadie.outbox.edit(session, "feed", key, Message(body=f"vote 1: {count} ballots"))
+        await roadie.db.run(transact)
         await roadie.settle()
     assert len(chat.sent) == 1
     assert chat.sent[0].text == "vote 1: 3 ballots"
@@ -133,7 +135,7 @@ async def test_two_replicas_never_send_one_row_twice(tmp_path: Path, db: Databas
     async with running(config, db=db, transports=[first]) as one, \
             running(config, db=Database(db.url), transports=[second]) as two:
         for index in range(40):
-            _post(one if index % 2 else two, "feed", f"m{index}")
+            await _post(one if index % 2 else two, "feed", f"m{index}")
         await eventually(lambda: len(first.sent) + len(second.sent) == 40, timeout=15)
         await asyncio.sleep(0.3)
         await one.settle()
@@ -145,13 +147,14 @@ async def test_two_replicas_never_send_one_row_twice(tmp_path: Path, db: Databas
 async def test_a_replica_killed_while_sending_sends_on_once_restarted(tmp_path: Path,
                                                                       db: Database) -> None:
     now = SystemClock().now()
-    with db.transaction() as session:  # claimed by "replica-1", which then died
+    def transact(session: Session) -> None:
         outbox_rows.enqueue(session, platforms=["recording"], destination="admins",
                             payload=Message(body="in flight").to_json(), key="k", now=now)
         row_id = session.exec(select(OutboxMessage.id)).one()
         assert row_id is not None
         assert outbox_rows.claim(session, row_id, worker="replica-1", now=now,
                                  hold=timedelta(minutes=5))
+    await db.run(transact)
     chat = RecordingChat()
     other = Roadie(make_config(tmp_path), db=db, transports=[chat], instance="replica-2",
                    use_config_github=False)

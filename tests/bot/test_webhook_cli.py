@@ -84,10 +84,9 @@ async def test_redeliver_asks_github_for_the_failed_deliveries(
             attempt(3, "too-old", 502, 2 * 60 * minutes),
         ]
         db = Database(load_config(path).database_url)
-        upgrade(db)
-        with db.transaction() as session:
-            inbox.store_deliveries(session, [inbox.NewDelivery("stored", "issues", "", "", "{}")],
-                                   now=datetime.now(UTC))
+        await asyncio.to_thread(upgrade, db)
+        await db.run(lambda session: inbox.store_deliveries(
+            session, [inbox.NewDelivery('stored', 'issues', '', '', '{}')], now=datetime.now(UTC)))
         db.dispose()
         argv = ["webhook", "redeliver", "--since", "1h", "--config", str(path)]
         assert await asyncio.to_thread(main, [*argv, "--dry-run"]) == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from sqlalchemy import text
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from bot.core.ports import PlatformError
 from bot.runtime.app import Roadie
@@ -27,9 +27,9 @@ PING = github_payload("ping/payload")
 SMALL = {"zen": "Keep it logically awesome.", "hook_id": 1}
 
 
-def stored(roadie: Roadie) -> int:
-    with roadie.db.transaction() as session:
-        return session.exec(select(func.count()).select_from(WebhookDelivery)).one()
+async def stored(roadie: Roadie) -> int:
+    return await roadie.db.run(lambda session: session.exec(
+        select(func.count()).select_from(WebhookDelivery)).one())
 
 
 async def metrics(roadie: Roadie) -> str:
@@ -72,7 +72,7 @@ async def test_refusals_store_nothing_and_are_counted(tmp_path: Path, db: Databa
         for (status, reason), (got_status, answer) in cases:
             assert got_status == status, answer
             assert reason in answer["error"]
-        assert stored(roadie) == 0
+        assert await stored(roadie) == 0
         page = await metrics(roadie)
         assert counted(page, "unknown", "bad_signature") == 2
         assert counted(page, "ping", "bad_request") == 4
@@ -94,7 +94,7 @@ async def test_a_chunked_body_too_large_is_refused(tmp_path: Path, sqlite_db: Da
                 url, data=chunks(), headers={"X-GitHub-Event": "ping",
                                              "X-GitHub-Delivery": "x"}) as answer:
             assert answer.status == 413
-        assert stored(roadie) == 0
+        assert await stored(roadie) == 0
         assert counted(await metrics(roadie), "unknown", "too_large") == 1
 
 
@@ -109,7 +109,7 @@ async def test_a_delivery_is_stored_once_and_a_ping_tells_the_admins(
         await roadie.settle()
         (text_,) = feed.texts("admins")
         assert text_.startswith("**✅ The GitHub webhook works**")
-        assert stored(roadie) == 1
+        assert await stored(roadie) == 1
         page = await metrics(roadie)
         assert counted(page, "ping", "accepted") == 1
         assert counted(page, "ping", "duplicate") == 1
@@ -122,7 +122,7 @@ async def test_concurrent_deliveries_are_each_stored_once(tmp_path: Path, db: Da
                                                       secret=SECRET, delivery=d) for d in ids))
         assert sorted(status for status, _ in answers).count(202) == 40
         assert sorted(status for status, _ in answers).count(200) == 80
-        assert stored(feed.roadie) == 40
+        assert await stored(feed.roadie) == 40
 
 
 async def test_without_a_secret_the_receiver_stays_off(tmp_path: Path,
@@ -139,17 +139,20 @@ async def test_without_a_secret_the_receiver_stays_off(tmp_path: Path,
         assert status == 202
 
 
+def _rename(db: Database, table: str, to: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} RENAME TO {to}"))
+
+
 async def test_a_database_failure_answers_503_so_github_can_redeliver(
         tmp_path: Path, sqlite_db: Database) -> None:
     async with feed_roadie(tmp_path, sqlite_db) as feed:
-        with sqlite_db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE webhook_delivery RENAME TO webhook_delivery_away"))
+        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery", "webhook_delivery_away")
         status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
                                             delivery="d-1")
         assert status == 503
         assert "redeliver" in answer["error"]
-        with sqlite_db.engine.begin() as conn:
-            conn.execute(text("ALTER TABLE webhook_delivery_away RENAME TO webhook_delivery"))
+        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery_away", "webhook_delivery")
         status, _ = await post_webhook(feed.roadie, "ping", PING, secret=SECRET, delivery="d-1")
         assert status == 202
         assert counted(await metrics(feed.roadie), "ping", "store_failed") == 1
@@ -169,16 +172,20 @@ async def test_a_chat_outage_delays_messages_and_loses_none(tmp_path: Path,
 
 async def test_a_restarted_replica_takes_its_claims_back(db: Database) -> None:
     clock = FakeClock()
-    with db.transaction() as session:
+    def store_and_claim(session: Session) -> list[str]:
         inbox.store_deliveries(session, [inbox.NewDelivery("d-1", "ping", "", "", "{}")],
                                now=clock.now())
-        assert [r.delivery_id for r in inbox.claim_pending(session, worker="a",
-                                                           now=clock.now())] == ["d-1"]
+        return [r.delivery_id for r in inbox.claim_pending(session, worker="a", now=clock.now())]
+
+    assert await db.run(store_and_claim) == ["d-1"]
     clock.advance(timedelta(seconds=1))
-    with db.transaction() as session:
-        assert inbox.claim_pending(session, worker="b", now=clock.now()) == []
-        assert [r.delivery_id for r in inbox.claim_pending(session, worker="a",
-                                                           now=clock.now())] == ["d-1"]
+
+    def claim_again(session: Session) -> tuple[list[str], list[str]]:
+        other = inbox.claim_pending(session, worker="b", now=clock.now())
+        mine = inbox.claim_pending(session, worker="a", now=clock.now())
+        return [r.delivery_id for r in other], [r.delivery_id for r in mine]
+
+    assert await db.run(claim_again) == ([], ["d-1"])
 
 
 def test_signatures_are_github_s() -> None:

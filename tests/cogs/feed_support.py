@@ -56,10 +56,9 @@ class Feed:
     def texts(self, place: str | None = None) -> list[str]:
         return self.chat.texts(place)
 
-    def statuses(self) -> list[str]:
-        with self.roadie.db.transaction() as session:
-            return [row.status for row in session.exec(
-                select(WebhookDelivery).order_by(WebhookDelivery.id)).all()]
+    async def statuses(self) -> list[str]:
+        return await self.roadie.db.run(lambda session: [row.status for row in session.exec(
+            select(WebhookDelivery).order_by(WebhookDelivery.id)).all()])
 
 
 @asynccontextmanager

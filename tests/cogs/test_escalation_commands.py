@@ -12,9 +12,8 @@ from tests.cogs.test_escalation_scenario import START, Scene, escalation_config
 from tests.support import Console, running
 
 
-def _audit_length(db: Database) -> int:
-    with db.transaction() as session:
-        return len(history(session, limit=10_000))
+async def _audit_length(db: Database) -> int:
+    return await db.run(lambda session: len(history(session, limit=10_000)))
 
 
 async def test_bad_input_is_refused_with_the_reason_and_changes_nothing(
@@ -25,7 +24,7 @@ async def test_bad_input_is_refused_with_the_reason_and_changes_nothing(
         scene = Scene(roadie, console, clock)
         await scene.say("/as alice", "/as carol",
                         "/escalate django-sample webhook Add the Read the Docs webhook")
-        before = _audit_length(db)
+        before = await _audit_length(db)
         refusals = {
             # An unknown project or kind lists the valid ones.
             "/escalate no-such-project ci fix CI":
@@ -55,7 +54,7 @@ async def test_bad_input_is_refused_with_the_reason_and_changes_nothing(
         }
         for line, refusal in refusals.items():
             assert refusal in await scene.say(line), line
-        assert _audit_length(db) == before
+        assert await _audit_length(db) == before
 
         await scene.say("/as alice")
         admin_refusals = {
@@ -73,27 +72,27 @@ async def test_bad_input_is_refused_with_the_reason_and_changes_nothing(
         }
         for line, refusal in admin_refusals.items():
             assert refusal in await scene.say(line), line
-        assert _audit_length(db) == before
+        assert await _audit_length(db) == before
 
         # A ticket already resolved says so.
         await scene.say("/escalation resolve 1 Webhook added")
-        after = _audit_length(db)
+        after = await _audit_length(db)
         for line in ("/escalation resolve 1 again", "/escalation ack 1",
                      "/escalation decline 1 too late", "/escalation take 1"):
             out = await scene.say(line)
             assert "✋ Escalation #1 is already resolved by alice" in out, line
             assert "`/escalation reopen 1` opens it again." in out
-        assert _audit_length(db) == after
+        assert await _audit_length(db) == after
 
         # Reopening is for the reporter or an admin; commenting for those involved.
         await scene.say("/as dave")
-        after = _audit_length(db)
+        after = await _audit_length(db)
         assert ("✋ Only the reporter (carol) or an admin can reopen escalation #1."
                 in await scene.say("/escalation reopen 1"))
         assert "✋ Only the people involved in escalation #1 comment on it" in await scene.say(
             "/escalation comment 1 +1")
         assert "✋ /away needs the admin role" in await scene.say("/away 2d")
-        assert _audit_length(db) == after
+        assert await _audit_length(db) == after
 
 
 async def test_reporter_reopens_comments_and_reads_their_own(tmp_path: Path,
@@ -147,9 +146,8 @@ async def test_unlinked_reporters_hear_in_the_projects_feed(tmp_path: Path,
         await scene.say("/as carol", "/escalate django-sample release Tag 2.0 needs the "
                                      "release secret")
         await scene.say("/as alice")
-        with db.transaction() as session:  # carol's console account is gone
-            unlink(session, actor=Actor.system(), platform="console", user_id="carol",
-                   now=clock.now())
+        await db.run(lambda session: unlink(
+            session, actor=Actor.system(), platform='console', user_id='carol', now=clock.now()))
         out = await scene.say("/escalation ack 1")
         assert "[#feed] **Escalation #1 acknowledged**" in out
         assert "cc @carol" in out

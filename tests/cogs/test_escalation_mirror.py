@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
@@ -118,8 +118,9 @@ async def test_a_ticket_lives_on_github_too(tmp_path: Path, db: Database, github
         assert "[@carol] **Escalation #1 resolved**" in out
         assert ("resolved by alice on GitHub: closed the GitHub issue "
                 "https://github.com/jazzband/help/issues/1") in out
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert service.require_ticket(session, 1).state == "resolved"
+        await db.run(transact)
         # The same closing again (a redelivery, or the handler retried) changes nothing.
         before = len(console.text)
         assert await scene.deliver("closed", 1, "alice", delivery="same") == 202
@@ -132,8 +133,9 @@ async def test_a_ticket_lives_on_github_too(tmp_path: Path, db: Database, github
         assert await scene.deliver("reopened", 1, "carol") == 202
         assert "[#admins] **Escalation #1 reopened**" in console.text
         assert await scene.deliver("closed", 1, "alice", state_reason="not_planned") == 202
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert service.require_ticket(session, 1).state == "declined"
+        await db.run(transact)
 
 
 async def test_roadie_closes_and_reopens_the_issue_and_ignores_its_own_echo(
@@ -191,30 +193,30 @@ async def test_a_retried_opener_never_opens_two_issues(
         clock, cog = scene.clock, scene.cog
         await cog.mirror.stop()  # this test drives the mirror by hand
         for _ in range(2):  # a vote's handler, run twice for the same delivery
-            with db.transaction() as session:
-                open_escalation(cog.ctx, session, project="django-sample", kind="permissions",
-                                summary="Revert the direct push to main", reporter_login="carol",
-                                source="vote:12")
+            await db.run(lambda session: open_escalation(
+                cog.ctx, session, project='django-sample', kind='permissions',
+                summary='Revert the direct push to main', reporter_login='carol', source='vote:12'))
         await asyncio.gather(cog.mirror.process(), cog.mirror.process())
         assert len(github.issues) == 1
         assert len(github.called("POST", "/repos/jazzband/help/issues")) == 1
 
         # A worker that died while GitHub was opening an issue: that task is not retried
         # blindly (it may have worked), but reported.
-        with db.transaction() as session:
-            open_escalation(cog.ctx, session, project="django-sample", kind="pypi",
-                            summary="Add the org as owner", reporter_login="carol",
-                            source="onboarding:django-sample:pypi")
-        with db.transaction() as session:
+        await db.run(lambda session: open_escalation(
+            cog.ctx, session, project='django-sample', kind='pypi', summary='Add the org as owner',
+            reporter_login='carol', source='onboarding:django-sample:pypi'))
+        def transact(session: Session) -> None:
             task = session.exec(tasks_for(2)).one()
             assert tasks.claim(session, task.id or 0, clock.now()) is not None
+        await db.run(transact)
         clock.advance(timedelta(minutes=3))
         await cog.mirror.process()
         await scene.roadie.settle()
         assert len(github.issues) == 1
         assert "Roadie stopped while GitHub was opening its issue" in scene.console.text
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert session.exec(tasks_for(2)).one().status == tasks.UNCERTAIN
+        await db.run(transact)
 
 
 def tasks_for(ticket: int) -> Any:

@@ -6,6 +6,8 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from sqlmodel import Session
+
 from bot.core.ports import PlatformError
 from governance.audit import Actor
 from governance.clock import FakeClock
@@ -17,11 +19,14 @@ from tests.support import RecordingChat, running, say
 PEOPLE = ("alice", "frank", "grace", "carol")
 
 
-def _link_everyone(db: Database, clock: FakeClock) -> None:
-    with db.transaction() as session:
-        for login in PEOPLE:
-            link_directly(session, actor=Actor.system(), platform="recording", user_id=login,
-                          display_name=login, login=login, now=clock.now())
+async def _link_everyone(db: Database, clock: FakeClock) -> None:
+    await db.run(lambda session: _link(session, clock))
+
+
+def _link(session: Session, clock: FakeClock) -> None:
+    for login in PEOPLE:
+        link_directly(session, actor=Actor.system(), platform="recording", user_id=login,
+                      display_name=login, login=login, now=clock.now())
 
 
 def _reminders(chat: RecordingChat) -> list[str]:
@@ -38,7 +43,7 @@ async def test_a_restart_neither_loses_nor_repeats_a_reminder(tmp_path: Path,
         clock.set(START + timedelta(seconds=seconds))
 
     async with running(config, db=db, clock=clock, transports=[chat]) as first:
-        _link_everyone(db, clock)
+        await _link_everyone(db, clock)
         await say(first, "recording", "carol", "escalate django-sample ci CI is red on main")
         at(5)
         await say(first, "recording", "carol", "escalate django-sample pypi Add the org as owner")
@@ -85,7 +90,7 @@ async def test_replicas_sweeping_in_turn_send_each_point_once(tmp_path: Path,
     config = escalation_config(tmp_path)
     async with running(config, db=db, clock=clock, transports=[chat]) as one, \
             running(config, db=Database(db.url), clock=clock, transports=[chat]) as two:
-        _link_everyone(db, clock)
+        await _link_everyone(db, clock)
         for index in range(6):
             await say(one if index % 2 else two, "recording", "carol",
                       f"escalate django-sample ci ticket {index}")

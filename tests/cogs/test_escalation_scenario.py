@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.runtime.app import Roadie
 from cogs.escalation.cog import EscalationCog
 from governance.audit import verify
@@ -132,8 +134,9 @@ async def test_an_escalation_from_opening_to_stats(tmp_path: Path, db: Database)
     reminders = [line for line in console.text.splitlines()
                  if "Reminder: escalation" in line or "Overdue: escalation" in line]
     assert len(reminders) == 7  # 2 + 2 before the deadlines, 2 + 1 alerts: none twice
-    with db.transaction() as session:
+    def transact(session: Session) -> None:
         assert verify(session).ok
+    await db.run(transact)
 
 
 async def test_an_urgent_ticket_with_every_admin_away_alerts_them_all(

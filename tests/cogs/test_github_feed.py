@@ -76,7 +76,7 @@ async def test_labels_alone_are_not_news(tmp_path: Path, sqlite_db: Database) ->
         await feed.deliver("issues", labeled("labeled", "bug"))
         await feed.later()
         assert feed.texts() == []
-        assert feed.statuses() == ["ignored"]
+        assert await feed.statuses() == ["ignored"]
 
 
 async def test_handling_a_delivery_twice_adds_nothing_twice(tmp_path: Path,
@@ -200,8 +200,7 @@ async def test_a_direct_push_is_told_with_a_dispute_choice(
             ("Open a dispute", f"dispute Hello-World {HEAD} Codertocat pushed to master "
                                "without a merged pull request")]
         assert fake.called("GET", f"/repos/jazzband/Hello-World/commits/{HEAD}/pulls")
-        with db.transaction() as session:
-            (entry,) = history(session, action_prefix="push.direct")
+        (entry,) = await db.run(lambda session: history(session, action_prefix="push.direct"))
         assert entry.actor == "github:Codertocat"
         assert entry.target == f"commit:hello-world@{HEAD}"
 
@@ -248,12 +247,12 @@ async def test_github_failures_delay_the_check_then_say_so(
     async with feed_roadie(tmp_path, sqlite_db, github=port) as feed:
         await feed.deliver("push", push_to_master())
         assert feed.texts() == []
-        assert feed.statuses() == ["pending"], "kept for a retry"
+        assert await feed.statuses() == ["pending"], "kept for a retry"
         await feed.later(360)
         (text,) = feed.texts()
         assert "Roadie could not check whether this push" in text
         assert "GitHub answered: 502" in text
-        assert feed.statuses() == ["done"]
+        assert await feed.statuses() == ["done"]
 
 
 # --- routing --------------------------------------------------------------------------------

@@ -79,10 +79,10 @@ async def test_mutated_payloads_never_crash_a_handler(tmp_path: Path,
             status, _ = await post_webhook(feed.roadie, name.split("/")[0], payload,
                                            secret=SECRET)
             assert status == 202, (name, json.dumps(payload)[:300])
-        while "pending" in feed.statuses():
+        while "pending" in await feed.statuses():
             await feed.roadie.webhook_worker.drain()
         await feed.later()
-        statuses = feed.statuses()
+        statuses = await feed.statuses()
         assert len(statuses) == len(cases())
         assert statuses.count("failed") == 0, statuses
         assert set(statuses) == {"done", "ignored"}

@@ -102,7 +102,7 @@ async def test_example_is_rendered(name: str, tmp_path: Path, sqlite_db: Databas
         if name in TOPICS:
             assert feed.chat.sent[0].message.topic == TOPICS[name]
         print(f"--- {name} -> {place}\n{texts[0]}")
-        assert feed.statuses() == ["done"]
+        assert await feed.statuses() == ["done"]
 
 
 @pytest.mark.parametrize("name", sorted(IGNORED))
@@ -111,4 +111,4 @@ async def test_example_is_ignored(name: str, tmp_path: Path, sqlite_db: Database
         assert await feed.deliver(name.split("/")[0], github_payload(name)) == 202
         await feed.later()
         assert feed.texts() == []
-        assert feed.statuses() == ["ignored"]
+        assert await feed.statuses() == ["ignored"]

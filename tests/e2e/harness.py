@@ -5,7 +5,6 @@ See tests/e2e/conftest.py for how to use it.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -144,7 +143,7 @@ class World:
         is renewed first, since jumping the clock lets it run out.
         """
         scheduler, now = self.roadie.scheduler, self.clock.now()
-        await asyncio.to_thread(scheduler.renew_lease)
+        await scheduler.renew_lease()
         ran = []
         for job in self.roadie.jobs:
             if _came_due(job, since, now) and await scheduler.run_job(job):
@@ -153,10 +152,10 @@ class World:
 
     async def post(self, destination: str, message: Message, *, key: str | None = None) -> str:
         """Queue a message to a destination as a cog would; return its outbox key."""
-        with self.roadie.db.transaction() as session:
-            key = self.roadie.outbox.post(session, destination, message, key=key)
+        posted = await self.roadie.db.run(
+            lambda session: self.roadie.outbox.post(session, destination, message, key=key))
         await self.settle()
-        return key
+        return posted
 
     # --- what arrived -------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlmodel import Session
+
 from bot.config import DEFAULT_COGS
 from bot.core.cog import Cog, on_github, on_member_join
 from bot.core.commands import Arg, Invocation, command
@@ -34,10 +36,11 @@ class Probe(Cog):
 
     @on_github("ping")
     async def ping(self, event: GitHubEvent) -> bool:
-        with self.ctx.db.transaction() as session:
+        def transact(session: Session) -> None:
             self.ctx.outbox.post(session, "feed", Message(
                 title=f"GitHub says hello to {event.text('organization', 'login')}",
                 body=event.text("zen"), url=event.text("hook", "url")))
+        await self.ctx.db.run(transact)
         return True
 
 

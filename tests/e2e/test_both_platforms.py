@@ -59,9 +59,8 @@ async def test_a_block_bans_the_account_on_each_platform(world: World) -> None:
 async def test_an_edited_notice_changes_in_place_on_both_platforms(world: World) -> None:
     key = await world.post("admins", Message(title="Vote #3: open", choices=(
         Choice("Yes", "whoami"), Choice("No", "help"))))
-    with world.roadie.db.transaction() as session:
-        world.roadie.outbox.edit(session, "admins", key, Message(title="Vote #3: closed",
-                                                                 body="Accepted, 5 to 1."))
+    await world.roadie.db.run(lambda session: world.roadie.outbox.edit(
+        session, 'admins', key, Message(title='Vote #3: closed', body='Accepted, 5 to 1.')))
     await world.settle()
     [on_discord] = world.discord.messages_in(world.channels["admins"])
     assert text_of(on_discord) == "Vote #3: closed\nAccepted, 5 to 1."

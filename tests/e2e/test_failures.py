@@ -15,10 +15,9 @@ from tests.e2e.harness import World
 from tests.support import eventually
 
 
-def outbox(world: World, platform: str) -> list[OutboxMessage]:
-    with world.roadie.db.transaction() as session:
-        return list(session.exec(select(OutboxMessage).where(
-            OutboxMessage.platform == platform).order_by(OutboxMessage.id)).all())
+async def outbox(world: World, platform: str) -> list[OutboxMessage]:
+    return await world.roadie.db.run(lambda session: list(session.exec(select(OutboxMessage).where(
+        OutboxMessage.platform == platform).order_by(OutboxMessage.id)).all()))
 
 
 def posts_to(world: World, channel_id: str) -> int:
@@ -32,13 +31,13 @@ async def test_a_discord_5xx_is_retried_later_and_the_other_platform_goes_on(
     await world.post("admins", Message(title="Deliveries failing"))
     assert world.on_discord("admins") == []
     assert world.on_zulip("admins") == ["**Deliveries failing**"]
-    [row] = outbox(world, "discord")
+    [row] = await outbox(world, "discord")
     assert (row.status, row.attempts) == (PENDING, 1)
     assert "503" in row.last_error
 
     await world.advance(2)  # the first backoff is one second
     assert world.on_discord("admins") == ["Deliveries failing"]
-    assert outbox(world, "discord")[0].status == SENT
+    assert (await outbox(world, "discord"))[0].status == SENT
 
 
 async def test_a_discord_429_waits_as_asked(world: World) -> None:
@@ -51,7 +50,7 @@ async def test_a_discord_429_waits_as_asked(world: World) -> None:
     world.discord.rate_limit("POST", f"/channels/{channel}/messages", retry_after=0.01,
                              times=5)
     await world.post("digest", Message(title="Another digest"))
-    [_, row] = outbox(world, "discord")  # discord.py gave up after five 429s
+    [_, row] = await outbox(world, "discord")  # discord.py gave up after five 429s
     assert row.status == PENDING
     assert row.attempts == 0  # a rate limit is not a failed attempt
     assert "rate limited" in row.last_error
@@ -80,7 +79,7 @@ async def test_a_retried_discord_send_is_not_doubled(world: World) -> None:
 async def test_a_permanent_refusal_is_reported_to_the_admins_elsewhere(world: World) -> None:
     del world.discord.channels[world.channels["feed"]]  # someone deleted the channel
     await world.post("feed", Message(title="New release"))
-    [row] = outbox(world, "discord")
+    [row] = await outbox(world, "discord")
     assert row.status == FAILED
     assert "404" in row.last_error
     await world.settle()
@@ -103,7 +102,7 @@ async def test_a_zulip_5xx_is_retried_later(world: World) -> None:
     world.zulip.fail_api("POST", "/messages", status=502)
     await world.post("modlog", Message(title="Blocked spammer"))
     assert world.on_zulip("modlog") == []
-    [row] = outbox(world, "zulip")
+    [row] = await outbox(world, "zulip")
     assert (row.status, row.attempts) == (PENDING, 1)
     assert "502" in row.last_error
     await world.advance(2)
@@ -113,7 +112,7 @@ async def test_a_zulip_5xx_is_retried_later(world: World) -> None:
 async def test_a_zulip_429_waits_as_asked(world: World) -> None:
     world.zulip.rate_limit("POST", "/messages", retry_after=0.05)
     await world.post("modlog", Message(title="Unblocked"))
-    [row] = outbox(world, "zulip")
+    [row] = await outbox(world, "zulip")
     assert row.status == PENDING
     assert "rate limited" in row.last_error
     assert row.not_before > world.clock.now()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from cogs.digest.cog import DigestCog
 from tests.cogs.onboarding.world import transferred
 from tests.e2e.harness import World
@@ -21,14 +19,14 @@ DIGEST_ON_DISCORD = (
 async def test_the_digest_arrives_in_the_discord_channel_and_the_zulip_topic(
         world: World) -> None:
     [job] = [j for j in world.roadie.jobs if j.name == "digest.daily"]
-    await asyncio.to_thread(world.roadie.scheduler.renew_lease)
+    await world.roadie.scheduler.renew_lease()
     assert await world.roadie.scheduler.run_job(job)  # as its cron time makes it run
     await world.settle()
     assert world.on_discord("digest") == [DIGEST_ON_DISCORD]
     assert world.on_zulip("digest") == [DIGEST_ON_ZULIP]
 
     # Another replica's run (or a restart) on the same day sends nothing more.
-    assert not next(c for c in world.roadie.cogs if isinstance(c, DigestCog)).send(
+    assert not await next(c for c in world.roadie.cogs if isinstance(c, DigestCog)).send(
         world.clock.now())
     await world.restart()
     await world.settle()

@@ -22,7 +22,7 @@ from discord import app_commands
 
 from bot.core.commands import CommandSpec
 from bot.core.events import MemberJoined
-from bot.core.messages import Message, Reply
+from bot.core.messages import Choice, Message, Reply
 from bot.core.outbox import DIRECT_PREFIX
 from bot.core.ports import ChatMember, PlatformError, Rate
 from bot.runtime.dispatcher import Speaker, refusal_reply
@@ -262,17 +262,18 @@ class DiscordTransport:
         await self._answer(interaction, self._hub.run_values(self._speaker(interaction), path, raw))
 
     async def on_choice(self, interaction: discord.Interaction, custom_id: str) -> None:
+        await self._answer(interaction, self._choose(interaction, custom_id), private=True)
+
+    async def _choose(self, interaction: discord.Interaction, custom_id: str) -> Reply:
         assert self._hub is not None
-        choices = ()
+        choices: tuple[Choice, ...] = ()
         if interaction.message is not None and custom_id.startswith("roadie#"):
-            choices = choices_of_sent(self._hub.db, PLATFORM, str(interaction.message.id))
+            choices = await choices_of_sent(self._hub.db, PLATFORM, str(interaction.message.id))
         command = render.command_for(custom_id, choices)
         if command is None:
-            answer: Awaitable[Reply] = _ready(refusal_reply(
-                "This button no longer leads anywhere.", "Run the command it offered instead."))
-        else:
-            answer = self._hub.run_text(self._speaker(interaction), command)
-        await self._answer(interaction, answer, private=True)
+            return refusal_reply("This button no longer leads anywhere.",
+                                 "Run the command it offered instead.")
+        return await self._hub.run_text(self._speaker(interaction), command)
 
     async def _answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *,
                       private: bool = False) -> None:
@@ -290,7 +291,7 @@ class DiscordTransport:
             log.exception("Discord: an interaction failed")
             answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
                                    "The operators can find the error in Roadie's log.")
-        rendered = render.reply(answer, mention_ids(self._hub.db, PLATFORM, answer.message))
+        rendered = render.reply(answer, await mention_ids(self._hub.db, PLATFORM, answer.message))
         ephemeral = private or answer.private
         try:
             if not deferred:
@@ -358,6 +359,3 @@ class DiscordTransport:
             guild = self._guild = await client.fetch_guild(self.guild_id)
         return guild
 
-
-async def _ready(reply: Reply) -> Reply:
-    return reply

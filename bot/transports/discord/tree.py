@@ -28,7 +28,7 @@ CHOICES = 25
 AUTOCOMPLETE_RESULTS = 25
 
 Run = Callable[[discord.Interaction, tuple[str, ...], dict[str, Any]], Awaitable[None]]
-Complete = Callable[[str, str], list[tuple[str, str]]]
+Complete = Callable[[str, str], Awaitable[list[tuple[str, str]]]]
 
 
 def option_type(param: Param) -> type:
@@ -46,7 +46,7 @@ def _autocomplete(param: Param, complete: Complete) -> Callable[..., Awaitable[A
     async def suggest(interaction: discord.Interaction,
                       current: str) -> list[app_commands.Choice[Any]]:
         found: list[app_commands.Choice[Any]] = []
-        for label, value in complete(param.autocomplete, str(current or "")):
+        for label, value in await complete(param.autocomplete, str(current or "")):
             if as_int:
                 digits = value.removeprefix("#")
                 if not digits.isdigit():

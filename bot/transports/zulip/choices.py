@@ -34,16 +34,16 @@ class OfferedChoices:
             self._by_message.popitem(last=False)
         self._latest[place] = message_id
 
-    def of_message(self, db: Database, message_id: int) -> tuple[Choice, ...]:
-        return self._by_message.get(message_id) or choices_of_sent(db, PLATFORM, str(message_id))
+    async def of_message(self, db: Database, message_id: int) -> tuple[Choice, ...]:
+        return (self._by_message.get(message_id)
+                or await choices_of_sent(db, PLATFORM, str(message_id)))
 
-    def latest_at(self, db: Database, place: str) -> tuple[Choice, ...]:
+    async def latest_at(self, db: Database, place: str) -> tuple[Choice, ...]:
         """The choices of the newest message with choices in a place."""
         message_id = self._latest.get(place)
         if message_id is not None and message_id in self._by_message:
             return self._by_message[message_id]
-        with db.transaction() as session:
-            rows = outbox_rows.recently_sent(session, PLATFORM)
+        rows = await db.run(lambda session: outbox_rows.recently_sent(session, PLATFORM))
         for row in rows:
             message = Message.from_json(row.payload)
             mapped = self._place_for(row.destination)

@@ -163,7 +163,7 @@ class ZulipTransport:
              Arg("number", "the option's number in the list", kind="int"), platforms=["zulip"])
     async def choose(self, call: Invocation, number: int) -> Reply:
         assert self._hub is not None
-        choices = self._offered.latest_at(self._hub.db, call.place)
+        choices = await self._offered.latest_at(self._hub.db, call.place)
         if not choices:
             raise Refusal("There is nothing to choose from here.",
                           "Choices are listed with their commands: run the command itself.")
@@ -294,15 +294,16 @@ class ZulipTransport:
             await self._withdraw(message)
         if message.get("type") == "stream" and not answer.private:
             where = text.stream_place(message["display_recipient"], message["subject"])
-            request = self._request(where, self._render_reply(answer))
+            request = self._request(where, await self._render_reply(answer))
         elif message.get("type") != "stream" and not answer.private:
             where = DIRECT_PREFIX + str(sender)
             recipients = [int(r["id"]) for r in message.get("display_recipient", [])
                           if int(r["id"]) != self.user_id] or [sender]
-            request = {"type": "private", "to": recipients, "content": self._render_reply(answer)}
+            request = {"type": "private", "to": recipients,
+                       "content": await self._render_reply(answer)}
         else:
             where = DIRECT_PREFIX + str(sender)
-            request = self._request(where, self._render_reply(answer))
+            request = self._request(where, await self._render_reply(answer))
         await self._answer(request, where, answer)
 
     async def _on_reaction(self, event: dict[str, Any]) -> None:
@@ -312,7 +313,7 @@ class ZulipTransport:
         if user_id == self.user_id or name not in text.DIGITS:
             return
         message_id = int(event["message_id"])
-        choices = self._offered.of_message(self._hub.db, message_id)
+        choices = await self._offered.of_message(self._hub.db, message_id)
         index = text.DIGITS.index(name)
         if index >= len(choices):
             return
@@ -321,7 +322,7 @@ class ZulipTransport:
         # Everyone sees a reaction: whatever it chooses is chosen in public.
         answer = await self._hub.run_text(Speaker(PLATFORM, str(user_id), display, where,
                                                   private=False), choices[index].command)
-        await self._answer(self._request(where, self._render_reply(answer)), where, answer)
+        await self._answer(self._request(where, await self._render_reply(answer)), where, answer)
 
     def _on_new_user(self, person: dict[str, Any]) -> None:
         assert self._hub is not None
@@ -384,9 +385,9 @@ class ZulipTransport:
         stream, topic = text.split_place(place)
         return {"type": "stream", "to": stream, "topic": topic, "content": content}
 
-    def _render_reply(self, answer: Reply) -> str:
+    async def _render_reply(self, answer: Reply) -> str:
         assert self._hub is not None
-        mentions = mention_ids(self._hub.db, PLATFORM, answer.message)
+        mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
         return text.render_reply(answer, self._mention_login(mentions))
 
     async def _answer(self, request: dict[str, Any], where: str, answer: Reply) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.config import DEFAULT_COGS
 from bot.core.events import GitHubEvent
@@ -55,9 +55,9 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
         clock.set(START + delta)
         return clock.now()
 
-    with roadie.db.transaction() as session:
-        link_directly(session, actor=Actor.system(), platform="recording", user_id="carol",
-                      display_name="carol", login="carol", now=at(-timedelta(days=21)))
+    await roadie.db.run(lambda session: link_directly(
+        session, actor=Actor.system(), platform='recording', user_id='carol', display_name='carol',
+        login='carol', now=at(-timedelta(days=21))))
     # Hello-World moved in 20 days ago; one item was ticked 16 days ago, nothing since.
     onboarding = cog_of(roadie, OnboardingCog)
     assert await onboarding.repository_event(GitHubEvent(
@@ -68,12 +68,13 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
     for opened, kind, project in ((-timedelta(days=4), "ci", "django-sample"),
                                   (-timedelta(hours=60), "pypi", "django-sample"),
                                   (timedelta(0), "webhook", "pip-tools-demo")):
-        with roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             at(opened)
             open_escalation(ctx, session, project=project, kind=kind,
                             summary=f"{kind} for {project}", reporter_login="carol",
                             source=f"test:{kind}")
-    with roadie.db.transaction() as session:
+        await roadie.db.run(transact)
+    def transact(session: Session) -> None:
         # Blocks: one in the last day; one older, and one that lapsed, are not reported.
         for when, login, state in ((-timedelta(days=3), "old-spammer", None),
                                    (-timedelta(hours=5), "maybe", "lapsed"),
@@ -88,6 +89,7 @@ async def fill(roadie: Roadie, clock: FakeClock) -> None:
                      policy=cog_of(roadie, EscalationCog).policy)
         grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
                    project="pip-tools-demo", now=clock.now())
+    await roadie.db.run(transact)
     at(timedelta(0))
 
 
@@ -124,7 +126,7 @@ async def test_a_digest_with_every_section(tmp_path: Path, db: Database) -> None
     async with running(digest_config(tmp_path, cogs=(STAND_IN,)), db=db, clock=clock,
                        transports=[chat]) as roadie:
         await fill(roadie, clock)
-        assert cog_of(roadie, DigestCog).send(clock.now())
+        assert await cog_of(roadie, DigestCog).send(clock.now())
         await roadie.settle()
         [digest] = chat.at("digest")
         assert digest.text == EVERY_SECTION
@@ -141,7 +143,7 @@ async def test_long_sections_are_cut_and_counted(tmp_path: Path, db: Database) -
     config = make_config(tmp_path, {"projects": {"names": [f"p{n}" for n in range(7)]},
                                     "digest": {"max_lines": 3}})
     async with running(config, db=db, clock=FakeClock(START), transports=[chat]) as roadie:
-        cog_of(roadie, DigestCog).send(START)
+        await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         assert chat.texts("digest") == [
             "**Daily digest, Monday 2026-01-05**\n**Projects without a lead** (7)\n- p0\n- p1\n"
@@ -154,7 +156,7 @@ async def test_a_quiet_day_is_one_line_or_nothing(tmp_path: Path, db: Database) 
     quiet: dict[str, Any] = {"projects": {"names": []}}
     async with running(make_config(tmp_path, quiet), db=db, clock=FakeClock(START),
                        transports=[chat]) as roadie:
-        assert cog_of(roadie, DigestCog).send(START)
+        assert await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         assert chat.texts("digest") == [
             "**Daily digest, Monday 2026-01-05**\nA quiet day: nothing is stuck, overdue or "
@@ -165,13 +167,14 @@ async def test_a_quiet_day_is_one_line_or_nothing(tmp_path: Path, db: Database) 
     async with running(make_config(tmp_path / "skip", quiet), db=db,
                        clock=FakeClock(START + timedelta(days=1)),
                        transports=[chat]) as roadie:
-        assert cog_of(roadie, DigestCog).send(START + timedelta(days=1))
+        assert await cog_of(roadie, DigestCog).send(START + timedelta(days=1))
         await roadie.settle()
         assert chat.texts("digest") == []
-        with roadie.db.transaction() as session:
+        def transact(session: Session) -> None:
             day = session.get(DigestDay, (START + timedelta(days=1)).date())
             assert day is not None
             assert day.sections == 0
+        await roadie.db.run(transact)
 
 
 async def test_a_failing_section_is_named_and_the_rest_goes_out(
@@ -183,7 +186,7 @@ async def test_a_failing_section_is_named_and_the_rest_goes_out(
             raise RuntimeError("the table is gone")
 
         monkeypatch.setattr(cog_of(roadie, EscalationCog), "digest_sections", broken)
-        cog_of(roadie, DigestCog).send(START)
+        await cog_of(roadie, DigestCog).send(START)
         await roadie.settle()
         [text] = chat.texts("digest")
         assert "**Projects without a lead** (2)" in text
@@ -203,17 +206,16 @@ async def test_the_time_of_day_and_the_timezone(tmp_path: Path, db: Database) ->
         assert str(cog.day_of(datetime(2026, 1, 4, 23, 30, tzinfo=UTC))) == "2026-01-05"
 
 
-def digest_rows(db: Database) -> list[tuple[str, str]]:
-    with db.transaction() as session:
-        rows = session.exec(select(OutboxMessage).where(
-            OutboxMessage.destination == "digest")).all()
-        return [(row.platform, row.key) for row in rows]
+async def digest_rows(db: Database) -> list[tuple[str, str]]:
+    rows = await db.run(lambda session: session.exec(select(OutboxMessage).where(
+        OutboxMessage.destination == "digest")).all())
+    return [(row.platform, row.key) for row in rows]
 
 
 async def run_daily(roadie: Roadie) -> bool:
     """Run the daily job as the scheduler does when its cron time comes."""
     [job] = [j for j in roadie.jobs if j.name == "digest.daily"]
-    await asyncio.to_thread(roadie.scheduler.renew_lease)
+    await roadie.scheduler.renew_lease()
     ran = await roadie.scheduler.run_job(job)
     await roadie.settle()
     return ran
@@ -229,13 +231,13 @@ async def test_sent_once_across_a_restart_in_the_scheduled_minute(
     async with running(config, db=Database(db.url), clock=clock, transports=[chat]) as second:
         assert not await run_daily(second)  # the scheduler's tick is taken
         cog = cog_of(second, DigestCog)
-        assert not cog.send(clock.now())  # and so is the day, even past the tick
+        assert not await cog.send(clock.now())  # and so is the day, even past the tick
         await cog.catch_up()
         await second.settle()
         assert len(chat.texts("digest")) == 1
         clock.set(START + timedelta(days=1, seconds=1))  # the next day is a new digest
         assert await run_daily(second)
-    assert digest_rows(db) == [("recording", "digest:2026-01-05"),
+    assert await digest_rows(db) == [("recording", "digest:2026-01-05"),
                                ("recording", "digest:2026-01-06")]
     assert len(chat.texts("digest")) == 2
 
@@ -252,7 +254,7 @@ async def test_catching_up_after_being_down_at_the_time(tmp_path: Path, db: Data
         clock.set(START + timedelta(days=1, hours=7))  # too late for that day's digest
         await cog.catch_up()
         await roadie.settle()
-    assert digest_rows(db) == [("recording", "digest:2026-01-05")]
+    assert await digest_rows(db) == [("recording", "digest:2026-01-05")]
 
 
 @pytest.mark.postgres
@@ -265,9 +267,8 @@ async def test_two_replicas_send_once(tmp_path: Path, pg_db: Database) -> None:
             config, db=Database(pg_db.url), clock=clock, transports=[chats[1]]) as b:
         # Both replicas claim the same day at the same moment, as after a lease handover.
         for _ in range(3):
-            sent = await asyncio.gather(
-                asyncio.to_thread(cog_of(a, DigestCog).send, clock.now()),
-                asyncio.to_thread(cog_of(b, DigestCog).send, clock.now()))
+            sent = await asyncio.gather(cog_of(a, DigestCog).send(clock.now()),
+                                        cog_of(b, DigestCog).send(clock.now()))
             assert sorted(sent) in ([False, True], [False, False])
         # And through their schedulers: only the lease holder runs the job, once.
         clock.set(START + timedelta(days=1))
@@ -275,6 +276,6 @@ async def test_two_replicas_send_once(tmp_path: Path, pg_db: Database) -> None:
         assert ran.count(True) == 1
         await a.settle()
         await b.settle()
-    assert digest_rows(pg_db) == [("recording", "digest:2026-01-05"),
+    assert await digest_rows(pg_db) == [("recording", "digest:2026-01-05"),
                                   ("recording", "digest:2026-01-06")]
     assert sum(len(chat.texts("digest")) for chat in chats) == 2

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
 
 from bot.core.ports import PlatformError
 from cogs.moderation.blocking import CLAIM
@@ -21,7 +24,7 @@ async def test_a_block_reaches_github_and_chat(tmp_path: Path, db: Database,
                                                clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
 
         reply = await w.say("bob", "/block sam crypto spam links --delete-messages 2")
 
@@ -49,8 +52,10 @@ async def test_a_block_reaches_github_and_chat(tmp_path: Path, db: Database,
         shown = await w.say("dana", "/case 1")
         assert "**Case #1**: sam, active" in shown
         assert "Chat messages of the last 2 days deleted with the ban." in shown
-        with db.transaction() as session:
+        def transact(session: Session) -> Any:
             actions = [e.action for e in history(session, target="case:1")]
+            return actions
+        actions = await db.run(transact)
         assert actions == ["moderation.block", "moderation.block.blocked",
                            "moderation.block.blocked"]
 
@@ -59,7 +64,7 @@ async def test_a_partial_failure_is_reported_then_retried(tmp_path: Path, db: Da
                                                           clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         w.chat.fail_next(1, PlatformError("discord", "503 Service Unavailable"), only=("ban",))
 
         reply = await w.say("bob", "/block sam crypto spam")
@@ -95,11 +100,9 @@ async def test_a_block_recorded_but_never_carried_out_is_done_by_the_sweep(
         tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         # As if Roadie stopped right after recording the case, before calling anyone.
-        with db.transaction() as session:
-            cases.open_case(session, actor=Actor.github("bob"), now=clock.now(),
-                            hold=CLAIM, opening=cases.Opening(
-                                subject="sam", accounts=(github_account("sam"),),
-                                reason="spam"))
+        await db.run(lambda session: cases.open_case(
+            session, actor=Actor.github('bob'), now=clock.now(), hold=CLAIM,
+            opening=cases.Opening(subject='sam', accounts=(github_account('sam'),), reason='spam')))
         await w.run_job("moderation.sweep")
         assert not github.called("PUT", "/orgs/jazzband/blocks/sam")  # still held by its claim
 
@@ -155,7 +158,7 @@ async def test_the_two_person_rule(tmp_path: Path, db: Database, clock: FakeCloc
         assert [c.command for c in ask.message.choices] == ["block confirm 1"]
         assert "Case #1: block of olive needs a second moderator" in w.last("modlog")
 
-        assert w.roadie.complete("awaiting-cases", "") == [("#1 olive: rude", "1")]
+        assert await w.roadie.complete("awaiting-cases", "") == [("#1 olive: rude", "1")]
         refused = await w.say("bob", "/block confirm 1")
         assert refused.startswith("✋ You opened case #1; a second moderator must confirm it.")
         assert "olive" not in github.blocked
@@ -275,7 +278,7 @@ async def test_a_timed_block_lifts_itself_after_a_restart(tmp_path: Path, db: Da
     async with fake_github() as github:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
         async with world(tmp_path, db, clock, github, chat=chat) as w:
-            w.link("sam", SPAMMER_DISCORD)
+            await w.link("sam", SPAMMER_DISCORD)
             reply = await w.say("bob", "/block sam spam --for 2h")
             assert "✅ GitHub: sam is blocked in the jazzband org." in reply
             assert "Until 2026-01-05 11:00 UTC (in 2h)." in w.last("modlog")
@@ -303,7 +306,7 @@ async def test_a_timed_block_lifts_itself_after_a_restart(tmp_path: Path, db: Da
 async def test_unblock_lifts_everywhere(tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         await w.say("bob", "/block sam spam")
         w.chat.fail_next(1, PlatformError("discord", "503 Service Unavailable"), only=("unban",))
 
@@ -361,7 +364,7 @@ async def test_the_rate_limit(tmp_path: Path, db: Database, clock: FakeClock) ->
 async def test_the_case_log(tmp_path: Path, db: Database, clock: FakeClock) -> None:
     async with fake_github() as github, world(tmp_path, db, clock, github) as w:
         github.add_user("sam", created_at=iso(clock.now() - timedelta(days=3)))
-        w.link("sam", SPAMMER_DISCORD)
+        await w.link("sam", SPAMMER_DISCORD)
         await w.say("bob", "/block discord:2001 spam --chat")
 
         amended = await w.say("dana", "/case 1 reason crypto spam in #general")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlmodel import Session
 
 from bot.core.events import MemberJoined
 from bot.runtime.webhooks import signature_for
@@ -90,8 +91,9 @@ async def test_an_established_account_raises_no_alert(tmp_path: Path, db: Databa
         assert await deliver(w, "organization", "organization/member_added.payload.json",
                              "d-2") == 202
         assert w.at("moderators") == []
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert history(session, action_prefix="moderation.signal") == []
+        await db.run(transact)
 
 
 async def test_a_team_membership_counts_as_a_join(tmp_path: Path, db: Database,

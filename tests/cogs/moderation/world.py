@@ -3,7 +3,6 @@ Discord, moderators who speak there, and a Roadie on the test database."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -60,10 +59,11 @@ class World:
         self.replies.append(reply)
         return reply.as_text()
 
-    def link(self, login: str, discord_id: str) -> None:
-        with self.roadie.db.transaction() as session:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id=discord_id,
-                          display_name=login, login=login, now=self.clock.now())
+    async def link(self, login: str, discord_id: str) -> None:
+        now = self.clock.now()
+        await self.roadie.db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform="discord", user_id=discord_id,
+            display_name=login, login=login, now=now))
 
     def at(self, place: str) -> list[Sent]:
         return self.chat.at(place)
@@ -79,7 +79,7 @@ class World:
     async def run_job(self, name: str) -> None:
         """Run one tick of a scheduled job the way the scheduler does, then settle."""
         job = next(j for j in self.roadie.jobs if j.name == name)
-        await asyncio.to_thread(self.roadie.scheduler.renew_lease)
+        await self.roadie.scheduler.renew_lease()
         assert await self.roadie.scheduler.run_job(job), f"{name} did not run"
         await self.roadie.settle()
 
@@ -109,5 +109,5 @@ async def world(tmp_path: Path, db: Database, clock: FakeClock, github: FakeGitH
     async with running(config, db=db, clock=clock, transports=[chat], github=port) as roadie:
         here = World(roadie, github, chat, clock)
         for login, discord_id in SPEAKERS.items():
-            here.link(login, discord_id)
+            await here.link(login, discord_id)
         yield here

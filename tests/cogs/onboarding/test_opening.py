@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from governance.audit import Actor
 from governance.db import Database
@@ -53,10 +54,11 @@ async def test_the_transferred_example_opens_a_checklist_issue(
         tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
         github: FakeGitHub) -> None:
     async with world(tmp_path, db, monkeypatch, github) as w:
-        with w.roadie.db.transaction() as session:  # the project has a lead already
+        def transact(session: Session) -> None:
             register_project(session, name=REPO, now=w.clock.now(), actor=Actor.system())
             grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
                        project=REPO, now=w.clock.now())
+        await w.roadie.db.run(transact)
         assert await w.transfer(delivery="transfer-1") == 202
 
         issue = w.issue(1)
@@ -64,7 +66,7 @@ async def test_the_transferred_example_opens_a_checklist_issue(
         assert issue.body == EXPECTED_BODY
         assert issue.assignees == [SENDER, "lena"]
         assert issue.creator == "roadie-bot"
-        checklist, items = w.checklist()
+        checklist, items = await w.checklist()
         assert (checklist.state, checklist.issue_number, checklist.opened_by) == (
             "open", 1, SENDER)
         assert checklist.issue_url == "https://github.com/jazzband/Hello-World/issues/1"
@@ -121,12 +123,12 @@ async def test_an_interrupted_opening_finds_the_issue_it_opened(
         # cannot tell whether the issue exists.
         github.lose_created_issues = 1
         await w.transfer()
-        checklist, _ = w.checklist()
+        checklist, _ = await w.checklist()
         assert checklist.state == "opening"
         assert list(github.issues) == [(REPO, 1)]
         # The retry looks before it opens, and adopts the issue it finds.
         await w.advance(timedelta(seconds=30))
-        checklist, _ = w.checklist()
+        checklist, _ = await w.checklist()
         assert (checklist.state, checklist.issue_number) == ("open", 1)
         assert list(github.issues) == [(REPO, 1)]
         assert len(w.texts("feed")) == 1
@@ -138,11 +140,11 @@ async def test_a_worker_that_died_holding_the_opening_is_taken_over(
     async with world(tmp_path, db, monkeypatch, github) as w:
         github.fail("POST", f"/repos/jazzband/{REPO}/issues", status=502, times=1)
         await w.transfer()
-        checklist, _ = w.checklist()
+        checklist, _ = await w.checklist()
         # Another worker claims the retry, opens the issue on GitHub, and dies.
-        with w.roadie.db.transaction() as session:
-            work = issue_work.claim(session, checklist.id or 0, now=w.clock.now()
-                                    + timedelta(minutes=1), hold=timedelta(minutes=2))
+        work = await w.roadie.db.run(lambda session: issue_work.claim(
+            session, checklist.id or 0, now=w.clock.now() + timedelta(minutes=1),
+            hold=timedelta(minutes=2)))
         assert work is not None
         assert work.opening
         assert w.roadie.github is not None
@@ -150,7 +152,7 @@ async def test_a_worker_that_died_holding_the_opening_is_taken_over(
         # Nobody else touches it while the claim holds; then the sweep takes over.
         assert await w.advance(timedelta(minutes=2)) == 0
         await w.advance(timedelta(minutes=2))
-        assert w.checklist()[0].issue_number == 1
+        assert (await w.checklist())[0].issue_number == 1
         assert list(github.issues) == [(REPO, 1)]
 
 
@@ -160,18 +162,18 @@ async def test_github_down_is_retried_and_a_refusal_reported(
     async with world(tmp_path, db, monkeypatch, github) as w:
         github.fail("POST", f"/repos/jazzband/{REPO}/issues", status=502, times=2)
         await w.transfer()
-        assert w.checklist()[0].state == "opening"
+        assert (await w.checklist())[0].state == "opening"
         assert await w.advance(timedelta(seconds=5)) == 0  # the first pause is 10s
         await w.advance(timedelta(seconds=10))
-        assert w.checklist()[0].github_error.startswith("github: 502")
+        assert (await w.checklist())[0].github_error.startswith("github: 502")
         await w.advance(timedelta(seconds=30))
-        assert w.checklist()[0].issue_number == 1
+        assert (await w.checklist())[0].issue_number == 1
         assert w.texts("admins") == []
 
         github.fail("POST", "/repos/jazzband/Gone/issues", status=410, times=1,
                     body={"message": "Issues are disabled for this repo"})
         await w.transfer("Gone")
-        checklist, _ = w.checklist("Gone")
+        checklist, _ = await w.checklist("Gone")
         assert (checklist.state, checklist.issue_number) == ("open", None)
         assert w.texts("admins") == [
             "**Onboarding of Gone: GitHub refused**\nRoadie could not open the onboarding "
@@ -180,4 +182,4 @@ async def test_github_down_is_retried_and_a_refusal_reported(
             "event from the org's webhook settings to try again."]
         # Redelivered once issues are enabled: the issue is opened after all.
         await w.transfer("Gone")
-        assert w.checklist("Gone")[0].issue_number == 2
+        assert (await w.checklist("Gone"))[0].issue_number == 2

@@ -43,47 +43,47 @@ async def w(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
             github: FakeGitHub) -> AsyncIterator[World]:
     async with world(tmp_path, db, monkeypatch, github) as here:
         await here.transfer()
-        with here.roadie.db.transaction() as session:
-            grant_role(session, actor=Actor.system(), login="lena", role=Role.LEAD,
-                       project=REPO, now=here.clock.now())
+        await here.roadie.db.run(lambda session: grant_role(
+            session, actor=Actor.system(), login='lena', role=Role.LEAD, project=REPO,
+            now=here.clock.now()))
         yield here
 
 
-def tickets(w: World) -> list[Ticket]:
-    with w.roadie.db.transaction() as session:
-        return list(session.exec(select(Ticket).order_by(Ticket.number)).all())
+async def tickets(w: World) -> list[Ticket]:
+    return await w.roadie.db.run(
+        lambda session: list(session.exec(select(Ticket).order_by(Ticket.number)).all()))
 
 
 async def test_ticks_on_github_update_the_items(w: World) -> None:
     w.clock.advance(timedelta(hours=2))
     assert await w.edit(w.tick_on_github("links", "badge"), sender="dave") == 202
-    links = w.item("links")
+    links = await w.item("links")
     assert (links.done_by, links.done_at, links.done_via) == ("dave", w.clock.now(), "github")
-    assert w.item("badge").done
-    assert not w.item("ci").done
-    assert w.checklist()[0].last_progress_at == w.clock.now()
+    assert (await w.item("badge")).done
+    assert not (await w.item("ci")).done
+    assert (await w.checklist())[0].last_progress_at == w.clock.now()
 
     # Unticking counts too; an edit that changes no box changes nothing.
     body = w.tick_on_github("links", "badge").replace("- [x] `badge`", "- [ ] `badge`")
     await w.edit(body, sender="carol")
-    assert not w.item("badge").done
-    assert w.item("links").done_by == "dave"
+    assert not (await w.item("badge")).done
+    assert (await w.item("links")).done_by == "dave"
     await w.edit(body + "\nA note.", sender="carol")
-    assert [i.key for i in w.checklist()[1] if i.done] == ["links"]
+    assert [i.key for i in (await w.checklist())[1] if i.done] == ["links"]
 
     # Roadie's own edits, and edits of other issues, are not the checklist's.
     await w.deliver("issues", issue_event("edited", 1, body=w.tick_on_github("ci"),
                                           sender="roadie-bot"))
     await w.deliver("issues", issue_event("edited", 7, body=w.tick_on_github("ci")))
-    assert not w.item("ci").done
+    assert not (await w.item("ci")).done
 
 
 async def test_when_only_admin_items_are_left_they_become_escalations(w: World) -> None:
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD[:-1]))
-    assert tickets(w) == []
+    assert await tickets(w) == []
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD))
 
-    opened = tickets(w)
+    opened = await tickets(w)
     assert [(t.kind, t.project, t.reporter, t.source) for t in opened] == [
         ("required-checks", REPO, SENDER, "onboarding:hello-world:required-checks"),
         ("pypi", REPO, SENDER, "onboarding:hello-world:pypi"),
@@ -92,7 +92,7 @@ async def test_when_only_admin_items_are_left_they_become_escalations(w: World) 
         ("release", REPO, SENDER, "onboarding:hello-world:release")]
     assert opened[2].summary == ("Onboarding of Hello-World: Add the Read the Docs webhook to "
                                  "the repository (`webhook`; only admin items are left)")
-    assert [(i.key, i.escalation) for i in w.checklist()[1] if i.who == "admin"] == [
+    assert [(i.key, i.escalation) for i in (await w.checklist())[1] if i.who == "admin"] == [
         ("required-checks", 1), ("pypi", 2), ("webhook", 3), ("lead", 4), ("release", 5)]
     comments = [c["body"] for c in w.issue(1).comments]
     assert comments[2] == (
@@ -105,14 +105,14 @@ async def test_when_only_admin_items_are_left_they_become_escalations(w: World) 
     # Nothing is escalated twice: not by the sweep, not by the same edit delivered again.
     await w.advance(timedelta(days=8))
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD))
-    assert len(tickets(w)) == 5
+    assert len(await tickets(w)) == 5
     assert len(w.issue(1).comments) == 5
 
 
 async def test_an_admin_item_open_too_long_is_escalated(w: World) -> None:
     assert await w.advance(timedelta(days=6, hours=23)) == 0
     await w.advance(timedelta(hours=1))
-    opened = tickets(w)
+    opened = await tickets(w)
     assert len(opened) == 5
     assert opened[0].summary == ("Onboarding of Hello-World: Make the CI jobs required checks "
                                  "on the default branch (`required-checks`; open for more "
@@ -125,7 +125,7 @@ async def test_a_project_moved_in_by_a_bot_is_reported_by_roadie(w: World) -> No
     payload["sender"]["login"] = "renovate[bot]"
     await w.deliver("repository", payload)
     await w.advance(timedelta(days=7))
-    assert {(t.project, t.reporter) for t in tickets(w)} == {
+    assert {(t.project, t.reporter) for t in await tickets(w)} == {
         (REPO, SENDER), ("pip-tools-demo", "roadie-bot")}
 
 
@@ -134,8 +134,8 @@ async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -
     assert answer == "Ticked `links` of Hello-World: 1 of 12 done. The GitHub issue shows it."
     assert "- [x] `links` Fix the links" in w.issue(1).body
     assert "- [ ] `badge`" in w.issue(1).body
-    assert w.item("links").done_by == "carol"
-    assert not w.item("links").sync_pending
+    assert (await w.item("links")).done_by == "carol"
+    assert not (await w.item("links")).sync_pending
 
     # The issue's number works as well as its key; a tick on GitHub in between is kept.
     await w.edit(w.tick_on_github("badge"))
@@ -156,8 +156,8 @@ async def test_ticking_from_chat_edits_the_issue(w: World, github: FakeGitHub) -
     # Meanwhile someone ticks another box on GitHub: the issue does not show `ci` ticked
     # yet, and that does not undo the tick made in chat.
     await w.edit(w.tick_on_github("contributing"))
-    assert w.item("ci").done
-    assert w.item("contributing").done
+    assert (await w.item("ci")).done
+    assert (await w.item("contributing")).done
     await w.advance(timedelta(seconds=15))
     assert "- [x] `ci`" in w.issue(1).body
     assert "- [x] `contributing`" in w.issue(1).body
@@ -196,7 +196,7 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
     await w.edit(w.tick_on_github("links"))
     w.clock.advance(timedelta(days=1))
     await w.deliver("issues", issue_event("closed", 1, body=w.issue(1).body, sender="lena"))
-    checklist, items = w.checklist()
+    checklist, items = await w.checklist()
     assert (checklist.state, checklist.completed_by) == ("completed", "lena")
     assert all(i.escalate_at is None for i in items)
     assert w.texts("feed")[-1] == (
@@ -205,9 +205,9 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
         "Left open: badge, contributing, ci, required-checks, pypi, docs, webhook, "
         "project-url, services, lead, release.")
     assert await w.advance(timedelta(days=7)) == 0  # nothing is escalated any more
-    assert tickets(w) == []
+    assert await tickets(w) == []
     await w.deliver("issues", issue_event("reopened", 1, body=w.issue(1).body, sender="lena"))
-    assert w.checklist()[0].state == "open"
+    assert (await w.checklist())[0].state == "open"
 
 
 async def test_every_item_ticked_closes_the_issue(w: World) -> None:
@@ -218,7 +218,7 @@ async def test_every_item_ticked_closes_the_issue(w: World) -> None:
     assert w.issue(1).state == "closed"
     assert w.issue(1).comments[-1]["body"] == ("Every item is ticked: the onboarding is "
                                                "complete. Thank you!")
-    assert w.checklist()[0].state == "completed"
+    assert (await w.checklist())[0].state == "completed"
 
 
 async def test_the_views(w: World) -> None:
@@ -304,9 +304,9 @@ async def test_without_github_the_checklist_lives_in_roadie(
     config = make_config(tmp_path, BASE)
     chat = RecordingChat("discord")
     async with running(config, db=db, transports=[chat]) as roadie:
-        with roadie.db.transaction() as session:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id="1004",
-                          display_name="carol", login="carol", now=roadie.clock.now())
+        await roadie.db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform='discord', user_id='1004', display_name='carol',
+            login='carol', now=roadie.clock.now()))
         await deliver(roadie, "repository", transferred(), secret=SECRET)
         assert chat.texts("feed") == [
             "**Onboarding of Hello-World started**\n12 items: 4 for members, 3 for leads, 5 "
@@ -327,9 +327,9 @@ async def test_an_escalation_that_cannot_be_opened_is_reported(
                 "[escalations] kinds") in caplog.text
         await w.transfer()
         await w.advance(timedelta(days=7))
-        assert [t.kind for t in tickets(w)] == ["required-checks", "pypi", "permissions",
+        assert [t.kind for t in await tickets(w)] == ["required-checks", "pypi", "permissions",
                                                "release"]
-        webhook = w.item("webhook")
+        webhook = await w.item("webhook")
         assert (webhook.escalation, webhook.escalate_at) == (None, None)
         assert webhook.escalation_error == "'hooks' is not a kind of escalation."
         [failure] = [t for t in w.texts("admins") if "was not escalated" in t]

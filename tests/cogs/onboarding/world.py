@@ -102,24 +102,22 @@ class World:
         reply = await say(self.roadie, "discord", SPEAKERS[login], text.removeprefix("/"))
         return reply.as_text()
 
-    def link(self, login: str) -> None:
-        with self.roadie.db.transaction() as session:
-            link_directly(session, actor=Actor.system(), platform="discord",
-                          user_id=SPEAKERS[login], display_name=login, login=login,
-                          now=self.clock.now())
+    async def link(self, login: str) -> None:
+        now = self.clock.now()
+        await self.roadie.db.run(lambda session: link_directly(
+            session, actor=Actor.system(), platform="discord", user_id=SPEAKERS[login],
+            display_name=login, login=login, now=now))
 
     def issue(self, number: int = 1, repo: str = REPO) -> FakeIssue:
         return self.github.issues[(repo, number)]
 
-    def checklist(self, project: str = REPO) -> tuple[Checklist, list[ChecklistItem]]:
-        with self.roadie.db.transaction() as session:
-            found = service.find_checklist(session, project)
-            assert found is not None
-            assert found.id is not None
-            return found, service.items_of(session, found.id)
+    async def checklist(self, project: str = REPO) -> tuple[Checklist, list[ChecklistItem]]:
+        return await self.roadie.db.run(
+            lambda session: service.checklist_with_items(session, project))
 
-    def item(self, key: str, project: str = REPO) -> ChecklistItem:
-        return next(i for i in self.checklist(project)[1] if i.key == key)
+    async def item(self, key: str, project: str = REPO) -> ChecklistItem:
+        _checklist, items = await self.checklist(project)
+        return next(i for i in items if i.key == key)
 
     async def advance(self, delta: timedelta) -> int:
         """Move the clock on, run the sweep as its job would, and send what it queued."""
@@ -144,5 +142,5 @@ async def world(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch,
     async with running(config, db=db, clock=clock, transports=[chat], github=port) as roadie:
         here = World(roadie, github, chat, clock)
         for login in SPEAKERS:
-            here.link(login)
+            await here.link(login)
         yield here

@@ -24,9 +24,9 @@ async def test_the_alerts_choice_opens_a_dispute_on_the_pushed_commit(tmp_path: 
     try:
         projects = {"projects": {"names": ["Hello-World"]}}
         async with feed_roadie(tmp_path, db, github=port, config=projects) as feed:
-            with feed.roadie.db.transaction() as session:
-                link_directly(session, actor=Actor.system(), platform="recording", user_id="7",
-                              display_name="carol", login="carol", now=feed.clock.now())
+            await feed.roadie.db.run(lambda session: link_directly(
+                session, actor=Actor.system(), platform='recording', user_id='7',
+                display_name='carol', login='carol', now=feed.clock.now()))
             await feed.deliver("push", push_to_master())
             (choice,) = feed.chat.sent[-1].message.choices
 

@@ -3,6 +3,7 @@ the one reminder, the digest, and the audit log that recounts every vote."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,13 @@ async def test_the_digest_shows_votes_closing_and_decided(tmp_path: Path, db: Da
         assert "#2 the direct push 1a2b3c4d to pip-tools-demo: no decision (no quorum" in out
 
 
+def _forge_outcome(url: str) -> None:
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE vote SET outcome = 'failed' WHERE number = 1"))
+    db.dispose()
+
+
 async def test_audit_verify_recounts_votes_and_names_a_forged_result(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = voting_config(tmp_path)
@@ -109,13 +117,10 @@ async def test_audit_verify_recounts_votes_and_names_a_forged_result(
         await s.at(61)
     db.dispose()
     assert load_config(path).database_url == config.database_url
-    assert main(["audit", "verify", "--config", str(path)]) == 0
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 0
     assert "votes OK: 1 closed vote(s) counted again from the log" in capsys.readouterr().out
-    db = Database(config.database_url)
-    with db.engine.begin() as conn:
-        conn.execute(text("UPDATE vote SET outcome = 'failed' WHERE number = 1"))
-    db.dispose()
-    assert main(["audit", "verify", "--config", str(path)]) == 1
+    await asyncio.to_thread(_forge_outcome, config.database_url)
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
     assert ("vote count WRONG: vote #1: the vote says failed, the log says passed"
             in capsys.readouterr().err)
 

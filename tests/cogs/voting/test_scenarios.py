@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlmodel import Session
+
 from governance.audit import verify
 from governance.db import Database
 from governance.votes.integrity import verify_votes
@@ -52,9 +54,10 @@ async def test_a_nomination_that_passes_makes_a_lead(tmp_path: Path, db: Databas
 
         out = await s.as_("dave", "/whoami")
         assert "Lead of: django-sample." in out
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert verify(session).ok
             assert verify_votes(session) == (1, [])
+        await db.run(transact)
 
 
 async def test_a_nomination_that_fails_on_quorum(tmp_path: Path, db: Database) -> None:
@@ -162,8 +165,9 @@ async def test_a_secret_ballot_is_revealed_only_at_the_close(tmp_path: Path,
         out = await s.at(61)
         assert "alice +1: yes; bob -1: too early; dave +1" in out
         assert "Failed (objected to with a reason by bob)" in out
-        with db.transaction() as session:
+        def transact(session: Session) -> None:
             assert verify_votes(session) == (1, [])
+        await db.run(transact)
 
 
 async def test_every_wrong_input_is_refused_with_its_reason(tmp_path: Path,
