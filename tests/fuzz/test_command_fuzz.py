@@ -175,6 +175,34 @@ def refusal_of(work: Callable[[], object]) -> UsageError | None:
     return None
 
 
+LIMITS = {
+    "int": ["9223372036854775808", "-9223372036854775809", "2147483648", "9" * 5000],
+    "duration": ["99999999999w", "9" * 400 + "s", "0.0000001s", "1" * 30 + "d"],
+    "login": ["a" * 40, "-", "@" * 300],
+    "target": ["zulip:" + "9" * 300, "discord:", "a" * 300],
+    "word": ["x" * 300, "\x00", ""],
+    "choice": ["x" * 300],
+    "text": ["y" * 5000, "\x00" * 10],
+}
+"""Values at and beyond each kind's limits."""
+
+
+def test_every_command_at_the_limits_of_its_parameters(live: Live) -> None:
+    for spec in live.roadie.registry:
+        for variant in range(4):
+            words, raw = list(spec.path), {}
+            for param in spec.params:
+                values = LIMITS[param.value_kind if param.kind != "flag" else "word"]
+                value = values[variant % len(values)]
+                raw[param.name] = value
+                if param.positional:
+                    words.append(f'"{value}"' if param.kind != "text" else value)
+                elif param.kind == "option":
+                    words += [f"--{param.name}", f'"{value}"']
+            refusal_of(lambda: live.roadie.registry.parse(" ".join(words)))
+            refusal_of(lambda: bind_values(spec, raw))
+
+
 @given(line=st.one_of(st.text(max_size=80), st.lists(TOKENS, max_size=8).map(" ".join)))
 @BUDGET
 def test_the_parser_answers_any_line(live: Live, line: str) -> None:
