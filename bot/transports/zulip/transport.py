@@ -387,7 +387,11 @@ class ZulipTransport:
 
     async def _render_reply(self, answer: Reply) -> str:
         assert self._hub is not None
-        mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
+        try:
+            mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
+        except Exception:  # an answer without pings beats no answer at all
+            log.exception("Zulip: could not look up whom an answer mentions")
+            mentions = {}
         return text.render_reply(answer, self._mention_login(mentions))
 
     async def _answer(self, request: dict[str, Any], where: str, answer: Reply) -> None:
