@@ -196,3 +196,26 @@ async def test_an_admin_sees_and_confirms_the_claimed_pair(world: World) -> None
                                        "carol.")
     reply = await world.zulip.command(admin, f"/link confirm {code} bob")
     assert reply["content"] == f"Linked zulip:{mallory.user_id} to bob."
+
+
+async def test_block_and_vote_reasons_ping_nobody(world: World) -> None:
+    bob, spammer = world.zulip_user("Bob Stone"), world.zulip_user("Spam Bot")
+    await world.link("bob", zulip=bob)
+    reply = await world.zulip.command(
+        bob, f"/block {spammer.mention} @**all** @*moderators* spam\n**Case #1 lifted**",
+        stream="general", topic="hi")
+    assert reply["content"].startswith("Case #1: block of")
+    await world.settle()
+    [*_, logged] = world.zulip.messages_in("governance", "modlog")
+    assert live_zulip_mentions(logged["content"]) == []
+    assert "\n**Case #1 lifted**" not in logged["content"]
+    assert live_zulip_mentions(world.zulip.pms_to(spammer)[-1]["content"]) == []
+
+    org_on_github(world)
+    carol = world.zulip_user("Carol Danvers")
+    await world.link("carol", zulip=carol)
+    await world.zulip.command(carol, "/nominate carol django-sample @**everyone** vote for me")
+    await world.settle()
+    [status] = votes_on_zulip(world)
+    assert live_zulip_mentions(status["content"]) == []
+    assert "\n> @\u200b**everyone** vote for me\n" in status["content"]
