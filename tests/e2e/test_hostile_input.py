@@ -111,7 +111,18 @@ async def test_choose_in_a_stream_casts_no_secret_ballot(make_world: MakeWorld) 
         said = await world.zulip.say(dave, "/choose 1", stream="general", topic="leads")
         reply = await world.zulip.reply_to(dave, said, stream="general", topic="leads")
         assert reply["type"] == "private"
-        assert "not counted" in reply["content"] or "nothing to choose" in reply["content"]
+        assert reply["content"].startswith("✋ There is nothing to choose from here.")
+        assert ballots_line(world) == "none yet"
+
+        # Under the status itself, after a restart (the outbox remembers what was offered):
+        # the choice runs, as a ballot given in public, and is refused.
+        await world.restart()
+        stream, topic = world.topics["feed"]
+        said = await world.zulip.say(dave, "/choose 1", stream=stream, topic=topic)
+        reply = await world.zulip.reply_to(dave, said, stream=stream, topic=topic)
+        assert reply["type"] == "private"
+        assert reply["content"].startswith("✋ Vote #1 is secret")
+        assert said in [m["id"] for m in world.zulip.deleted]
         assert ballots_line(world) == "none yet"
         assert not [m for m in world.zulip.messages_in("general", "leads")
                     if m["content"].startswith("Your")]
