@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.core.messages import Message
 from bot.core.usertext import LIVE_ZULIP_MENTION
+from bot.transports.zulip.text import stream_place
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import LINK_CODE, World
 from tests.e2e.test_voting_e2e import MINUTE_VOTES, line, org_on_github, votes_on_zulip
@@ -230,3 +232,16 @@ async def test_block_and_vote_reasons_ping_nobody(world: World) -> None:
     [status] = votes_on_zulip(world)
     assert live_zulip_mentions(status["content"]) == []
     assert "\n> @\u200b**everyone** vote for me\n" in status["content"]
+
+
+async def test_roadie_deletes_messages_on_both_platforms(world: World) -> None:
+    await world.post("admins", Message(title="to be withdrawn"))
+    [posted] = world.discord.messages_in(world.channels["admins"])
+    await world.discord_transport.delete(world.channels["admins"], posted["id"])
+    assert world.discord.messages_in(world.channels["admins"]) == []
+    assert [m["id"] for m in world.discord.deleted] == [posted["id"]]
+
+    ann = world.zulip_user("Ann Lee")
+    said = await world.zulip.say(ann, "a ballot in public", stream="general", topic="x")
+    await world.zulip_transport.delete(stream_place("general", "x"), str(said))
+    assert [m["id"] for m in world.zulip.deleted] == [said]
