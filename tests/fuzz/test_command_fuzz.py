@@ -29,7 +29,7 @@ BUDGET = settings(max_examples=200, deadline=None, derandomize=True, database=No
                   suppress_health_check=[HealthCheck.function_scoped_fixture,
                                          HealthCheck.too_slow])
 """A fixed budget, the same examples on every run (each command costs a few transactions)."""
-COMMANDS_BUDGET = settings(BUDGET, max_examples=150)
+COMMANDS_BUDGET = settings(BUDGET, max_examples=120)
 PEOPLE = ("stranger", "dave", "carol", "bob", "alice")
 """Anyone (unlinked), a member, a lead of django-sample, a moderator and an admin."""
 HOUSEKEEPING = {"lease", "job_tick"}

@@ -22,6 +22,8 @@ from bot.transports.discord import render as discord_render
 from bot.transports.zulip import text as zulip_text
 
 BUDGET = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+MESSAGES_BUDGET = settings(BUDGET, max_examples=100)
+"""Whole messages cost more to draw and render."""
 
 NASTY = st.sampled_from([
     "@**all**", "@**everyone**", "@**stream**", "@**channel**", "@**topic**", "@**Alice|12**",
@@ -56,7 +58,7 @@ def message(draw: st.DrawFn) -> Message:
 
 
 @given(message=message(), reply=piece())
-@BUDGET
+@MESSAGES_BUDGET
 def test_zulip_renders_no_mention_but_those_roadie_means(message: Message, reply: str) -> None:
     rendered = zulip_text.render(message, zulip_mention)
     meant = [zulip_mention(login) for login in message.mentions]
@@ -86,7 +88,7 @@ def test_github_mentions_only_what_roadie_wrote(text: str) -> None:
 
 
 @given(message=message())
-@BUDGET
+@MESSAGES_BUDGET
 def test_discord_allows_only_the_users_roadie_names(message: Message) -> None:
     ids = {"alice": "111", "bob": "222"}
     rendered = discord_render.notice(message, ids)
