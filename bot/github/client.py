@@ -163,8 +163,12 @@ class PyGithubPort:
 
     # --- issues -----------------------------------------------------------------------
 
+    def _full(self, repo: str) -> str:
+        """A repository of the org by its name, or any by its full name (`owner/name`)."""
+        return repo if "/" in repo else f"{self.org}/{repo}"
+
     def _repo(self, repo: str):  # type: ignore[no-untyped-def]
-        return self._gh.get_repo(f"{self.org}/{repo}")
+        return self._gh.get_repo(self._full(repo))
 
     async def create_issue(self, repo: str, title: str, body: str, *,
                            assignees: tuple[str, ...] = (),
@@ -198,7 +202,7 @@ class PyGithubPort:
                 ("body", None if body is None else for_github(body)),
                 ("title", None if title is None else for_github(title, inline=True)),
                 ("state", state)) if v is not None}
-            data = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
+            data = self._request("PATCH", f"/repos/{self._full(repo)}/issues/{number}",
                                     changes)
             return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
                                body=data.get("body") or "", state=data.get("state") or "",
@@ -209,13 +213,13 @@ class PyGithubPort:
 
     async def comment_issue(self, repo: str, number: int, body: str) -> None:
         await self._call(self._request, "POST",
-                         f"/repos/{self.org}/{repo}/issues/{number}/comments",
+                         f"/repos/{self._full(repo)}/issues/{number}/comments",
                          {"body": for_github(body)})
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:
             pulls = PaginatedList(PullRequest, self._gh.requester,
-                                  f"/repos/{self.org}/{repo}/commits/{sha}/pulls", None)
+                                  f"/repos/{self._full(repo)}/commits/{sha}/pulls", None)
             return [p.number for p in pulls if p.merged_at is not None]
 
         return await self._call(fetch)

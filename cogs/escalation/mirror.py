@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.cog import CogContext
-from bot.core.messages import Message
+from bot.core.messages import Message, shorten
 from bot.core.outbox import AFTER_COMMIT
 from bot.core.polling import Poller
 from bot.core.ports import PlatformError
@@ -34,8 +34,8 @@ EVENT_ACTIONS = {"acknowledged": tasks.COMMENT, "assigned": tasks.COMMENT,
 
 def issue_title(ticket: Ticket) -> str:
     urgent = "[urgent] " if ticket.urgent else ""
-    summary = ticket.summary if len(ticket.summary) <= 100 else ticket.summary[:99] + "…"
-    return f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: {UserText(summary)}"
+    prefix = f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: "
+    return prefix + UserText(shorten(ticket.summary, max(20, 120 - len(prefix))))
 
 
 def issue_body(ticket: Ticket) -> str:
