@@ -19,7 +19,7 @@ from bot.core.messages import Message, shorten
 from bot.core.outbox import AFTER_COMMIT
 from bot.core.polling import Poller
 from bot.core.ports import PlatformError
-from bot.core.usertext import UserText
+from bot.core.usertext import UserText, defuse_github
 from cogs.escalation.render import event_text, when
 from governance.escalations import mirror as tasks
 from governance.escalations.models import Ticket, TicketEvent
@@ -34,8 +34,8 @@ EVENT_ACTIONS = {"acknowledged": tasks.COMMENT, "assigned": tasks.COMMENT,
 
 def issue_title(ticket: Ticket) -> str:
     urgent = "[urgent] " if ticket.urgent else ""
-    prefix = f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: "
-    return prefix + UserText(shorten(ticket.summary, max(20, 120 - len(prefix))))
+    summary = defuse_github(ticket.summary)
+    return shorten(f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: {summary}", 120)
 
 
 def issue_body(ticket: Ticket) -> str:
