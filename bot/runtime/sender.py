@@ -172,9 +172,10 @@ class OutboxSender:
                 return
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
+            replacement = None
             if row.edit_of and original is not None:
-                await port.edit(place, original[1], message, mentions=mentions)
-                remote_id = original[1]
+                replacement = await port.edit(place, original[1], message, mentions=mentions)
+                remote_id = replacement or original[1]
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
@@ -184,9 +185,14 @@ class OutboxSender:
             log.exception("outbox row %s: %s failed", row_id, row.platform)
             await self._failed(row, PlatformError(row.platform, repr(error)), windows)
             return
-        sent_at = self._clock.now()
-        await self._db.run(lambda session: rows.mark_sent(session, row_id, remote_id=remote_id,
-                                                          now=sent_at))
+        sent_at, edit_of = self._clock.now(), row.edit_of
+
+        def mark_sent(session: Session) -> None:
+            rows.mark_sent(session, row_id, remote_id=remote_id, now=sent_at)
+            if replacement is not None and edit_of:
+                rows.repoint(session, row.platform, edit_of, remote_id=replacement)
+
+        await self._db.run(mark_sent)
         self._metrics.sent.labels(row.platform, "sent").inc()
 
     async def _failed(self, row: OutboxMessage, error: PlatformError,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -16,9 +18,12 @@ PING_TIMEOUT = 0.05
 (another process holding SQLite's write lock, an unreachable server), saying "busy" or
 "unavailable"."""
 
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
 
 def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | None,
-              webhook_path: str, max_body: int, status: dict[str, object]) -> web.Application:
+              webhook_path: str, max_body: int, status: dict[str, object],
+              readiness: ReadinessCheck | None = None) -> web.Application:
     # Headroom over max_body, so that the receiver itself answers 413 and counts it.
     app = web.Application(client_max_size=max_body + 1)
 
@@ -32,7 +37,15 @@ def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | Non
         data = await asyncio.to_thread(metrics.render)
         return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    async def readyz(_request: web.Request) -> web.Response:
+        if readiness is None:
+            return await healthz(_request)
+        ready, checks = await readiness()
+        body = {"status": "ready" if ready else "not ready", **checks, **status}
+        return web.json_response(body, status=200 if ready else 503)
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     if receiver is not None:
         app.router.add_post(webhook_path, receiver.handle)

@@ -124,3 +124,47 @@ async def test_a_link_is_proven_by_a_signed_comment(tmp_path: Path, sqlite_db: D
     assert profile.login == "frank"
     assert (profile.role.label == "member") is member
     assert "[@frank] **Your chat account is linked**" in console.text
+
+
+async def test_metrics_always_carry_outbox_depth_process_and_build(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    from bot import roadie_version
+
+    console = Console()
+    async with running(make_config(tmp_path), db=sqlite_db,
+                       transports=[console.transport]) as roadie, \
+            aiohttp.ClientSession() as http, http.get(base(roadie) + "/metrics") as response:
+        text = await response.text()
+    assert 'roadie_outbox_depth{platform="console",status="pending"} 0.0' in text
+    assert 'roadie_outbox_depth{platform="console",status="failed"} 0.0' in text
+    assert "process_resident_memory_bytes " in text
+    assert "process_start_time_seconds " in text
+    assert 'roadie_build_info{python="' in text
+    assert f'version="{roadie_version()}"' in text
+
+
+async def test_readyz_is_ready_with_the_database_and_no_platform_down(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    console = Console()
+    async with running(make_config(tmp_path), db=sqlite_db,
+                       transports=[console.transport]) as roadie, \
+            aiohttp.ClientSession() as http, http.get(base(roadie) + "/readyz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "ok"
+    assert body["console"] == "connected"
+
+
+async def test_readyz_says_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    roadie = Roadie(config, db=db, transports=[], use_config_github=False)
+    assert roadie.server is not None
+    await roadie.server.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(base(roadie) + "/readyz") as resp:
+            assert resp.status == 503
+            assert (await resp.json())["database"] in ("unavailable", "busy")
+    finally:
+        await roadie.server.stop()

@@ -102,6 +102,12 @@ OPERATIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("get", "/orgs/{org}/hooks"),
         ("get", "/orgs/{org}/hooks/{hook_id}/deliveries"),
         ("post", "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"),
+        ("get", "/app"),
+        ("get", "/app/hook/config"),
+        ("get", "/app/installations"),
+        ("get", "/app/installations/{installation_id}"),
+        ("get", "/orgs/{org}/installation"),
+        ("post", "/app/installations/{installation_id}/access_tokens"),
     ]),
 }
 

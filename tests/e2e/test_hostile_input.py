@@ -243,5 +243,5 @@ async def test_roadie_deletes_messages_on_both_platforms(world: World) -> None:
 
     ann = world.zulip_user("Ann Lee")
     said = await world.zulip.say(ann, "a ballot in public", stream="general", topic="x")
-    await world.zulip_transport.delete(stream_place("general", "x"), str(said))
+    await world.zulip_transport.delete(stream_place("general", "x", 60), str(said))
     assert [m["id"] for m in world.zulip.deleted] == [said]

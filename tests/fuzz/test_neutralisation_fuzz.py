@@ -22,6 +22,7 @@ from bot.transports.discord import render as discord_render
 from bot.transports.zulip import text as zulip_text
 
 BUDGET = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+ZULIP_LIMIT = 10_000
 MESSAGES_BUDGET = settings(BUDGET, max_examples=100)
 """Whole messages cost more to draw and render."""
 
@@ -60,10 +61,10 @@ def message(draw: st.DrawFn) -> Message:
 @given(message=message(), reply=piece())
 @MESSAGES_BUDGET
 def test_zulip_renders_no_mention_but_those_roadie_means(message: Message, reply: str) -> None:
-    rendered = zulip_text.render(message, zulip_mention)
+    rendered = zulip_text.render(message, zulip_mention, limit=ZULIP_LIMIT)
     meant = [zulip_mention(login) for login in message.mentions]
     assert LIVE_ZULIP_MENTION.findall(rendered) == meant
-    answer = zulip_text.render_reply(Reply(text=reply), zulip_mention)
+    answer = zulip_text.render_reply(Reply(text=reply), zulip_mention, limit=ZULIP_LIMIT)
     assert LIVE_ZULIP_MENTION.findall(answer) == []
 
 
@@ -71,7 +72,8 @@ def test_zulip_renders_no_mention_but_those_roadie_means(message: Message, reply
 @BUDGET
 def test_no_line_of_peoples_text_passes_for_roadies(text: str, own: str) -> None:
     title = own.replace("\n", " ").strip() or "Notice"
-    for rendered in (zulip_text.render(Message(title=title, body=UserText(text)), str),
+    for rendered in (zulip_text.render(Message(title=title, body=UserText(text)), str,
+                                       limit=ZULIP_LIMIT),
                      for_plain(f"**{title}**\n{UserText(text)}"),
                      for_github(f"**{title}**\n{UserText(text)}")):
         head, *rest = rendered.split("\n")
