@@ -134,6 +134,7 @@ class RecordingChat:
         self.sent: list[Sent] = []
         self.bans: list[tuple[str, str, int]] = []
         self.unbans: list[tuple[str, str]] = []
+        self.deleted: list[tuple[str, str]] = []
         self.members: dict[str, ChatMember] = {}
         self._failures: list[tuple[PlatformError, tuple[str, ...]]] = []
         self.send_times: list[float] = []
@@ -180,6 +181,10 @@ class RecordingChat:
     async def unban(self, user_id: str, *, reason: str) -> None:
         self._maybe_fail("unban")
         self.unbans.append((user_id, reason))
+
+    async def delete(self, place: str, remote_id: str) -> None:
+        self._maybe_fail("delete")
+        self.deleted.append((place, remote_id))
 
     async def lookup_member(self, user_id: str) -> ChatMember | None:
         return self.members.get(user_id)

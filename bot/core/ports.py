@@ -82,6 +82,10 @@ class ChatPort(Protocol):
 
     async def lookup_member(self, user_id: str) -> ChatMember | None: ...
 
+    async def delete(self, place: str, remote_id: str) -> None:
+        """Delete a message (anyone's, where Roadie has the right); PlatformError if not."""
+        ...
+
 
 @dataclass(frozen=True)
 class GitHubUser:

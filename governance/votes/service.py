@@ -522,30 +522,19 @@ def due_to_close(session: Session, *, now: datetime) -> list[int]:
                              .order_by(col(Vote.closes_at))).all())  # type: ignore[arg-type]
 
 
-def early_close_due(session: Session, number: int, key: AuditKey | None = None) -> bool:
+def early_close_due(session: Session, number: int) -> bool:
     """Every voter has voted and nobody could change the outcome now, with no concern open.
-    The seals of a secret vote are opened for this in memory only, and only once everyone
-    has voted."""
+
+    Never for a secret vote: closing early would tell everyone that the ballots agree."""
     vote = find_vote(session, number)
     if vote is None or vote.state != OPEN or open_concerns(session, number):
         return False
+    rules = Rules.from_data(vote.rules_data())
+    if rules.secret:
+        return False
     if sum(standing(session, vote, latest=0).binding.values()) < len(vote.voters()):
         return False
-    rules = Rules.from_data(vote.rules_data())
-    ballots = ballots_of(session, number)
-    if rules.secret:
-        if key is None:
-            return False
-        try:
-            ballots = [_in_clear(b, open_sealed(key, b)) for b in ballots]
-        except SealError:
-            return False  # the close reports it
-    return settled(rules, casts(ballots), vote.voters())
-
-
-def _in_clear(ballot: Ballot, opened: Opened) -> Ballot:
-    return Ballot(**{**ballot.model_dump(), "choice": opened.choice, "reason": opened.reason,
-                     "salt": opened.salt, "sealed": ""})
+    return settled(rules, casts(ballots_of(session, number)), vote.voters())
 
 
 @dataclass(frozen=True)

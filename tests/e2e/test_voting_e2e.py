@@ -78,7 +78,7 @@ async def test_a_nomination_voted_with_buttons_on_discord(make_world: MakeWorld)
         await world.settle()
         [status] = votes_on_discord(world)
         assert text_of(status) == (
-            "Vote #1: carol as lead of django-sample\nI would like to lead it\n"
+            "Vote #1: carol as lead of django-sample\n> I would like to lead it\n"
             "Proposed by\ncarol\n"
             "Rules\nconsensus (no reasoned objection), quorum 2 binding ballots\n"
             "Electorate\n4 binding voters (the org)\nBallots\nnone yet\n"
@@ -181,7 +181,7 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
         await world.settle()
         [status] = votes_on_zulip(world)
         assert status["content"] == (
-            "**Vote #1: carol as lead of django-sample**\nI would like to lead it\n"
+            "**Vote #1: carol as lead of django-sample**\n> I would like to lead it\n\n"
             "- **Proposed by**: carol\n"
             "- **Rules**: consensus (no reasoned objection), quorum 2 binding ballots, "
             "secret ballots until the close\n"
@@ -197,9 +197,18 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
         assert "There is nothing to choose from here." in reply["content"]
         edits = f"/api/v1/messages/{status['id']}"
 
-        # In a stream, by mentioning Roadie: the answer goes to the voter alone.
-        reply = await world.zulip.command(dave, "@**Roadie** vote 1 +1 knows the code best",
-                                          stream="general", topic="leads")
+        # In a stream, even by mentioning Roadie: refused in private, and the ballot deleted.
+        said = await world.zulip.say(dave, "@**Roadie** vote 1 +1 knows the code best",
+                                     stream="general", topic="leads")
+        reply = await world.zulip.reply_to(dave, said, stream="general", topic="leads")
+        assert reply["type"] == "private"
+        assert reply["content"].startswith("✋ Vote #1 is secret, and others can see this "
+                                           "ballot here, so it was not counted.")
+        assert [m["id"] for m in world.zulip.deleted] == [said]
+        assert line(status["content"], "Ballots") == "none yet"
+
+        # In a direct message: the answer goes to the voter alone.
+        reply = await world.zulip.command(dave, "vote 1 +1 knows the code best")
         assert reply["type"] == "private"
         assert reply["content"] == (
             "Your binding ballot on vote #1 is +1. How you voted stays secret until the "
@@ -304,7 +313,7 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         [status] = votes_on_discord(world)
         assert text_of(status).startswith(
             f"Vote #1: the direct push {sha[:10]} to django-sample\n"
-            "Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
+            "> Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
             "Rules\nmajority (more ballots for one option than for any other), quorum 2 "
             "binding ballots\n")
         assert labels(status) == ["Revert", "Keep", "Keep, with a follow-up review", "Abstain"]
@@ -327,7 +336,7 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         [ticket] = world.discord.messages_in(world.channels["admins"])
         assert text_of(ticket).startswith(
             f"cc <@{alice.id}>\nEscalation #1: permissions for django-sample\n"
-            f"Vote #1 decided to revert the direct push {sha[:12]} to django-sample: Revert.")
+            f"> Vote #1 decided to revert the direct push {sha[:12]} to django-sample: Revert.")
         await world.settle()
         assert text_of(world.discord.dms_to(carol)[-1]).startswith(
             "Escalation #1 was opened for you")  # carol opened the dispute

@@ -208,6 +208,7 @@ class FakeDiscord(FakeService):
         self.users: dict[str, DiscordUser] = {}
         self.members: dict[str, dict[str, Any]] = {}
         self.messages: list[dict[str, Any]] = []
+        self.deleted: list[dict[str, Any]] = []
         self.bans: dict[str, dict[str, Any]] = {}
         self.ban_log: list[tuple[str, str, dict[str, Any]]] = []
         self.dm_channels: dict[str, str] = {}
@@ -399,6 +400,7 @@ class FakeDiscord(FakeService):
         r.add_route("*", a + "/applications/{app}/guilds/{guild}/commands", self._sync)
         r.add_post(a + "/channels/{channel}/messages", self._post_message)
         r.add_patch(a + "/channels/{channel}/messages/{message}", self._edit_message)
+        r.add_delete(a + "/channels/{channel}/messages/{message}", self._delete_message)
         r.add_get(a + "/channels/{channel}", self._channel)
         r.add_post(a + "/users/@me/channels", self._open_dm)
         r.add_get(a + "/users/{user}", self._user)
@@ -540,6 +542,15 @@ class FakeDiscord(FakeService):
             if key in body:
                 found[key] = changed[key]
         return self._ok(self._visible(found))
+
+    async def _delete_message(self, request: web.Request) -> web.Response:
+        found = next((m for m in self.messages if m["id"] == request.match_info["message"]
+                      and m["channel_id"] == request.match_info["channel"]), None)
+        if found is None:
+            return self._error(404, "Unknown Message", 10008)
+        self.messages.remove(found)
+        self.deleted.append(found)
+        return web.Response(status=204)
 
     async def _channel(self, request: web.Request) -> web.Response:
         channel = self.channels.get(request.match_info["channel"])

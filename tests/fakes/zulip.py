@@ -194,6 +194,12 @@ class FakeZulip(FakeService):
         await self._published(message)
         return int(message["id"])
 
+    async def group_pm(self, user: ZulipUser, others: list[ZulipUser], content: str) -> int:
+        """`user` sends a direct message to the bot and `others` (a group conversation)."""
+        message = self._store(user, content, to=[self.bot, *others])
+        await self._published(message)
+        return int(message["id"])
+
     async def react(self, user: ZulipUser, message_id: int, emoji_name: str) -> None:
         await self._push({"type": "reaction", "op": "add", "user_id": user.user_id,
                           "user": {"user_id": user.user_id, "email": user.email,

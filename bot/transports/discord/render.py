@@ -11,6 +11,7 @@ from typing import Any
 import discord
 
 from bot.core.messages import Choice, Message, Reply
+from bot.core.usertext import for_plain
 from bot.transports.common import choice_digest, clip
 
 TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE = 256, 4096, 25, 256, 1024
@@ -44,15 +45,16 @@ def fit_embed(message: Message, extra: str = "") -> discord.Embed:
 
     `extra` is appended to the description (choices that did not fit as buttons).
     """
-    title = clip(message.title, TITLE)
-    description = "\n".join(p for p in (message.body, extra) if p)
+    title = clip(for_plain(message.title, inline=True), TITLE)
+    description = "\n".join(p for p in (for_plain(message.body), for_plain(extra)) if p)
     if message.url and not title:
         description = "\n".join(p for p in (description, message.url) if p)
     description = clip(description, DESCRIPTION)
-    fields = [(clip(f.name, FIELD_NAME) or BLANK, clip(f.value, FIELD_VALUE) or BLANK, f.inline)
+    fields = [(clip(for_plain(f.name, inline=True), FIELD_NAME) or BLANK,
+               clip(for_plain(f.value), FIELD_VALUE) or BLANK, f.inline)
               for f in message.fields[:FIELDS]]
     hidden = len(message.fields) - len(fields)
-    footer = message.footer
+    footer = for_plain(message.footer, inline=True)
     excess = _size(title, description, fields, footer) - EMBED_TOTAL
     if excess > 0:
         keep = max(len(description) - excess, min(len(description), KEEP_OF_DESCRIPTION))
@@ -151,7 +153,8 @@ def choices_view(choices: tuple[Choice, ...]) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for index, choice in enumerate(buttons):
-        label = clip(choice.label, BUTTON_LABEL) or clip(choice.command, BUTTON_LABEL)
+        label = (clip(for_plain(choice.label, inline=True), BUTTON_LABEL)
+                 or clip(choice.command, BUTTON_LABEL))
         view.add_item(ChoiceButton(custom_id_for(choice.command), label=label,
                                    style=STYLES.get(choice.style, discord.ButtonStyle.secondary),
                                    row=index // ROW_WIDTH))
@@ -216,7 +219,7 @@ def notice(message: Message, mentions: Mapping[str, str]) -> Rendered:
 
 def reply(answer: Reply, mentions: Mapping[str, str]) -> Rendered:
     """A command's answer: its text as content (or as an embed when it is too long)."""
-    text = answer.text
+    text = for_plain(answer.text)
     if answer.message is None:
         if len(text) <= CONTENT:
             return Rendered(content=text or "Done.")

@@ -160,6 +160,13 @@ class DiscordTransport:
         except NETWORK_ERRORS as error:
             raise platform_error(error) from error
 
+    async def delete(self, place: str, remote_id: str) -> None:
+        try:
+            channel = await self._messageable(place)
+            await channel.get_partial_message(int(remote_id)).delete()
+        except NETWORK_ERRORS as error:
+            raise platform_error(error) from error
+
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
         days = max(0, min(delete_message_days, MAX_BAN_DELETE_DAYS))
         try:
@@ -304,8 +311,9 @@ class DiscordTransport:
 
     def _speaker(self, interaction: discord.Interaction) -> Speaker:
         user = interaction.user
+        # An interaction is seen by its user alone unless Roadie answers it publicly.
         return Speaker(PLATFORM, str(user.id), user.display_name,
-                       str(interaction.channel_id or ""))
+                       str(interaction.channel_id or ""), private=True)
 
     async def _run_command(self, interaction: discord.Interaction, path: tuple[str, ...],
                            raw: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.core.messages import Choice, Message, Reply, render_text
 from bot.core.outbox import DIRECT_PREFIX
+from bot.core.usertext import for_zulip, strip_marks
 from bot.transports.common import clip
 
 MENTION = re.compile(r"@_?\*\*(?P<name>[^*|]+?)(?:\|(?P<id>\d+))?\*\*")
@@ -61,7 +62,7 @@ class RealmRules:
 def stream_place(stream: str, topic: str, topic_limit: int) -> str:
     """A place in a stream: `stream` and `topic` (clipped to the realm's limit), which
     neither may contain a newline."""
-    return f"{stream}{SEPARATOR}{clip(topic, topic_limit)}"
+    return f"{stream}{SEPARATOR}{clip(strip_marks(topic), topic_limit)}"
 
 
 def split_place(place: str) -> tuple[str, str]:
@@ -136,16 +137,16 @@ def offers_reactions(message: Message) -> bool:
 
 def render(message: Message, mention: Callable[[str], str], *, limit: int,
            reactions: bool = False) -> str:
-    text = render_text(message, mention=mention, choice_hint=False)
+    text = render_text(message, mention=mention, choice_hint=False, quote=for_zulip)
     if message.choices:
-        block = choices_block(message.choices, reactions=reactions,
-                              private=message.private_choices)
+        block = for_zulip(choices_block(message.choices, reactions=reactions,
+                                        private=message.private_choices))
         text = f"{text}\n{block}".strip()
     return clip(text or "(empty message)", limit)  # Zulip refuses empty messages
 
 
 def render_reply(answer: Reply, mention: Callable[[str], str], *, limit: int) -> str:
-    parts = [answer.text] if answer.text else []
+    parts = [for_zulip(answer.text)] if answer.text else []
     if answer.message is not None:
         parts.append(render(answer.message, mention, limit=limit))
     return clip("\n".join(parts) or "Done.", limit)

@@ -172,6 +172,10 @@ class ZulipTransport:
             await self._api.call("reactivate_user_by_id", uid)
         log.info("Zulip: reactivated user %s: %s", uid, reason)
 
+    async def delete(self, place: str, remote_id: str) -> None:
+        """Delete a message; Zulip lets an administrator bot delete anyone's."""
+        await self._api.call("delete_message", int(remote_id))
+
     async def lookup_member(self, user_id: str) -> ChatMember | None:
         try:
             user = (await self._api.call("get_user_by_id", self._user_id(user_id)))["user"]
@@ -201,7 +205,8 @@ class ZulipTransport:
         if not 1 <= number <= len(choices):
             raise Refusal(f"There is no option {number} here.",
                           f"Pick a number from 1 to {len(choices)}.")
-        speaker = Speaker(call.platform, call.user_id, call.display_name, call.place)
+        speaker = Speaker(call.platform, call.user_id, call.display_name, call.place,
+                          private=call.private)
         return await self._hub.run_text(speaker, choices[number - 1].command)
 
     async def start(self, hub: Hub) -> None:
@@ -327,9 +332,11 @@ class ZulipTransport:
         assert self._hub is not None
         sender = int(message["sender_id"])
         speaker = Speaker(PLATFORM, str(sender), message.get("sender_full_name", ""),
-                          self._place_of(message))
+                          self._place_of(message), private=self._only_with_roadie(message))
         names = {u.get("full_name", "").lower(): uid for uid, u in self._users.items()}
         answer = await self._hub.run_text(speaker, text.rewrite_mentions(line, names))
+        if answer.withdraw and not speaker.private:
+            await self._withdraw(message)
         if message.get("type") == "stream" and not answer.private:
             where = self._stream_place(message["display_recipient"], message["subject"])
             request = self._request(where, await self._render_reply(answer))
@@ -357,8 +364,9 @@ class ZulipTransport:
             return
         where = DIRECT_PREFIX + str(user_id)
         display = self._users.get(user_id, {}).get("full_name", str(user_id))
-        answer = await self._hub.run_text(Speaker(PLATFORM, str(user_id), display, where),
-                                          choices[index].command)
+        # Everyone sees a reaction: whatever it chooses is chosen in public.
+        answer = await self._hub.run_text(Speaker(PLATFORM, str(user_id), display, where,
+                                                  private=False), choices[index].command)
         await self._answer(self._request(where, await self._render_reply(answer)), where, answer)
 
     def _on_new_user(self, person: dict[str, Any]) -> None:
@@ -393,6 +401,22 @@ class ZulipTransport:
             raise PlatformError(PLATFORM, f"{user_id!r} is not a Zulip user id", permanent=True)
         return int(user_id)
 
+    def _only_with_roadie(self, message: dict[str, Any]) -> bool:
+        """A direct message between the sender and Roadie alone (not a stream, not a group)."""
+        if message.get("type") == "stream":
+            return False
+        others = {int(r["id"]) for r in message.get("display_recipient", [])} - {
+            self.user_id, int(message["sender_id"])}
+        return not others
+
+    async def _withdraw(self, message: dict[str, Any]) -> None:
+        """Delete a message that showed others what must stay private (a secret ballot)."""
+        try:
+            await self.delete(self._place_of(message), str(message["id"]))
+        except PlatformError as error:
+            log.warning("Zulip: could not delete message %s, which showed a secret ballot: %s",
+                        message["id"], error)
+
     def _place_of(self, message: dict[str, Any]) -> str:
         if message.get("type") == "stream":
             return self._stream_place(message["display_recipient"], message["subject"])
@@ -414,7 +438,11 @@ class ZulipTransport:
 
     async def _render_reply(self, answer: Reply) -> str:
         assert self._hub is not None
-        mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
+        try:
+            mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
+        except Exception:  # an answer without pings beats no answer at all
+            log.exception("Zulip: could not look up whom an answer mentions")
+            mentions = {}
         return text.render_reply(answer, self._mention_login(mentions), limit=self.rules.content)
 
     async def _answer(self, request: dict[str, Any], where: str, answer: Reply) -> None:
@@ -431,7 +459,7 @@ class ZulipTransport:
                     return
                 await asyncio.sleep(wait)
         if answer.message is not None:
-            self._offered.remember(int(result["id"]), where, answer.message.choices)
+            self._offered.remember(int(result["id"]), where, self._choosable(answer.message))
 
     async def _react(self, message_id: int, count: int) -> None:
         """Offer the digits as reactions; a failure here must not fail the sent message."""
