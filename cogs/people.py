@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -11,6 +12,8 @@ from bot.core.cog import Cog, every, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
+from bot.core.moments import relative, when
+from bot.core.usertext import UserText
 from cogs.onboarding.threads import lead_appointed
 from governance.audit import Actor
 from governance.durations import format_duration
@@ -32,21 +35,32 @@ class PeopleCog(Cog):
     @command("link start", "Link your chat account to your GitHub login",
              Arg("login", "your GitHub login", kind="login"), group_default=True)
     async def link(self, call: Invocation, login: str) -> Reply:
+        if login.lower() == self.ctx.bot_login.lower():
+            raise Refusal(f"{login} is Roadie's own GitHub account: no chat account links to it.",
+                          "Run `/link <github-login>` with your own login.")
         code = await self.ctx.db.run(lambda session: people.start_link(
             session, platform=call.platform, user_id=call.user_id, display_name=call.display_name,
             login=login, now=call.now, ttl=self.settings.link_code_ttl))
         return Reply(private=True, text=(
             f"To prove that you are {login} on GitHub, comment `{code.code}` on any issue or "
-            f"pull request in the {self.ctx.org} org as {login}, or ask an admin to run "
-            f"`/link confirm {code.code}`. The code works once, for "
-            f"{format_duration(self.settings.link_code_ttl)}."))
+            f"pull request in the {self.ctx.org} org as {login} (in your own words, not in a "
+            f"quote), or ask an admin to run `/link confirm {code.code} {login}`. The code "
+            f"works once, until {when(code.expires_at)} "
+            f"({format_duration(self.settings.link_code_ttl)} from now)."))
 
     @command("link confirm", "Confirm someone's link with the code they were given",
-             Arg("code", "the code from their `/link`"), role=Role.ADMIN)
-    async def confirm(self, call: Invocation, code: str) -> str:
+             Arg("code", "the code from their `/link`"),
+             Arg("login", "the GitHub login the code claims, once you have checked it",
+                 kind="login", optional=True), role=Role.ADMIN)
+    async def confirm(self, call: Invocation, code: str, login: str | None) -> str | Reply:
+        if login is None:
+            return await self.ctx.db.run(lambda session: self._claimed_pair(session, code,
+                                                                            call.now))
+        claimed = login
+
         def transact(session: Session) -> Any:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
-                                                    now=call.now)
+                                                    login=claimed, now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
             self.ctx.outbox.post_to_person(session, person.login or "", Message(
                 title="Your chat account is linked",
@@ -55,6 +69,18 @@ class PeopleCog(Cog):
             return identity, person
         identity, person = await self.ctx.db.run(transact)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
+
+    @staticmethod
+    def _claimed_pair(session: Session, code: str, now: datetime) -> Reply:
+        """What a code claims, for the admin to check before confirming that very pair."""
+        row = people.pending_link(session, code=code, now=now)
+        shown = people.touch_identity(session, row.platform, row.user_id, "", now).display_name
+        account = f"{row.platform}:{row.user_id}" + (f" ({UserText(shown)})" if shown else "")
+        return Reply(private=True, text=(
+            f"The code {row.code} was given to the chat account {account}, which claims to be "
+            f"{row.login} on GitHub. Nothing is linked yet. If you know that this account is "
+            f"{row.login}, run `/link confirm {row.code} {row.login}`. The code expires "
+            f"{when(row.expires_at)} ({relative(row.expires_at, now)})."))
 
     @command("unlink", "Unlink a chat account from its GitHub login (yours, or any as admin)",
              Arg("target", "the chat account, as a mention (admins only)", kind="target",
@@ -113,7 +139,8 @@ class PeopleCog(Cog):
                               project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
-                body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+                body=f"Granted by {call.profile.login}."
+                     + (f" Reason: {UserText(reason)}" * bool(reason))))
             if granted == Role.LEAD and project:
                 return lead_appointed(self.ctx, session, project=project, lead=login,
                                       by=call.profile.login or "")
@@ -136,7 +163,8 @@ class PeopleCog(Cog):
                                project=project, now=call.now, reason=reason)
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is no longer {role}" + (f" of {project}" if project else ""),
-                body=f"Revoked by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
+                body=f"Revoked by {call.profile.login}."
+                     + (f" Reason: {UserText(reason)}" * bool(reason))))
         await self.ctx.db.run(transact)
         return f"{login} is no longer {role}" + (f" of {project}." if project else ".")
 
@@ -160,7 +188,9 @@ class PeopleCog(Cog):
         if event.action != "created":
             return False
         body, commenter = event.text("comment", "body"), event.text("comment", "user", "login")
-        if not commenter or people.CODE_PATTERN.search(body) is None:
+        if not commenter or self._written_by_a_bot(event, commenter):
+            return False  # Roadie's own comments carry other people's text (the mirror)
+        if people.CODE_PATTERN.search(people.own_text(body)) is None:
             return False
         member = await self._org_member(commenter)
         def confirm(session: Session) -> bool:
@@ -177,6 +207,10 @@ class PeopleCog(Cog):
             return True
 
         return await self.ctx.db.run(confirm)
+
+    def _written_by_a_bot(self, event: GitHubEvent, login: str) -> bool:
+        return (login.lower() == self.ctx.bot_login.lower() or login.lower().endswith("[bot]")
+                or event.text("comment", "user", "type") == "Bot")
 
     @on_github("organization")
     async def org_membership(self, event: GitHubEvent) -> bool:

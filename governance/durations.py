@@ -5,21 +5,31 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from governance.errors import Refusal
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
 
 DURATION_HINT = "a duration such as 30s, 15m, 72h, 7d or 1d12h"
+MAX_DURATION = timedelta(weeks=520)
+"""Ten years: longer than anything Roadie schedules, short enough that a moment that far from
+now is still a date every database stores."""
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a duration; raise ValueError naming the accepted form when it is not one."""
+    """Parse a duration; raise ValueError naming the accepted form when it is not one, and a
+    Refusal when it is longer than MAX_DURATION."""
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned or not _WHOLE.fullmatch(cleaned):
         raise ValueError(f"{text!r} is not {DURATION_HINT}")
     seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a positive duration; write {DURATION_HINT}")
+    if seconds > MAX_DURATION.total_seconds():
+        raise Refusal(f"{text.strip()[:40]!r} is longer than the longest duration Roadie "
+                      f"accepts, {format_duration(MAX_DURATION)} (ten years).",
+                      f"Write {DURATION_HINT}.")
     return timedelta(seconds=seconds)
 
 

@@ -91,6 +91,16 @@ def write_config(directory: Path, overrides: dict[str, Any] | None = None, *,
     return path
 
 
+def audit_key_file(directory: Path) -> str:
+    """A fresh audit key in a file of `directory` (signs checkpoints, seals secret ballots)."""
+    from governance.audit.keys import AuditKey
+
+    path = directory / "audit.key"
+    if not path.exists():
+        path.write_text(AuditKey.generate().text() + "\n")
+    return str(path)
+
+
 def make_config(directory: Path, overrides: dict[str, Any] | None = None, *,
                 database: str = "roadie.db") -> RoadieConfig:
     return load_config(write_config(directory, overrides, database=database))
@@ -124,6 +134,7 @@ class RecordingChat:
         self.sent: list[Sent] = []
         self.bans: list[tuple[str, str, int]] = []
         self.unbans: list[tuple[str, str]] = []
+        self.deleted: list[tuple[str, str]] = []
         self.members: dict[str, ChatMember] = {}
         self._failures: list[tuple[PlatformError, tuple[str, ...]]] = []
         self.send_times: list[float] = []
@@ -170,6 +181,10 @@ class RecordingChat:
     async def unban(self, user_id: str, *, reason: str) -> None:
         self._maybe_fail("unban")
         self.unbans.append((user_id, reason))
+
+    async def delete(self, place: str, remote_id: str) -> None:
+        self._maybe_fail("delete")
+        self.deleted.append((place, remote_id))
 
     async def lookup_member(self, user_id: str) -> ChatMember | None:
         return self.members.get(user_id)

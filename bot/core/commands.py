@@ -9,6 +9,11 @@ with `bind_values`. Parameter kinds:
 - `text`: the rest of the line (quotes optional), always last;
 - `flag`: `--name`, a boolean; `option`: `--name value` (typed by `of`); an option of
   `text` takes every word up to the next option or the end (`--reason it was spam`).
+
+Every value is bounded before any role check or database work: a word holds at most
+MAX_WORD characters, a text at most its `max_length` (MAX_TEXT unless declared), a whole
+number lies within its `bounds` (a 32-bit database column holds every default one), and a
+duration is at most governance.durations.MAX_DURATION.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ ValueKind = Literal["word", "int", "duration", "login", "target", "choice", "tex
 NAME = re.compile(r"[a-z0-9][-_a-z0-9]{0,31}")
 MAX_DESCRIPTION = 100
 MAX_PARAMS = 25
+MAX_LINE = 10_000
+"""The longest command line read at all (Zulip's longest message)."""
+MAX_WORD = 200
+MAX_TEXT = 4000
+INT_BOUNDS = (0, 2**31 - 1)
+"""Whole numbers name tickets, votes, cases and options: none is negative, and every one fits
+the smallest integer column of both database engines."""
+_WHOLE_NUMBER = re.compile(r"#?([-+]?[0-9]+)")
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,14 @@ class Param:
     choices: tuple[str, ...] = ()
     of: ValueKind = "word"
     autocomplete: str = ""
+    max_length: int = 0
+    """The most characters a value may have; 0 means MAX_TEXT for a text, MAX_WORD else."""
+    bounds: tuple[int, int] = INT_BOUNDS
+    """The least and the most a whole number may be."""
+
+    @property
+    def longest(self) -> int:
+        return self.max_length or (MAX_TEXT if self.kind == "text" else MAX_WORD)
 
     @property
     def positional(self) -> bool:
@@ -64,15 +85,18 @@ class Param:
 
 
 def Arg(name: str, help: str, *, kind: ValueKind = "word", optional: bool = False,
-        default: Any = None, choices: Iterable[str] = (), autocomplete: str = "") -> Param:
+        default: Any = None, choices: Iterable[str] = (), autocomplete: str = "",
+        bounds: tuple[int, int] = INT_BOUNDS) -> Param:
     """A positional parameter of one token."""
     kind = "choice" if choices and kind == "word" else kind
-    return Param(name, help, kind, not optional, default, tuple(choices), "word", autocomplete)
+    return Param(name, help, kind, not optional, default, tuple(choices), "word", autocomplete,
+                 bounds=bounds)
 
 
-def Text(name: str, help: str, *, optional: bool = False, default: str = "") -> Param:
+def Text(name: str, help: str, *, optional: bool = False, default: str = "",
+         max_length: int = MAX_TEXT) -> Param:
     """The rest of the line."""
-    return Param(name, help, "text", not optional, default)
+    return Param(name, help, "text", not optional, default, max_length=max_length)
 
 
 def Flag(name: str, help: str) -> Param:
@@ -80,8 +104,8 @@ def Flag(name: str, help: str) -> Param:
 
 
 def Option(name: str, help: str, *, of: ValueKind = "word", default: Any = None,
-           choices: Iterable[str] = ()) -> Param:
-    return Param(name, help, "option", False, default, tuple(choices), of)
+           choices: Iterable[str] = (), bounds: tuple[int, int] = INT_BOUNDS) -> Param:
+    return Param(name, help, "option", False, default, tuple(choices), of, bounds=bounds)
 
 
 @dataclass(frozen=True)
@@ -108,6 +132,10 @@ class Invocation:
     place: str
     profile: Profile
     now: datetime
+    private: bool = False
+    """Only the speaker sees the command and its private answers: a direct message with
+    Roadie alone, a Discord interaction, the console. A command typed where others read it,
+    or a reaction (which everyone sees), is not private."""
 
     @property
     def actor(self) -> Actor:
@@ -168,6 +196,11 @@ class UsageError(Refusal):
         self.spec = spec
 
 
+class Withdrawn(Refusal):
+    """A refusal of a command that showed, where others read it, what must stay private (a
+    secret ballot): the transport deletes the command's message where Roadie may."""
+
+
 class CommandCollision(Exception):
     pass
 
@@ -218,12 +251,20 @@ def convert(param: Param, raw: Any, spec: CommandSpec | None = None) -> Any:
     kind = param.value_kind
     if kind == "flag":
         return bool(raw)
+    if kind == "text":
+        return bounded_text(param, str(raw), spec)
     text = str(raw).strip()
+    if kind == "int" and isinstance(raw, int) and not isinstance(raw, bool):
+        return bounded_int(param, raw, spec)
+    if len(text) > param.longest:
+        raise UsageError(f"`{param.name}` is {len(text)} characters long; at most "
+                         f"{param.longest} fit.", spec)
     try:
         if kind == "int":
-            if isinstance(raw, int):
-                return raw
-            return int(text.removeprefix("#"))
+            match = _WHOLE_NUMBER.fullmatch(text)
+            if match is None:
+                raise ValueError(text)
+            return bounded_int(param, int(match.group(1)), spec)
         if kind == "duration":
             return raw if isinstance(raw, timedelta) else parse_duration(text)
         if kind == "login":
@@ -236,12 +277,36 @@ def convert(param: Param, raw: Any, spec: CommandSpec | None = None) -> Any:
                     return choice
             raise ValueError(f"one of: {', '.join(param.choices)}")
         return text
+    except UsageError:
+        raise
     except Refusal as error:
         raise UsageError(f"`{param.name}`: {error.reason}", spec) from None
     except ValueError as error:
         expected = {"int": "a whole number such as 12", "duration": DURATION_HINT,
                     "target": f"{LOGIN_HINT}, or a chat mention"}.get(kind, str(error))
-        raise UsageError(f"`{param.name}` should be {expected}, not {text!r}.", spec) from None
+        raise UsageError(f"`{param.name}` should be {expected}, not {_shown(text)}.",
+                         spec) from None
+
+
+def bounded_int(param: Param, value: int, spec: CommandSpec | None) -> int:
+    least, most = param.bounds
+    if not least <= value <= most:
+        raise UsageError(f"`{param.name}` should be a whole number from {least} to {most}, not "
+                         f"{_shown(str(value))}.", spec)
+    return value
+
+
+def bounded_text(param: Param, text: str, spec: CommandSpec | None) -> str:
+    if len(text) > param.longest:
+        raise UsageError(f"`{param.name}` is {len(text)} characters long; at most "
+                         f"{param.longest} fit.", spec,
+                         hint=f"Say it in fewer words (`/help {spec.name if spec else ''}`).")
+    return text
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A value as echoed in a refusal: quoted, and cut short."""
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
 
 
 def parse_target(text: str) -> Target:
@@ -290,7 +355,8 @@ def bind_tokens(spec: CommandSpec, tokens: list[Token], text: str) -> dict[str, 
     for param in positionals:
         if param.kind == "text":
             if rest:
-                values[param.name] = _raw_span(text, rest) if len(rest) > 1 else rest[0].value
+                span = _raw_span(text, rest) if len(rest) > 1 else rest[0].value
+                values[param.name] = bounded_text(param, span, spec)
                 rest = []
             break
         if not rest:
@@ -298,7 +364,7 @@ def bind_tokens(spec: CommandSpec, tokens: list[Token], text: str) -> dict[str, 
         values[param.name] = convert(param, rest.pop(0).value, spec)
     if rest:
         extra = " ".join(t.value for t in rest)
-        raise UsageError(f"Too many words: {extra!r} does not fit.", spec,
+        raise UsageError(f"Too many words: {_shown(extra)} does not fit.", spec,
                          hint=f"Usage: `{spec.usage()}`; quote a value that has spaces.")
     for param in positionals:
         if param.required and values.get(param.name) in (None, ""):
@@ -329,7 +395,7 @@ def bind_values(spec: CommandSpec, raw: dict[str, Any]) -> dict[str, Any]:
                 raise UsageError(f"`{param.name}` is missing: {param.help}.", spec)
             values[param.name] = param.default
         else:
-            values[param.name] = convert(param, value, spec) if param.kind != "text" else str(value)
+            values[param.name] = convert(param, value, spec)
     return values
 
 
@@ -399,10 +465,14 @@ class CommandRegistry:
         name = words[0] if words else ""
         near = sorted({s.path[0] for s in self._specs.values() if s.path[0][:2] == name[:2]})
         hint = f"Did you mean: {', '.join('/' + n for n in near)}? " if near else ""
-        raise UsageError(f"There is no command /{name}.", hint=hint + "`/help` lists the commands.")
+        raise UsageError(f"There is no command /{_shown(name)[1:-1]}.",
+                         hint=hint + "`/help` lists the commands.")
 
     def parse(self, text: str) -> Parsed:
         """Parse a command line (without its leading `/` or mention)."""
+        if len(text) > MAX_LINE:
+            raise UsageError(f"That command is {len(text)} characters long; at most {MAX_LINE} "
+                             "are read.")
         tokens = tokenize(text)
         if not tokens:
             raise UsageError("That is an empty command.")

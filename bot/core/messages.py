@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from bot.core.usertext import for_plain
 
 Tone = Literal["info", "success", "warning", "danger"]
 ChoiceStyle = Literal["primary", "secondary", "success", "danger"]
@@ -36,6 +39,9 @@ class Choice:
 
 @dataclass(frozen=True)
 class Message:
+    """What Roadie says. Its text is Roadie's own; anything someone else wrote goes in as
+    `bot.core.usertext.UserText`, which every renderer quotes and defuses."""
+
     title: str = ""
     body: str = ""
     fields: tuple[Field, ...] = ()
@@ -81,10 +87,12 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def render_text(message: Message, *, mention: Any = None, choice_hint: bool = True) -> str:
+def render_text(message: Message, *, mention: Any = None, choice_hint: bool = True,
+                quote: Callable[[str], str] = for_plain) -> str:
     """Markdown text of a message, for the console and for Zulip.
 
-    `mention(login)` renders a mention; by default `@login`.
+    `mention(login)` renders a mention; by default `@login`. `quote` renders the text with
+    people's text in it (`bot.core.usertext`): everything but the mentions Roadie means.
     """
     mention = mention or (lambda login: f"@{login}")
     lines: list[str] = []
@@ -97,13 +105,14 @@ def render_text(message: Message, *, mention: Any = None, choice_hint: bool = Tr
         lines.append(message.body)
     for item in message.fields:
         lines.append(f"- **{item.name}**: {item.value}")
+    parts = [quote("\n".join(lines))] if lines else []
     if message.mentions:
-        lines.append("cc " + " ".join(mention(login) for login in message.mentions))
+        parts.append("cc " + " ".join(mention(login) for login in message.mentions))
     if message.choices and choice_hint:
-        lines.append(" · ".join(f"{c.label}: `/{c.command}`" for c in message.choices))
+        parts.append(quote(" · ".join(f"{c.label}: `/{c.command}`" for c in message.choices)))
     if message.footer:
-        lines.append(f"*{message.footer}*")
-    return "\n".join(lines)
+        parts.append(quote(f"*{message.footer}*"))
+    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -117,9 +126,11 @@ class Reply:
     message: Message | None = None
     private: bool = False
     refused: bool = False
+    withdraw: bool = False
+    """The command's own message showed what must stay private: delete it where possible."""
 
     def as_text(self) -> str:
-        parts = [self.text] if self.text else []
+        parts = [for_plain(self.text)] if self.text else []
         if self.message is not None:
             parts.append(render_text(self.message))
         return "\n".join(parts)

@@ -69,7 +69,10 @@ class ChatPort(Protocol):
         ...
 
     async def edit(self, place: str, remote_id: str, message: Message, *,
-                   mentions: dict[str, str]) -> None: ...
+                   mentions: dict[str, str]) -> str | None:
+        """Change a posted message. Where the platform no longer allows that (Zulip's edit
+        window), post the new version anew and return its id: later edits go to it."""
+        ...
 
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
         """Ban (Discord) or deactivate (Zulip) a user, optionally deleting recent messages."""
@@ -78,6 +81,10 @@ class ChatPort(Protocol):
     async def unban(self, user_id: str, *, reason: str) -> None: ...
 
     async def lookup_member(self, user_id: str) -> ChatMember | None: ...
+
+    async def delete(self, place: str, remote_id: str) -> None:
+        """Delete a message (anyone's, where Roadie has the right); PlatformError if not."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 Errors become PlatformError: 5xx, timeouts and rate limits are worth retrying (with the
 wait GitHub asked for, `rate_limit_wait`); other 4xx answers are permanent. Lists follow
 GitHub's `Link` pagination (PyGithub's PaginatedList).
+
+Text written to GitHub goes through `bot.core.usertext.for_github`: what people wrote (marked
+as UserText) is quoted and its `@` mentions defused, so Roadie's token pings nobody for them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 
 from bot.core.ports import GitHubIssue, GitHubUser, PlatformError, TeamMembership
+from bot.core.usertext import for_github
 
 T = TypeVar("T")
 
@@ -66,12 +70,15 @@ def _issue(repo: str, issue: Issue) -> GitHubIssue:
 
 
 class PyGithubPort:
-    def __init__(self, *, org: str, token: str | None, api_url: str = "https://api.github.com",
-                 timeout: int = 15, throttle: bool = True) -> None:
+    def __init__(self, *, org: str, token: str | None = None,
+                 api_url: str = "https://api.github.com", timeout: int = 15,
+                 throttle: bool = True, auth: Auth.Auth | None = None) -> None:
+        """Authenticated by `auth` (an App installation, see bot.github.app) or `token`."""
         self.org = org
         spacing: dict[str, Any] = {} if throttle else {"seconds_between_requests": None,
                                                        "seconds_between_writes": None}
-        self._gh = Github(auth=Auth.Token(token) if token else None, base_url=api_url,
+        auth = auth or (Auth.Token(token) if token else None)
+        self._gh = Github(auth=auth, base_url=api_url,
                           timeout=timeout, retry=None, lazy=True, **spacing)
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
@@ -84,6 +91,10 @@ class PyGithubPort:
         """The JSON answer of a REST call (PyGithub answers headers and data)."""
         _headers, data = self._gh.requester.requestJsonAndCheck(verb, url, input=body)
         return data
+
+    async def check_auth(self) -> None:
+        """Raise PlatformError unless GitHub accepts the credentials for the org."""
+        await self._call(self._request, "GET", f"/orgs/{self.org}")
 
     # --- people -----------------------------------------------------------------------
 
@@ -170,7 +181,8 @@ class PyGithubPort:
                            assignees: tuple[str, ...] = (),
                            labels: tuple[str, ...] = ()) -> GitHubIssue:
         def create() -> GitHubIssue:
-            issue = self._repo(repo).create_issue(title=title, body=body,
+            issue = self._repo(repo).create_issue(title=for_github(title, inline=True),
+                                                  body=for_github(body),
                                                   assignees=list(assignees), labels=list(labels))
             return _issue(repo, issue)
 
@@ -193,8 +205,10 @@ class PyGithubPort:
     async def edit_issue(self, repo: str, number: int, *, body: str | None = None,
                          title: str | None = None, state: str | None = None) -> GitHubIssue:
         def edit() -> GitHubIssue:
-            changes = {k: v for k, v in (("body", body), ("title", title), ("state", state))
-                       if v is not None}
+            changes = {k: v for k, v in (
+                ("body", None if body is None else for_github(body)),
+                ("title", None if title is None else for_github(title, inline=True)),
+                ("state", state)) if v is not None}
             data = self._request("PATCH", f"/repos/{self._full(repo)}/issues/{number}",
                                     changes)
             return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
@@ -206,7 +220,8 @@ class PyGithubPort:
 
     async def comment_issue(self, repo: str, number: int, body: str) -> None:
         await self._call(self._request, "POST",
-                         f"/repos/{self._full(repo)}/issues/{number}/comments", {"body": body})
+                         f"/repos/{self._full(repo)}/issues/{number}/comments",
+                         {"body": for_github(body)})
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.commands import CommandRegistry, CommandSpec, Invocation, UsageError, bind_values
+from bot.core.commands import (
+    CommandRegistry,
+    CommandSpec,
+    Invocation,
+    UsageError,
+    Withdrawn,
+    bind_values,
+)
 from bot.core.messages import Message, Reply
 from bot.core.outbox import outbox_scope
 from bot.runtime.metrics import Metrics
@@ -32,10 +40,21 @@ class Speaker:
     user_id: str
     display_name: str = ""
     place: str = ""
+    private: bool = False
+    """Nobody but the speaker sees what they typed (see `Invocation.private`)."""
 
 
-def refusal_reply(reason: str, hint: str = "") -> Reply:
-    return Reply(text=f"✋ {reason} {hint}".strip(), private=True, refused=True)
+def refusal_reply(reason: str, hint: str = "", *, withdraw: bool = False) -> Reply:
+    return Reply(text=f"✋ {reason} {hint}".strip(), private=True, refused=True,
+                 withdraw=withdraw)
+
+
+def error_reply(what: str) -> Reply:
+    """The answer to a bug of Roadie's: logged (with the traceback) under an id it names."""
+    error_id = uuid.uuid4().hex[:8]
+    log.exception("%s failed (error %s)", what, error_id)
+    return refusal_reply(f"Something went wrong inside Roadie (error {error_id}); nothing was "
+                         "changed.", "The operators can find the error id in Roadie's log.")
 
 
 def as_reply(result: Any) -> Reply:
@@ -57,7 +76,25 @@ class Dispatcher:
         self.metrics = metrics
 
     async def run_text(self, speaker: Speaker, text: str) -> Reply:
-        """Run a text command such as `escalation ack 5` (no leading slash or mention)."""
+        """Run a text command such as `escalation ack 5` (no leading slash or mention).
+
+        Never raises: whatever goes wrong becomes an answer, so that a transport's reading
+        loop keeps going and every command is answered."""
+        return await self._guarded("command", lambda: self._run_text(speaker, text))
+
+    async def run_values(self, speaker: Speaker, path: tuple[str, ...],
+                         raw: dict[str, Any]) -> Reply:
+        """Run a command whose values arrive already separated (a Discord slash command)."""
+        return await self._guarded(f"/{' '.join(path)}",
+                                   lambda: self._run_values(speaker, path, raw))
+
+    async def _guarded(self, what: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
+        try:
+            return await work()
+        except Exception:
+            return error_reply(what)
+
+    async def _run_text(self, speaker: Speaker, text: str) -> Reply:
         try:
             parsed = self.registry.parse(text)
         except UsageError as error:
@@ -66,12 +103,11 @@ class Dispatcher:
             return refusal_reply(error.reason, error.hint)
         return await self.invoke(speaker, parsed.spec, parsed.values)
 
-    async def run_values(self, speaker: Speaker, path: tuple[str, ...],
-                         raw: dict[str, Any]) -> Reply:
-        """Run a command whose values arrive already separated (a Discord slash command)."""
+    async def _run_values(self, speaker: Speaker, path: tuple[str, ...],
+                          raw: dict[str, Any]) -> Reply:
         spec = self.registry.get(path)
         if spec is None:
-            return refusal_reply(f"There is no command /{' '.join(path)}.",
+            return refusal_reply(f"There is no command /{' '.join(path)[:60]}.",
                                  "`/help` lists the commands.")
         try:
             values = bind_values(spec, raw)
@@ -95,21 +131,18 @@ class Dispatcher:
             self.metrics.commands.labels(spec.name, "refused").inc()
             return refusal_reply(*self._role_refusal(spec, profile))
         call = Invocation(speaker.platform, speaker.user_id, speaker.display_name, speaker.place,
-                          profile, self.clock.now())
+                          profile, self.clock.now(), speaker.private)
         assert spec.handler is not None
         try:
             with outbox_scope(f"cmd:{uuid.uuid4().hex}"):
                 result = await spec.handler(call, **values)
         except Refusal as refusal:
             self.metrics.commands.labels(spec.name, "refused").inc()
-            return refusal_reply(refusal.reason, refusal.hint)
+            return refusal_reply(refusal.reason, refusal.hint,
+                                 withdraw=isinstance(refusal, Withdrawn))
         except Exception:
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("command /%s failed (error %s)", spec.name, error_id)
             self.metrics.commands.labels(spec.name, "error").inc()
-            return refusal_reply(f"Something went wrong inside Roadie (error {error_id}); "
-                                 "nothing was changed.",
-                                 "The operators can find the error id in Roadie's log.")
+            return error_reply(f"command /{spec.name}")
         self.metrics.commands.labels(spec.name, "ok").inc()
         return as_reply(result)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sys
 import threading
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from bot.runtime.dispatcher import Speaker
 from bot.transports.base import Hub
 from governance.audit import Actor
 from governance.people.service import Profile, link_directly, profile_for_chat
+
+log = logging.getLogger("roadie.console")
 
 OPERATOR = "operator"
 
@@ -79,6 +82,9 @@ class ConsoleTransport:
         self.banned.discard(user_id)
         self._print(f"[console] {user_id} may use the console again: {reason}")
 
+    async def delete(self, place: str, remote_id: str) -> None:
+        self._print(f"[{place}] (message {remote_id} deleted)")
+
     async def lookup_member(self, user_id: str) -> ChatMember | None:
         return ChatMember(self.platform, user_id, user_id)
 
@@ -131,13 +137,21 @@ class ConsoleTransport:
                 if self.speaker in self.banned:
                     self._print("✋ You are banned from this console.")
                 else:
-                    await self.handle(text)
+                    await self._handle_safely(text)
             self._show_prompt()
         self.finished.set()
 
+    async def _handle_safely(self, text: str) -> None:
+        """One line; whatever goes wrong is reported and the next line is still read."""
+        try:
+            await self.handle(text)
+        except Exception:
+            log.exception("console: the line %r failed", text[:80])
+            self._print("✋ Something went wrong inside Roadie; the log has the details.")
+
     async def handle(self, text: str) -> None:
         assert self._hub is not None
-        speaker = Speaker("console", self.speaker, self.speaker, "console")
+        speaker = Speaker("console", self.speaker, self.speaker, "console", private=True)
         reply = await self._hub.run_text(speaker, text.removeprefix("/"))
         self._print(reply.as_text())
         await self._hub.settle()

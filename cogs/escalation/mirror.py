@@ -19,7 +19,8 @@ from bot.core.messages import Message, shorten
 from bot.core.outbox import AFTER_COMMIT
 from bot.core.polling import Poller
 from bot.core.ports import PlatformError
-from cogs.escalation.render import when
+from bot.core.usertext import UserText, defuse_github
+from cogs.escalation.render import event_text, when
 from governance.escalations import mirror as tasks
 from governance.escalations.models import Ticket, TicketEvent
 
@@ -33,17 +34,16 @@ EVENT_ACTIONS = {"acknowledged": tasks.COMMENT, "assigned": tasks.COMMENT,
 
 def issue_title(ticket: Ticket) -> str:
     urgent = "[urgent] " if ticket.urgent else ""
-    title = f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: {ticket.summary}"
-    return shorten(title, 120)
+    summary = defuse_github(ticket.summary)
+    return shorten(f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: {summary}", 120)
 
 
 def issue_body(ticket: Ticket) -> str:
     assignee = f"@{ticket.assignee}" if ticket.assignee else "nobody yet"
-    quoted = "\n".join(f"> {line}" for line in ticket.summary.splitlines())
     return (f"**Escalation #{ticket.number}**: {ticket.severity} `{ticket.kind}` for "
             f"**{ticket.project}**, reported by @{ticket.reporter}, assigned to {assignee}.\n"
             f"To be acknowledged by {when(ticket.ack_due_at)} and resolved by "
-            f"{when(ticket.resolve_due_at)}.\n\n{quoted}\n\n"
+            f"{when(ticket.resolve_due_at)}.\n\n{UserText(ticket.summary)}\n\n"
             "Mirrored by Roadie. Closing this issue resolves the ticket; closing it as not "
             "planned declines it.")
 
@@ -70,8 +70,9 @@ class Mirror:
         action = EVENT_ACTIONS.get(event.kind)
         if not self.enabled or action is None or ticket.number is None:
             return
-        body = (f"@{event.actor} commented: {event.text}" if event.kind == "commented"
-                else f"Escalation #{ticket.number} {event.text}")
+        body = (f"@{event.actor} commented:\n\n{UserText(event.text)}"
+                if event.kind == "commented"
+                else f"Escalation #{ticket.number} {event_text(event)}")
         tasks.queue(session, ticket=ticket.number, action=action,
                     key=f"escalation:{ticket.number}:event:{event.id}", body=body, now=now)
         self._wake_after_commit(session)

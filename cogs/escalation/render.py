@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.core.messages import Choice, Field, Message, Tone, shorten
 from bot.core.moments import relative, when
+from bot.core.usertext import UserText
 from governance.durations import format_duration
 from governance.escalations.models import (
     ACKNOWLEDGE,
@@ -47,7 +48,7 @@ def opened(ticket: Ticket, now: datetime, *, for_admins: bool, origin: str = "")
               Field("Resolve by", deadline_text(ticket.resolve_due_at, now))]
     choices = (Choice("Take it", f"/escalation take {ticket.number}"),
                Choice("Acknowledge", f"/escalation ack {ticket.number}", "primary"))
-    return Message(title=title(ticket), body=ticket.summary, fields=tuple(fields),
+    return Message(title=title(ticket), body=UserText(ticket.summary), fields=tuple(fields),
                    mentions=(ticket.assignee,) if for_admins and ticket.assignee else (),
                    choices=choices if for_admins else (),
                    tone="warning" if ticket.urgent else "info",
@@ -68,7 +69,7 @@ def digest_line(ticket: Ticket, now: datetime) -> str:
 
 
 def away_line(login: str, until: datetime, note: str) -> str:
-    return f"{login} until {when(until)}" + (f": {note}" if note else "")
+    return f"{login} until {when(until)}" + (f": {UserText(note)}" if note else "")
 
 
 def opened_reply(ticket: Ticket, now: datetime) -> str:
@@ -82,7 +83,7 @@ def opened_reply(ticket: Ticket, now: datetime) -> str:
 
 def opened_for_reporter(ticket: Ticket, now: datetime) -> Message:
     return Message(title=f"Escalation #{ticket.number} was opened for you",
-                   body=f"{ticket.summary}\n" + opened_reply(ticket, now))
+                   body=f"{UserText(ticket.summary)}\n" + opened_reply(ticket, now))
 
 
 EVENT_TONES: dict[str, Tone] = {"resolved": "success", "declined": "warning",
@@ -91,13 +92,28 @@ EVENT_TITLES = {"acknowledged": "acknowledged", "resolved": "resolved", "decline
                 "reopened": "reopened", "assigned": "reassigned", "commented": "has a comment"}
 
 
+WRITTEN_AFTER_COLON = ("opened", "resolved", "declined", "reopened")
+"""Events whose text is Roadie's words, a colon, then what someone wrote (a summary, a note)."""
+
+
+def event_text(event: TicketEvent) -> str:
+    """What an event says: Roadie's own words, with the note or comment someone wrote."""
+    if event.kind == "commented":
+        return f"{event.actor}: {UserText(event.text)}"
+    head, colon, written = event.text.partition(": ")
+    if event.kind in WRITTEN_AFTER_COLON and colon:
+        return f"{head}: {UserText(written)}"
+    return event.text
+
+
 def event_message(ticket: Ticket, event: TicketEvent, now: datetime) -> Message:
     """A transition or comment, as told to the reporter or a feed."""
-    lines = [event.text if event.kind != "commented" else f"{event.actor}: {event.text}"]
+    lines = [event_text(event)]
     deadline = ticket.deadline()
     if deadline is not None:
         lines.append(f"To be {PHASE_VERB[deadline[0]]} by {deadline_text(deadline[1], now)}.")
-    about = Field("About", f"{ticket.kind} for {ticket.project}: {ticket.summary}", False)
+    about = Field("About", f"{ticket.kind} for {ticket.project}: {UserText(ticket.summary)}",
+                  False)
     return Message(title=f"Escalation #{ticket.number} {EVENT_TITLES.get(event.kind, event.kind)}",
                    body="\n".join(lines), fields=(about,),
                    tone=EVENT_TONES.get(event.kind, "info"))
@@ -114,7 +130,7 @@ def _act(ticket: Ticket, phase: str) -> tuple[tuple[Choice, ...], str]:
 def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Message:
     """A reminder before the deadline (to the assignee), or a breach alert (to the admins)."""
     ticket, noun = due.ticket, PHASE_NOUN[due.phase]
-    about = (f"{ticket.summary}\nReported by {ticket.reporter}; assigned to "
+    about = (f"{UserText(ticket.summary)}\nReported by {ticket.reporter}; assigned to "
              f"{ticket.assignee or 'nobody'}.")
     act, how = _act(ticket, due.phase)
     if not due.breach:
@@ -139,7 +155,8 @@ def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Mes
 def status_line(ticket: Ticket, now: datetime) -> str:
     """`#3 django-sample · ci · urgent: summary` and, indented, its state and clock."""
     urgent = " · urgent" if ticket.urgent else ""
-    head = f"#{ticket.number} {ticket.project} · {ticket.kind}{urgent}: {_short(ticket.summary)}"
+    head = (f"#{ticket.number} {ticket.project} · {ticket.kind}{urgent}: "
+            f"{UserText(_short(ticket.summary))}")
     parts = [f"assigned to {ticket.assignee}" if ticket.assignee else "unassigned",
              ticket.state, f"age {format_duration(now - ticket.opened_at)}"]
     deadline = ticket.deadline()
@@ -186,13 +203,15 @@ def detail(ticket: Ticket, events: Sequence[TicketEvent], now: datetime,
     if ticket.state in (RESOLVED, DECLINED) and ticket.closed_at:
         fields.append(Field(ticket.state.capitalize(),
                             f"{deadline_text(ticket.closed_at, now)} by {ticket.closed_by}: "
-                            f"{ticket.outcome}", False))
+                            f"{UserText(ticket.outcome)}", False))
     if origin:
         fields.append(Field("From", origin, False))
     if issue_url:
         fields.append(Field("On GitHub", issue_url, False))
-    history = "\n".join(f"{when(e.at)} · {e.kind} · {e.text}" for e in events)
-    return Message(title=title(ticket), body=f"{ticket.summary}\n\nHistory:\n{history}",
+    history = "\n".join(f"{when(e.at)} · {e.kind} · "
+                        f"{UserText(e.text) if e.kind == 'commented' else event_text(e)}"
+                        for e in events)
+    return Message(title=title(ticket), body=f"{UserText(ticket.summary)}\n\nHistory:\n{history}",
                    fields=tuple(fields), tone="danger" if ticket.overdue(now) else "info")
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from bot.core.cog import CogContext
 from bot.core.commands import Target
 from bot.core.messages import Choice, Message
+from bot.core.usertext import UserText
 from cogs.moderation.actions import Step, perform_all
 from cogs.moderation.render import (
     account_line,
@@ -190,13 +191,13 @@ class Blocker:
         text = self.settings.appeal_message
         if not text.strip():
             return None
-        body = text.format(org=self.ctx.org, case=case.id, reason=case.reason,
+        body = text.format(org=self.ctx.org, case=case.id, reason=UserText(case.reason),
                            how=how_to_appeal(self.settings, self.ctx.org, case.id or 0))
         return Message(title=f"Case #{case.id}", body=body, tone="warning")
 
     def _announce_awaiting(self, session: Session, case: ModerationCase,
                            subject: Subject) -> None:
-        body = (f"{who(case.actor)} asks to block {subject.label}: {case.reason}\n"
+        body = (f"{who(case.actor)} asks to block {subject.label}: {UserText(case.reason)}\n"
                 f"A second moderator must confirm, because {case.standing}.\n"
                 f"{expiry_line(case, case.created_at)} Confirm by {when(case.confirm_by)}, or "
                 "nothing is blocked.")
@@ -237,7 +238,8 @@ class Blocker:
             rows = cases.accounts_of(session, number)
             self._close_request(session, case, Message(
                 title=f"Case #{number}: block of {case.subject}, confirmed by "
-                      f"{who(requester.name)}", body=f"By {who(case.actor)}: {case.reason}",
+                      f"{who(requester.name)}",
+                body=f"By {who(case.actor)}: {UserText(case.reason)}",
                 tone="info"))
             self._notice_by_outbox(session, case, subject,
                                    [Account(r.platform, r.account) for r in rows])
@@ -272,7 +274,8 @@ class Blocker:
                                        now=now)
                 title = f"Case #{case.id}: withdrawn by {by}"
                 self._close_request(session, case, Message(
-                    title=title, body=f"Nothing was blocked. {reason.strip()}", tone="info"))
+                    title=title, body=f"Nothing was blocked. {UserText(reason.strip())}",
+                    tone="info"))
             else:
                 rows = cases.lift_case(session, case=case, actor=actor, reason=reason.strip(),
                                        now=now, hold=CLAIM)
@@ -299,8 +302,8 @@ class Blocker:
             case = cases.get_case(session, case_id)
             rows = cases.accounts_of(session, case_id)
             lines = self._lines(rows, results, skipped)
-            header = (f"Lifted: {case.lift_reason}" if lifting else
-                      f"By {who(case.actor)}: {case.reason}\n{expiry_line(case, now)}")
+            header = (f"Lifted: {UserText(case.lift_reason)}" if lifting else
+                      f"By {who(case.actor)}: {UserText(case.reason)}\n{expiry_line(case, now)}")
             self.ctx.outbox.post(session, "modlog", Message(
                 title=title, body=header + "\n" + "\n".join(lines), tone=tone_of(rows)))
             return lines
@@ -331,7 +334,7 @@ class Blocker:
                 message = Message(
                     title=f"Case #{case.id}: lapsed, nothing was blocked",
                     body=f"Nobody confirmed the block of {case.subject} by {who(case.actor)} "
-                         f"by {when(case.confirm_by)}. Reason given: {case.reason}",
+                         f"by {when(case.confirm_by)}. Reason given: {UserText(case.reason)}",
                     tone="info")
                 self.ctx.outbox.post(session, "modlog", message,
                                      key=f"moderation:{case.id}:lapsed")

@@ -20,6 +20,7 @@ from bot.core.cog import (
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
 from bot.core.messages import Message, Reply
+from bot.core.usertext import UserText
 from cogs.moderation.appeals import Appeals
 from cogs.moderation.blocking import Blocker, BlockRequest
 from cogs.moderation.render import case_summary
@@ -124,16 +125,16 @@ class ModerationCog(Cog):
                 amendment = cases.amend_reason(session, number=number, actor=call.actor,
                                                reason=text, now=call.now)
                 message = Message(title=f"Case #{number}: reason amended by {call.profile.login}",
-                                  body=f"Now: {amendment.new_reason}\n"
-                                       f"Was: {amendment.old_reason}")
-                answer = f"Case #{number}: the reason is now: {amendment.new_reason}"
+                                  body=f"Now: {UserText(amendment.new_reason)}\n"
+                                       f"Was: {UserText(amendment.old_reason)}")
+                answer = f"Case #{number}: the reason is now: {UserText(amendment.new_reason)}"
             else:
                 appeal = cases.record_appeal(session, number=number, actor=call.actor,
                                              outcome=text, now=call.now)
                 case = cases.get_case(session, number)
                 message = Message(title=f"Case #{number}: appeal recorded by "
-                                        f"{call.profile.login}", body=appeal.outcome)
-                answer = f"Case #{number}: appeal recorded: {appeal.outcome}"
+                                        f"{call.profile.login}", body=UserText(appeal.outcome))
+                answer = f"Case #{number}: appeal recorded: {UserText(appeal.outcome)}"
                 if case.state == ACTIVE:
                     answer += (f"\nThe block still stands; to lift it: `/unblock "
                                f"{case.subject} <reason>`.")

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.core import moments
 from bot.core.messages import Tone
+from bot.core.usertext import UserText
 from governance.audit.log import SYSTEM
 from governance.durations import format_duration
 from governance.moderation.models import (
@@ -116,7 +117,7 @@ def tone_of(rows: Sequence[CaseAccount]) -> Tone:
 def case_summary(case: ModerationCase) -> str:
     """One line for lists: `#5 active, 2026-01-05 09:00 UTC, by bob: spammer: crypto spam`."""
     return (f"#{case.id} {CASE_STATES.get(case.state, case.state)}, {when(case.created_at)}, "
-            f"by {who(case.actor)}: {case.subject}: {case.reason}")
+            f"by {who(case.actor)}: {case.subject}: {UserText(case.reason)}")
 
 
 def expiry_line(case: ModerationCase, now: datetime) -> str:
@@ -135,7 +136,7 @@ def case_details(case: ModerationCase, accounts: Sequence[CaseAccount],
                  org: str, now: datetime, give_up_after: int) -> str:
     lines = [f"**Case #{case.id}**: {case.subject}, {CASE_STATES.get(case.state, case.state)}",
              f"Opened {when(case.created_at)} by {who(case.actor)}.",
-             f"Reason: {case.reason}"]
+             f"Reason: {UserText(case.reason)}"]
     if case.standing:
         lines.append(f"Needed a second moderator because {case.standing}.")
     if case.state == AWAITING:
@@ -150,12 +151,12 @@ def case_details(case: ModerationCase, accounts: Sequence[CaseAccount],
     lines.append(expiry_line(case, now) if case.state in (ACTIVE, AWAITING) else "")
     if case.lifted_at is not None:
         lines.append(f"Lifted {when(case.lifted_at)} by {who(case.lifted_by)}: "
-                     f"{case.lift_reason}")
+                     f"{UserText(case.lift_reason)}")
     lines.extend(account_line(row, org, give_up_after=give_up_after) for row in accounts)
     for amendment in amendments:
         lines.append(f"Reason amended {when(amendment.at)} by {who(amendment.amended_by)} "
-                     f"(was: {amendment.old_reason})")
+                     f"(was: {UserText(amendment.old_reason)})")
     for appeal in appeals:
         lines.append(f"Appeal recorded {when(appeal.at)} by {who(appeal.recorded_by)}: "
-                     f"{appeal.outcome}")
+                     f"{UserText(appeal.outcome)}")
     return "\n".join(line for line in lines if line)

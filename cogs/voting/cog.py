@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.cog import Cog, DigestSection, Job, completer, on_github
-from bot.core.commands import Arg, Invocation, Text, command
+from bot.core.commands import Arg, Invocation, Text, Withdrawn, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
 from bot.core.ports import PlatformError, TeamMembership
@@ -168,10 +168,13 @@ class VotingCog(Cog):
                    reason: str) -> Reply | Message:
         if not choice:
             return await self._status_of(number, call.now)
-        login = call.require_linked()
+
         def transact(session: Session) -> Any:
+            if not call.private:
+                self._refuse_public_secret_ballot(session, number)
+            login = call.require_linked()
             casting = service.cast(session, number=number, login=login, choice=choice,
-                                   reason=reason, now=call.now)
+                                   reason=reason, now=call.now, key=self.ctx.audit_key)
             self._show_status(session, casting.vote, call.now)
             settled = service.early_close_due(session, number)
             return casting, settled
@@ -184,6 +187,19 @@ class VotingCog(Cog):
                      "is closed."
         # The reply says how one voted: on a secret vote, only the voter may read it.
         return Reply(text=reply, private=casting.rules.secret)
+
+    @staticmethod
+    def _refuse_public_secret_ballot(session: Session, number: int) -> None:
+        """A secret ballot is cast only where nobody else sees it."""
+        vote = service.require_vote(session, number)
+        if Rules.from_data(vote.rules_data()).secret:
+            raise Withdrawn(
+                f"Vote #{number} is secret, and others can see this ballot here, so it was not "
+                "counted.",
+                f"Send `/vote {number} <choice> [reason]` to Roadie in a direct message (on "
+                "Discord, the slash command or the status's buttons answer privately). Roadie "
+                "deletes a ballot typed in public where it may; if yours is still there, delete "
+                "it yourself.")
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:
@@ -324,7 +340,7 @@ class VotingCog(Cog):
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
-            closing = service.close(session, number=number, now=now)
+            closing = service.close(session, number=number, now=now, key=self.ctx.audit_key)
             if closing is None:
                 return
             vote = closing.vote

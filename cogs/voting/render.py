@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.core.messages import Choice, Field, Message, Tone
 from bot.core.moments import relative, when
+from bot.core.usertext import UserText
 from governance.votes.models import (
     CANCELLED,
     CLOSED,
@@ -48,7 +49,7 @@ def choice_text(choice: str) -> str:
 
 def ballot_line(ballot: Ballot) -> str:
     advisory = " (advisory)" if not ballot.binding else ""
-    reason = f": {ballot.reason}" if ballot.reason else ""
+    reason = f": {UserText(ballot.reason)}" if ballot.reason else ""
     return f"{ballot.display} {choice_text(ballot.choice)}{advisory}{reason}"
 
 
@@ -128,12 +129,13 @@ def status(vote: Vote, standing: Standing, concerns: Sequence[Concern],
         fields.append(Field("Closes", closes))
         choices = ballot_choices(vote, rules)
     if concerns:
-        fields.append(Field("Open concerns", "; ".join(f"{c.name!r} by {c.author}"
+        fields.append(Field("Open concerns", "; ".join(f"{UserText(repr(c.name))} by {c.author}"
                                                        for c in concerns), False))
     if closed:
         fields.append(Field("Result", result_text(vote), False))
     footer = how_to_vote(vote, rules) if vote.state == OPEN else ""
-    return Message(title=title(vote), body=vote.reason, fields=tuple(fields), choices=choices,
+    return Message(title=title(vote), body=UserText(vote.reason), fields=tuple(fields),
+                   choices=choices,
                    tone=TONE.get(vote.outcome, "info") if closed else "info", footer=footer,
                    private_choices=rules.secret and vote.state == OPEN)
 
@@ -148,7 +150,7 @@ def result_text(vote: Vote) -> str:
             verdict = f"decided: {option_label(vote.outcome)}"
         return f"{verdict} ({vote.explanation})"
     if vote.state in (CANCELLED, DECLINED):
-        return vote.explanation
+        return UserText(vote.explanation)
     return f"{vote.state}: {vote.explanation}"
 
 
@@ -167,7 +169,7 @@ def nominee_request(vote: Vote) -> Message:
     assert vote.accept_by is not None
     return Message(
         title=f"You are nominated as a lead of {vote.project}",
-        body=f"{vote.proposer} nominated you: {vote.reason}",
+        body=f"{vote.proposer} nominated you:\n{UserText(vote.reason)}",
         fields=(Field("Answer by", when(vote.accept_by)),),
         choices=(Choice("Accept", f"vote accept {vote.number}", "success"),
                  Choice("Decline", f"vote decline {vote.number}")),

@@ -322,10 +322,34 @@ def _complete_link(session: Session, code: LinkCode, actor: Actor, now: datetime
     return identity
 
 
+def own_text(body: str) -> str:
+    """The lines a comment's author wrote themselves: not those quoted from someone else.
+
+    A Markdown quote is a line starting with `>` (up to three spaces before it), together with
+    the lines that directly follow it (Markdown carries a quote on until a blank line).
+    """
+    kept: list[str] = []
+    quoting = False
+    for line in (body or "").splitlines():
+        stripped = line.lstrip(" ")
+        if len(line) - len(stripped) <= 3 and stripped.startswith(">"):
+            quoting = True
+        elif not line.strip():
+            quoting = False
+            kept.append(line)
+        elif not quoting:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def confirm_link_by_comment(session: Session, *, commenter: str, body: str,
                             now: datetime) -> list[ChatIdentity]:
-    """Complete every pending link whose code appears in a GitHub comment by its own login."""
-    codes = set(CODE_PATTERN.findall(body or ""))
+    """Complete every pending link whose code the claimed login wrote in its own comment.
+
+    Only the comment's own text counts, not what it quotes: an admin who quote-replies a
+    comment holding someone's code proves nothing for that someone. The caller must not pass
+    comments Roadie itself wrote (a mirrored comment carries other people's text)."""
+    codes = set(CODE_PATTERN.findall(own_text(body)))
     if not codes:
         return []
     rows = session.exec(
@@ -336,14 +360,27 @@ def confirm_link_by_comment(session: Session, *, commenter: str, body: str,
             for code in rows]
 
 
-def confirm_link_by_admin(session: Session, *, actor: Actor, code: str,
-                          now: datetime) -> ChatIdentity:
+def pending_link(session: Session, *, code: str, now: datetime) -> LinkCode:
+    """The pending link a code stands for; refused when there is none or it expired."""
     row = session.exec(select(LinkCode).where(LinkCode.code == code.strip())).first()
     if row is None or row.used_at is not None:
-        raise NotFound(f"No pending link has the code {code!r}.",
+        raise NotFound(f"No pending link has the code {code[:40]!r}.",
                        "Ask the person to run `/link <github-login>` and pass on the new code.")
     if row.expires_at <= now:
-        raise Conflict(f"The code {code} has expired.", "Ask the person to run `/link` again.")
+        raise Conflict(f"The code {row.code} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC.",
+                       "Ask the person to run `/link <github-login>` again for a new code.")
+    return row
+
+
+def confirm_link_by_admin(session: Session, *, actor: Actor, code: str, login: str,
+                          now: datetime) -> ChatIdentity:
+    """An admin vouches that a code's chat account is `login` on GitHub: the pair must be the
+    one the code claims, so that an admin never links an account to a login unawares."""
+    row = pending_link(session, code=code, now=now)
+    if normalize_login(login).lower() != row.login:
+        raise Conflict(f"The code {row.code} claims the GitHub login {row.login}, not {login}.",
+                       f"Confirm only the pair you checked: `/link confirm {row.code} "
+                       f"{row.login}`.")
     return _complete_link(session, row, actor, now, "admin")
 
 

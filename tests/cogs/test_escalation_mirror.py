@@ -109,7 +109,7 @@ async def test_a_ticket_lives_on_github_too(tmp_path: Path, db: Database, github
         await scene.say("/as alice", "/escalation ack 1")
         await scene.synced()
         assert scene.comments() == [
-            "@carol commented: The webhook URL is in the RTD admin page",
+            "@carol commented:\n\n> The webhook URL is in the RTD admin page",
             "Escalation #1 acknowledged by alice after 0s"]
 
         # Closing the issue on GitHub resolves the ticket, and the reporter hears of it.
@@ -184,7 +184,7 @@ async def test_github_failures_are_retried_then_reported(
         assert "GitHub said: github: 404 fake failure." in console.text
         await scene.say("/escalation comment 1 and now?")
         await scene.synced()
-        assert scene.comments() == ["@carol commented: and now?"]
+        assert scene.comments() == ["@carol commented:\n\n> and now?"]
 
 
 async def test_a_retried_opener_never_opens_two_issues(

@@ -51,7 +51,7 @@ async def test_an_escalation_through_discord(make_world: MakeWorld) -> None:
         assert notice["content"] == f"cc <@{alice.id}>"  # the assignee, pinged
         assert notice["allowed_mentions"] == {"parse": [], "users": [int(alice.id)]}
         assert text_of(notice).startswith(f"cc <@{alice.id}>\nEscalation #1: urgent "
-                                          f"required-checks for django-sample\n{SUMMARY}\n")
+                                          f"required-checks for django-sample\n> {SUMMARY}\n")
         assert labels(notice) == ["Take it", "Acknowledge"]
         [in_feed] = world.discord.messages_in(world.channels["feed"])
         assert text_of(in_feed).startswith("Escalation #1: urgent required-checks")
@@ -108,7 +108,7 @@ async def test_an_escalation_through_zulip(make_world: MakeWorld) -> None:
         await world.settle()
         [notice] = world.zulip.messages_in("governance", "admins")
         assert notice["content"].startswith(
-            f"**Escalation #1: urgent required-checks for django-sample**\n{SUMMARY}\n")
+            f"**Escalation #1: urgent required-checks for django-sample**\n> {SUMMARY}\n")
         assert f"\ncc {alice.mention}\n" in notice["content"]
         assert "1. Take it: `/escalation take 1`\n2. Acknowledge: `/escalation ack 1`" in \
             notice["content"]

@@ -117,7 +117,43 @@ def test_an_expired_code_proves_nothing(db: Database, clock: FakeClock) -> None:
         assert people.confirm_link_by_comment(session, commenter="dave", body=code,
                                               now=clock.now()) == []
         with pytest.raises(Conflict, match="expired"):
-            people.confirm_link_by_admin(session, actor=ADMIN, code=code, now=clock.now())
+            people.confirm_link_by_admin(session, actor=ADMIN, code=code, login="dave",
+                                         now=clock.now())
+
+
+def test_a_quoted_code_proves_nothing(db: Database, clock: FakeClock) -> None:
+    # Mallory claims alice's login; alice quote-replies Mallory's comment that holds the code.
+    with db.transaction() as session:
+        code = people.start_link(session, platform="zulip", user_id="66", display_name="M",
+                                 login="alice", now=clock.now(), ttl=timedelta(hours=1)).code
+    quoted = [f"> {code}\n\nWhat is this?", f"  > see:\n{code}\n\nNo.",
+              f"> > {code}", f"Replying:\n>Mallory wrote\n> {code}"]
+    with db.transaction() as session:
+        for body in quoted:
+            assert people.confirm_link_by_comment(session, commenter="alice", body=body,
+                                                  now=clock.now()) == []
+        assert people.profile_for_chat(session, "zulip", "66").linked is False
+        linked = people.confirm_link_by_comment(session, commenter="alice",
+                                                body=f"> a quote\n\nmine: {code}",
+                                                now=clock.now())
+    assert [i.user_id for i in linked] == ["66"]
+
+
+def test_an_admin_confirms_only_the_pair_the_code_claims(db: Database,
+                                                         clock: FakeClock) -> None:
+    with db.transaction() as session:
+        code = people.start_link(session, platform="zulip", user_id="66", display_name="M",
+                                 login="alice", now=clock.now(), ttl=timedelta(hours=1)).code
+    with db.transaction() as session, pytest.raises(Conflict, match="claims the GitHub login "
+                                                                    "alice, not mallory"):
+        people.confirm_link_by_admin(session, actor=ADMIN, code=code, login="mallory",
+                                     now=clock.now())
+    with db.transaction() as session:
+        assert people.profile_for_chat(session, "zulip", "66").linked is False
+    clock.advance(timedelta(hours=2))
+    with db.transaction() as session, pytest.raises(Conflict, match="expired at 20"):
+        people.confirm_link_by_admin(session, actor=ADMIN, code=code, login="alice",
+                                     now=clock.now())
 
 
 def test_one_person_on_two_platforms(db: Database, clock: FakeClock) -> None:
@@ -126,7 +162,8 @@ def test_one_person_on_two_platforms(db: Database, clock: FakeClock) -> None:
             code = people.start_link(session, platform=platform, user_id=user_id,
                                      display_name="", login="erin", now=clock.now(),
                                      ttl=timedelta(hours=1)).code
-            people.confirm_link_by_admin(session, actor=ADMIN, code=code, now=clock.now())
+            people.confirm_link_by_admin(session, actor=ADMIN, code=code, login="erin",
+                                         now=clock.now())
     with db.transaction() as session:
         a = people.profile_for_chat(session, "discord", "1")
         b = people.profile_for_chat(session, "zulip", "2")

@@ -36,7 +36,7 @@ async def test_the_alerts_choice_opens_a_dispute_on_the_pushed_commit(tmp_path: 
             status = feed.chat.sent[-1]
             assert status.place == "feed"
             assert status.text.startswith(f"**Vote #1: the direct push {HEAD[:10]} to "
-                                          "hello-world**\nCodertocat pushed to master without "
+                                          "hello-world**\n> Codertocat pushed to master without "
                                           "a merged pull request")
             assert [c.command for c in status.message.choices] == [
                 "vote 1 revert", "vote 1 keep", "vote 1 review", "vote 1 0"]

@@ -182,3 +182,16 @@ async def test_a_fraction_of_two_thirds_in_the_config(tmp_path: Path) -> None:
         "supermajority (at least 2/3 of the binding ballots that take a side)")
     with pytest.raises(ValueError, match="more than 1/2"):
         VotingSettings(dispute={"fraction": "1/2"})
+
+
+async def test_a_settled_secret_vote_still_runs_to_its_deadline(tmp_path: Path,
+                                                                db: Database) -> None:
+    # Closing early would tell everyone that the secret ballots agree.
+    rules = {"nomination": {"nominee_accepts": False, "threshold": "majority", "secret": True}}
+    async with scene(tmp_path, db, rules) as s:
+        await s.as_("carol", "/nominate carol django-sample I maintain it")
+        for voter in ("alice", "bob", "dave", "erin", "frank"):
+            out = await s.as_(voter, "/vote 1 +1")
+            assert "is closed" not in out
+        assert "Vote #1 closed" not in await s.at(59)
+        assert "[#feed] **Vote #1 closed: carol as lead of django-sample**" in await s.at(61)
