@@ -14,7 +14,7 @@ from governance.clock import FakeClock
 from governance.db import Database
 from governance.votes import service as votes
 from tests.web.conftest import PATH, web_app
-from tests.web.world import PRIVATE, PRIVATE_PROJECT, SECRET_REASON, World
+from tests.web.world import KEY, PRIVATE, PRIVATE_PROJECT, SECRET_REASON, World
 
 PAGES = ("", "overview", "escalations", "votes", "projects", "moderation", "audit")
 
@@ -49,7 +49,8 @@ async def test_a_secret_ballot_shows_once_the_vote_closed(db: Database, clock: F
                                                           world: World) -> None:
     def close() -> None:
         with db.transaction() as session:
-            votes.close(session, number=world.secret_vote, now=clock.now() + timedelta(days=4))
+            votes.close(session, number=world.secret_vote, now=clock.now() + timedelta(days=4),
+                        key=KEY)
 
     await asyncio.to_thread(close)
     data = await (await client.get(f"{PATH}/api/votes")).json()

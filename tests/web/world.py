@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from governance.audit import Actor
+from governance.audit.keys import AuditKey
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.escalations import service as escalations
@@ -40,6 +41,7 @@ ZULIP_ID = "70412"
 PRIVATE = (DM_TEXT, SECRET_REASON, PRIVATE_PROJECT, ESCALATION_SUMMARY, APPEAL_DETAILS,
            APPEAL_TEXT, APPELLANT, CASE_REASON, BLOCKED_ACCOUNT, CHAT_ID, ZULIP_ID)
 
+KEY = AuditKey.generate()  # seals the secret ballots until the close
 RULES_OPEN = Rules(kind=NOMINATION, quorum=2, min_duration=timedelta(hours=72))
 RULES_SECRET = Rules(kind=DISPUTE, quorum=2, min_duration=timedelta(hours=72), secret=True,
                      options=("revert", "keep", "review"))
@@ -117,13 +119,15 @@ def seed(db: Database, clock: FakeClock) -> World:
                        ("adam", "ada", "alice"), accepts=False)
         for login, choice in (("adam", "+1"), ("ada", "+1"), ("alice", "-1")):
             votes.cast(session, number=closed, login=login, choice=choice,
-                       reason="not yet" if choice == "-1" else "", now=now)
-        votes.cast(session, number=nomination, login="adam", choice="+1", reason="", now=now)
+                       reason="not yet" if choice == "-1" else "", now=now, key=KEY)
+        votes.cast(session, number=nomination, login="adam", choice="+1", reason="", now=now,
+                   key=KEY)
         votes.cast(session, number=secret, login="adam", choice=SECRET_CHOICE,
-                   reason=SECRET_REASON, now=now)
-        votes.cast(session, number=secret, login="ada", choice="keep", reason="", now=now)
-        votes.cast(session, number=hidden_vote, login="ada", choice="+1", reason="", now=now)
-        votes.close(session, number=closed, now=now + timedelta(hours=73))
+                   reason=SECRET_REASON, now=now, key=KEY)
+        votes.cast(session, number=secret, login="ada", choice="keep", reason="", now=now, key=KEY)
+        votes.cast(session, number=hidden_vote, login="ada", choice="+1", reason="", now=now,
+                   key=KEY)
+        votes.close(session, number=closed, now=now + timedelta(hours=73), key=KEY)
     clock.advance(timedelta(hours=6))  # the urgent ticket's acknowledgement is now overdue
     assert clock.now() > start
     assert overdue.number
