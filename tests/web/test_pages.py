@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 
 from aiohttp.test_utils import TestClient
+from sqlmodel import Session
 
+from governance.audit.checkpoints import Checkpoint, sign_checkpoint
+from governance.audit.keys import AuditKey
+from governance.clock import FakeClock
+from governance.db import Database
 from tests.web.conftest import PATH
 from tests.web.world import World
 
@@ -89,6 +94,29 @@ async def test_moderation_and_audit(client: TestClient, world: World) -> None:
     assert audit["log"]["entries"] > 10
     assert len(audit["log"]["head_hash"]) == 64
     assert audit["log"]["head_hash"] in await page(client, "audit")
+    assert audit["checkpoints"] == []
+    assert "No checkpoint has been signed yet" in await page(client, "audit")
+
+
+async def test_the_audit_page_lists_the_signed_checkpoints(client: TestClient, world: World,
+                                                           db: Database, clock: FakeClock) -> None:
+    key = AuditKey.generate()
+
+    def sign(session: Session) -> Checkpoint | None:
+        return sign_checkpoint(session, key, origin="jazzband", now=clock.now())
+
+    signed = await db.run(sign)
+    assert signed is not None
+    audit = await (await client.get(f"{PATH}/api/audit")).json()
+    [shown] = audit["checkpoints"]
+    assert shown["size"] == signed.size == audit["log"]["entries"]
+    assert shown["root"] == signed.root
+    assert shown["line"] == signed.line()  # as published: members can keep and check it
+    [parsed] = Checkpoint.parse_all(shown["line"])
+    assert parsed.signed_by(key.public)
+    text = await page(client, "audit")
+    assert signed.root in text
+    assert key.public.key_id in text
 
 
 async def test_every_page_has_a_json_twin_with_etag_and_304(client: TestClient,
