@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlmodel import Session
@@ -29,8 +29,11 @@ from governance.people.service import chat_ids_for_logins
 
 log = logging.getLogger("roadie.sender")
 FAILURE_REPORT_DESTINATION = "admins"
-# Long enough to outlast any rate-limit wait, so no other replica takes a row being sent.
-CLAIM_HOLD = timedelta(minutes=5)
+CLAIM_HOLD = timedelta(seconds=30)
+"""How long a claim holds a row: a replica that dies while sending leaves its rows (and
+their lanes) to the others for at most this long; restarted under its name, it takes them
+back at once. A row waiting longer than a third of it for the rate limits is claimed again
+before it is sent, so no other replica takes a row being sent."""
 COLLECT_PAUSE = 0.01
 """Once woken, the sender waits this long before it looks: one read for the many wakes of a
 burst."""
@@ -172,6 +175,8 @@ class OutboxSender:
                 return
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
+            if not await self._still_mine(row_id, since=now):
+                return
             if row.edit_of and original is not None:
                 await port.edit(place, original[1], message, mentions=mentions)
                 remote_id = original[1]
@@ -188,6 +193,16 @@ class OutboxSender:
         await self._db.run(lambda session: rows.mark_sent(session, row_id, remote_id=remote_id,
                                                           now=sent_at))
         self._metrics.sent.labels(row.platform, "sent").inc()
+
+    async def _still_mine(self, row_id: int, *, since: datetime) -> bool:
+        """After a long wait, hold the claimed row for another CLAIM_HOLD; False if another
+        replica took it meanwhile (it sends it)."""
+        now = self._clock.now()
+        if now - since < CLAIM_HOLD / 3:
+            return True
+        claimed = await self._db.run(lambda session: rows.claim(
+            session, row_id, worker=self._worker, now=now, hold=CLAIM_HOLD))
+        return claimed is not None
 
     async def _failed(self, row: OutboxMessage, error: PlatformError,
                       windows: list[SlidingWindow]) -> None:
