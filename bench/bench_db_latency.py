@@ -126,9 +126,10 @@ def database_at(round_trip: float, lifetime: float) -> Any:
             far = target.set(port=int(port_file.read_text())).render_as_string(
                 hide_password=False)
             measured = round_trip_ms(far)
-            # The proxy's sleeps overshoot a little: aim once more, from what was measured.
+            # The proxy's sleeps overshoot (more on a busy machine): aim once more, from what
+            # was measured, but never below a fifth of the round trip each way.
             if attempt == 0 and abs(measured - round_trip) > 0.5:
-                delay = max(0.0, delay - (measured - round_trip) / 2)
+                delay = max(round_trip / 5, delay - (measured - round_trip) / 2)
                 proxy.terminate()
                 proxy.wait()
                 continue
@@ -157,19 +158,20 @@ async def link_people(world: World, count: int) -> list[tuple[DiscordUser, str]]
     return users
 
 
-async def first_answers(interactions: list[FakeInteraction], started: float,
+async def first_answers(interactions: list[FakeInteraction], started: list[float],
                         timeout: float) -> tuple[list[float], list[float]]:
-    """(seconds to the first answer or deferral, seconds to the complete answer) of each."""
+    """(seconds to the first answer or deferral, seconds to the complete answer) of each,
+    from its own start."""
     first: dict[int, float] = {}
     done: dict[int, float] = {}
-    deadline = started + timeout
+    deadline = time.perf_counter() + timeout
     while len(done) < len(interactions) and time.perf_counter() < deadline:
         now = time.perf_counter()
         for index, interaction in enumerate(interactions):
             if index not in first and (interaction.deferred or interaction.answered.is_set()):
-                first[index] = now - started
+                first[index] = now - started[index]
             if index not in done and interaction.answered.is_set():
-                done[index] = now - started
+                done[index] = now - started[index]
         await asyncio.sleep(0.002)
     return list(first.values()), list(done.values())
 
@@ -188,7 +190,7 @@ async def commands(world: World, users: list[tuple[DiscordUser, str]], quick: bo
     started = time.perf_counter()
     interactions = await asyncio.gather(*(discord.dispatch_slash(user, "whoami")
                                           for user, _ in users[:count]))
-    first, done = await first_answers(list(interactions), started, timeout=30)
+    first, done = await first_answers(list(interactions), [started] * count, timeout=30)
     results["200 at once: answered or deferred"] = f"{len(first)}/{count}"
     results["200 at once: last answer or deferral, s"] = max(first, default=float("nan"))
     results["200 at once: all done, s"] = (max(done) if len(done) == count else float("nan"))
@@ -218,30 +220,28 @@ async def vote_clicks(world: World, users: list[tuple[DiscordUser, str]],
     await world.settle()
     status = next(m for m in reversed(world.discord.messages_in(world.channels["feed"]))
                   if text_of(m).startswith(f"Vote #{number}"))
-    latencies: list[float] = []
-    answered_ok = 0
     started = time.perf_counter() + 0.05
+    clicked: list[FakeInteraction] = []
+    planned: list[float] = []
 
     async def click(index: int, user: DiscordUser) -> None:
-        nonlocal answered_ok
-        planned = started + index / len(users)
-        await asyncio.sleep(max(0.0, planned - time.perf_counter()))
-        try:
-            answer = await world.discord.click(user, status, ("Revert", "Keep")[index % 2],
-                                               timeout=30)
-        except TimeoutError:
-            return
-        latencies.append(time.perf_counter() - planned)
-        answered_ok += "ballot" in answer.text
+        planned_at = started + index / len(users)
+        await asyncio.sleep(max(0.0, planned_at - time.perf_counter()))
+        planned.append(planned_at)
+        clicked.append(await world.discord.dispatch_click(user, status,
+                                                          ("Revert", "Keep")[index % 2]))
 
     await asyncio.gather(*(click(i, user) for i, (user, _) in enumerate(users)))
+    first, done = await first_answers(clicked, planned, timeout=60)
+    as_ballots = sum("ballot" in i.answer().text for i in clicked if i.answered.is_set())
     counted = await world.roadie.db.run(lambda session: session.exec(
         select(func.count()).select_from(Ballot).where(Ballot.vote == number)).one())
-    results["300 clicks in 1 s: answered within 30 s"] = f"{len(latencies)}/{len(users)}"
-    results["300 clicks in 1 s: slowest answer, s"] = max(latencies, default=float("nan"))
-    results["300 clicks in 1 s: median answer, ms"] = ms(statistics.median(latencies or [0]))
+    results["300 clicks in 1 s: last answer or deferral, s"] = max(first, default=float("nan"))
+    results["300 clicks in 1 s: median answer, ms"] = ms(statistics.median(done or [0]))
+    results["300 clicks in 1 s: last answer, s"] = (max(done) if len(done) == len(users)
+                                                     else float("nan"))
     results["300 clicks in 1 s: ballots counted"] = f"{counted}/{len(users)}"
-    results["300 clicks in 1 s: answered as ballots"] = f"{answered_ok}/{len(users)}"
+    results["300 clicks in 1 s: answered as ballots"] = f"{as_ballots}/{len(users)}"
 
 
 def discord_part(url: str, quick: bool) -> dict[str, Any]:
@@ -423,7 +423,7 @@ TARGETS = {
     "200 at once: last answer or deferral, s": ("< 3", lambda v: v < 3),
     "200 at once: all done, s": ("< 1.5", lambda v: v < 1.5),
     "200 at once: wrong answers": ("0", lambda v: v == 0),
-    "300 clicks in 1 s: slowest answer, s": ("< 3", lambda v: v < 3),
+    "300 clicks in 1 s: last answer or deferral, s": ("< 3", lambda v: v < 3),
     "300 clicks in 1 s: ballots counted": ("300/300", lambda v: v == "300/300"),
     "webhooks: share of bare": (">= 50%", lambda v: int(v.rstrip("%")) >= 50),
     "webhooks at 200/s: p50, p99 ms": ("p99 < 25", lambda v: float(v.split(", ")[1]) < 25),

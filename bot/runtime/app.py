@@ -252,4 +252,6 @@ class Roadie:
 
     async def settle(self) -> None:
         await self.webhook_worker.drain(timeout=3.0)
+        for cog in self.cogs:
+            await cog.settle()
         await self.sender.drain(timeout=3.0)

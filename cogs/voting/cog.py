@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,11 @@ class VotingCog(Cog):
     name = "voting"
     Settings = VotingSettings
     settings: VotingSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stale: set[int] = set()
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         kinds = known_kinds(self.ctx)
@@ -157,13 +163,14 @@ class VotingCog(Cog):
         def transact(session: Session) -> Any:
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now)
-            self._show_status(session, casting.vote, call.now)
             settled = service.early_close_due(session, number)
             return casting, settled
         casting, settled = await self.ctx.db.run(transact)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
-        if settled:
+        if not settled:
+            self._status_soon(number)
+        else:
             await self.close_vote(number, call.now)
             reply += f" Everyone has voted and nothing can change the outcome: vote #{number} " \
                      "is closed."
@@ -264,6 +271,33 @@ class VotingCog(Cog):
         assert vote.number is not None
         return render.status(vote, service.standing(session, vote),
                              service.open_concerns(session, vote.number), now)
+
+    def _status_soon(self, number: int) -> None:
+        """Show a vote's new ballots in its status message, once for the many cast at the
+        same moment: outside the ballot's transaction, which holds the vote's lock."""
+        self._stale.add(number)
+        if number not in self._refreshing:
+            self._refreshing[number] = asyncio.create_task(self._refresh_status(number))
+
+    async def _refresh_status(self, number: int) -> None:
+        try:
+            while number in self._stale:
+                await asyncio.sleep(0)  # ballots cast meanwhile come along
+                self._stale.discard(number)
+                now = self.ctx.clock.now()
+                await self.ctx.db.run(lambda session: self._show_status(
+                    session, service.require_vote(session, number), now))
+        except Exception:
+            self.log.exception("vote #%s: the status message could not be updated", number)
+        finally:
+            self._refreshing.pop(number, None)
+
+    async def settle(self) -> None:
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.settle()
 
     def _show_status(self, session: Session, vote: Vote, now: datetime, *,
                      first: bool = False) -> None:
