@@ -79,7 +79,7 @@ class PeopleCog(Cog):
                     "`/whoami`. Run `/link <github-login>` to link.")
         person_id = profile.person_id
         assert person_id is not None
-        identities = await self.ctx.db.read(
+        identities = await self.ctx.db.autocommit(
             lambda session: people.identities_of(session, person_id))
         accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)

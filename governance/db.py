@@ -135,11 +135,12 @@ class Database:
                 return work(session)
         return await self._off_loop(in_transaction)
 
-    async def read(self, work: Callable[[Session], T]) -> T:
+    async def autocommit(self, work: Callable[[Session], T]) -> T:
         """`work(session)` on a worker thread, each statement committed on its own: for work
-        that needs no transaction (reads; a single idempotent write). On PostgreSQL this
-        saves BEGIN and COMMIT, two of the three round trips of a one-query transaction; on
-        SQLite, where a round trip costs nothing, it is `run`."""
+        that needs no transaction (reads; writes of one statement each, such as an insert
+        that ignores conflicts). On PostgreSQL this saves BEGIN and COMMIT, two of the three
+        round trips of a one-statement transaction; on SQLite, where a round trip costs
+        nothing and every write takes the one lock anyway, it is `run`."""
         if self.is_sqlite:
             return await self.run(work)
 
