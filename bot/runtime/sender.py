@@ -113,7 +113,7 @@ class OutboxSender:
         platforms, now = list(self._ports), self._clock.now()
         found = await self._db.run(lambda session: rows.due_lanes(
             session, platforms=platforms, now=now, worker=self._worker))
-        for row_id, platform, destination in found:
+        for row_id, platform, destination in sorted(found):  # a lane's rows in queued order
             if row_id in self._queued:
                 continue
             self._queued.add(row_id)
@@ -133,20 +133,28 @@ class OutboxSender:
                                self._limiter.window((platform, ""), per_platform)) if w]
         while not queue.empty():
             row_id = queue.get_nowait()
+            settled = False
             try:
                 if self.between is not None:
                     await self.between()
-                await self._deliver(row_id, port, place, windows)
+                settled = await self._deliver(row_id, port, place, windows)
             except Exception:
                 log.exception("outbox row %s: unexpected error", row_id)
             finally:
                 self._queued.discard(row_id)
+            if not settled:
+                # The row waits for a retry: what was queued after it waits too, and comes
+                # back behind it, so that the place gets its messages in order.
+                while not queue.empty():
+                    self._queued.discard(queue.get_nowait())
         if not self._queued:
             self._idle.set()
             self.wake()
 
     async def _deliver(self, row_id: int, port: ChatPort, place: str | None,
-                       windows: list[SlidingWindow]) -> None:
+                       windows: list[SlidingWindow]) -> bool:
+        """Send one row; True when it is settled (sent, failed for good, or not ours to send),
+        False when it stays pending for a later attempt."""
         now = self._clock.now()
 
         def claim(session: Session) -> Claimed | None:
@@ -161,38 +169,37 @@ class OutboxSender:
 
         claimed = await self._db.run(claim)
         if claimed is None:
-            return
+            return False  # another replica has it, or an earlier row of its lane
         row, message, mentions, original = claimed
         if place is None:
             await self._give_up(row,
                                 f"destination {row.destination!r} is not mapped on {row.platform}")
-            return
+            return True
         try:
             if row.edit_of and original is not None and original[0] != SENT:
                 await self._db.run(lambda session: rows.mark_retry(
                     session, row_id, error="waiting for the original message",
                     not_before=now + timedelta(seconds=1), count_attempt=False))
-                return
+                return False
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
             if not await self._still_mine(row_id, since=now):
-                return
+                return False
             if row.edit_of and original is not None:
                 await port.edit(place, original[1], message, mentions=mentions)
                 remote_id = original[1]
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
-            await self._failed(row, error, windows)
-            return
+            return await self._failed(row, error, windows)
         except Exception as error:  # a transport bug must not lose the message
             log.exception("outbox row %s: %s failed", row_id, row.platform)
-            await self._failed(row, PlatformError(row.platform, repr(error)), windows)
-            return
+            return await self._failed(row, PlatformError(row.platform, repr(error)), windows)
         sent_at = self._clock.now()
         await self._db.run(lambda session: rows.mark_sent(session, row_id, remote_id=remote_id,
                                                           now=sent_at))
         self._metrics.sent.labels(row.platform, "sent").inc()
+        return True
 
     async def _still_mine(self, row_id: int, *, since: datetime) -> bool:
         """After a long wait, hold the claimed row for another CLAIM_HOLD; False if another
@@ -205,7 +212,8 @@ class OutboxSender:
         return claimed is not None
 
     async def _failed(self, row: OutboxMessage, error: PlatformError,
-                      windows: list[SlidingWindow]) -> None:
+                      windows: list[SlidingWindow]) -> bool:
+        """Record a failed attempt; True when the row failed for good."""
         assert row.id is not None
         now = self._clock.now()
         if error.retry_after is not None:
@@ -215,10 +223,10 @@ class OutboxSender:
             await self._db.run(lambda session: rows.mark_retry(
                 session, row_id, error=str(error), count_attempt=False, not_before=not_before))
             self._metrics.sent.labels(row.platform, "rate_limited").inc()
-            return
+            return False
         if error.permanent or row.attempts + 1 >= self._settings.give_up_after:
             await self._give_up(row, str(error))
-            return
+            return True
         backoff = min(timedelta(seconds=2 ** row.attempts), self._settings.max_backoff)
         row_id = row.id
         await self._db.run(lambda session: rows.mark_retry(
@@ -226,6 +234,7 @@ class OutboxSender:
         self._metrics.sent.labels(row.platform, "retry").inc()
         log.warning("outbox row %s to %s on %s failed (%s); retrying in %s", row.id,
                     row.destination, row.platform, error, backoff)
+        return False
 
     async def _give_up(self, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

@@ -3,10 +3,11 @@
 A row is sent by whichever worker claims it; a claim expires, so a crashed worker's rows
 are taken up again. Rows are marked sent only after the platform accepted them.
 
-Messages to one destination on one platform (a lane) go out in the order they came due: no
-worker takes a row while another live worker holds an earlier row of its lane, so a row
-held by a replica that died waits for its claim to expire (or for the replica to come back
-under its name) and then goes first.
+Messages to one destination on one platform (a lane) go out in the order they were queued:
+no worker takes a row while an earlier row of its lane waits for a retry, or is held by
+another live worker. So a row held by a replica that died waits for its claim to expire (or
+for the replica to come back under its name) and then goes first; a rate-limited row goes
+before the ones queued after it.
 """
 
 from __future__ import annotations
@@ -76,14 +77,18 @@ def _due(now: datetime, platforms: Iterable[str], worker: str | None) -> tuple[A
             col(OutboxMessage.platform).in_(list(platforms)), or_(*free))
 
 
-def _held_earlier_in_lane(now: datetime, worker: str) -> Any:
-    """True for a row when another worker holds a live claim on an earlier row of its lane."""
+def _held_earlier_in_lane(now: datetime, worker: str | None) -> Any:
+    """True for a row when an earlier row of its lane is pending and not to be sent now: it
+    waits for a retry, or another worker (any, when `worker` is None) holds a live claim."""
     earlier = aliased(OutboxMessage)
+    claimed = col(earlier.claimed_until) >= now
+    if worker is not None:
+        claimed = claimed & (earlier.claimed_by != worker)
     return exists().where(
         earlier.platform == OutboxMessage.platform,
         earlier.destination == OutboxMessage.destination,
         earlier.status == PENDING, col(earlier.id) < col(OutboxMessage.id),
-        col(earlier.claimed_until) >= now, earlier.claimed_by != worker)
+        or_(earlier.not_before > now, claimed))
 
 
 # In the due index's own order, so that the database reads `limit` rows rather than sorting
@@ -93,10 +98,11 @@ _DUE_ORDER = (col(OutboxMessage.not_before), col(OutboxMessage.id))
 
 def due(session: Session, *, platforms: Iterable[str], now: datetime,
         limit: int = 200) -> list[OutboxMessage]:
-    """Rows that are due and not held by a live claim, in the order they came due. Nothing
-    is claimed."""
+    """Rows that are due and not held by a live claim (nor behind one in their lane), in the
+    order they came due. Nothing is claimed."""
     return list(session.exec(
-        select(OutboxMessage).where(*_due(now, platforms, None)).order_by(*_DUE_ORDER)
+        select(OutboxMessage).where(*_due(now, platforms, None),
+                                    ~_held_earlier_in_lane(now, None)).order_by(*_DUE_ORDER)
         .limit(limit)
     ).all())
 
@@ -107,7 +113,8 @@ def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime, work
 
     Claims of `worker` itself count as free, as in `claim`: a replica restarted under the
     same name takes back at once the rows it was sending when it stopped. Rows behind a row
-    another worker holds are left out, as `claim` would refuse them.
+    of their lane that waits or that another worker holds are left out, as `claim` would
+    refuse them. Within a lane, the rows come in the order they were queued.
     """
     return [(row[0], row[1], row[2]) for row in session.exec(
         select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.destination)
@@ -118,8 +125,8 @@ def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime, work
 
 def claim(session: Session, row_id: int, *, worker: str, now: datetime,
           hold: timedelta = timedelta(seconds=60)) -> OutboxMessage | None:
-    """Claim one row for sending (or hold it longer); None when it is settled, or another
-    worker holds it or an earlier row of its lane."""
+    """Claim one row for sending (or hold it longer); None when it is settled, another
+    worker holds it, or an earlier row of its lane waits or is held by another worker."""
     result = session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == row_id, OutboxMessage.status == PENDING,

@@ -58,3 +58,16 @@ def test_a_sent_row_frees_its_lane(db: Database) -> None:
         rows.mark_sent(session, first, remote_id="m-1", now=NOW)
     assert _due(db, "replica-2", NOW) == [second]
     assert _claim(db, second, "replica-2", NOW)
+
+
+def test_a_row_waiting_for_a_retry_keeps_its_place(db: Database) -> None:
+    first, second = _enqueue(db, "feed", "a", "b")
+    assert _claim(db, first, "replica-1", NOW)
+    with db.transaction() as session:  # rate limited: again in 5 s
+        rows.mark_retry(session, first, error="429", not_before=NOW + timedelta(seconds=5),
+                        count_attempt=False)
+    assert _due(db, "replica-1", NOW + timedelta(seconds=1)) == []
+    assert not _claim(db, second, "replica-1", NOW + timedelta(seconds=1))
+    with db.transaction() as session:
+        assert rows.due(session, platforms=["discord"], now=NOW + timedelta(seconds=1)) == []
+    assert _due(db, "replica-1", NOW + timedelta(seconds=6)) == [first, second]
