@@ -113,7 +113,7 @@ class OutboxSender:
         platforms, now = list(self._ports), self._clock.now()
         found = await self._db.run(lambda session: rows.due_lanes(
             session, platforms=platforms, now=now, worker=self._worker))
-        for row_id, platform, destination in sorted(found):  # a lane's rows in queued order
+        for row_id, platform, destination in found:
             if row_id in self._queued:
                 continue
             self._queued.add(row_id)

@@ -114,13 +114,13 @@ def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime, work
     Claims of `worker` itself count as free, as in `claim`: a replica restarted under the
     same name takes back at once the rows it was sending when it stopped. Rows behind a row
     of their lane that waits or that another worker holds are left out, as `claim` would
-    refuse them. Within a lane, the rows come in the order they were queued.
+    refuse them. They come in the order they were queued.
     """
-    return [(row[0], row[1], row[2]) for row in session.exec(
+    return sorted((row[0], row[1], row[2]) for row in session.exec(
         select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.destination)
         .where(*_due(now, platforms, worker), ~_held_earlier_in_lane(now, worker))
         .order_by(*_DUE_ORDER).limit(limit)
-    ).all()]
+    ).all())
 
 
 def claim(session: Session, row_id: int, *, worker: str, now: datetime,
