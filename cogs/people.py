@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 
 from bot.config import PeopleSection
@@ -15,8 +13,9 @@ from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
 from governance.people import service as people
-from governance.people.models import Person
+from governance.people.models import ChatIdentity, Person
 from governance.people.roles import GRANTABLE, Role
+from governance.people.service import Profile
 from governance.projects.service import require_project
 
 ROLE_NAMES = tuple(r.label for r in GRANTABLE)
@@ -42,7 +41,7 @@ class PeopleCog(Cog):
     @command("link confirm", "Confirm someone's link with the code they were given",
              Arg("code", "the code from their `/link`"), role=Role.ADMIN)
     async def confirm(self, call: Invocation, code: str) -> str:
-        def transact(session: Session) -> Any:
+        def confirm_and_tell(session: Session) -> tuple[ChatIdentity, Profile]:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
                                                     now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
@@ -51,7 +50,8 @@ class PeopleCog(Cog):
                 body=f"{call.profile.login} confirmed that this account is {person.login} on "
                      "GitHub."))
             return identity, person
-        identity, person = await self.ctx.db.run(transact)
+
+        identity, person = await self.ctx.db.run(confirm_and_tell)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
 
     @command("unlink", "Unlink a chat account from its GitHub login (yours, or any as admin)",
