@@ -22,7 +22,7 @@ from governance.people.roles import Role
 from governance.people.service import profile_for_login
 from governance.projects.service import require_project
 from governance.votes import service
-from governance.votes.models import DISPUTE, NOMINATION, PENDING, Vote
+from governance.votes.models import DISPUTE, NOMINATION, PENDING, Concern, Vote
 from governance.votes.rules import PASSED, Rules
 
 NUMBER = Arg("number", "the vote's number", kind="int", autocomplete="votes")
@@ -89,7 +89,8 @@ class VotingCog(Cog):
     async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
         voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
         proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
-        def transact(session: Session) -> Any:
+
+        def open_and_tell(session: Session) -> tuple[Vote, bool]:
             vote = service.open_vote(session, proposal, now=call.now,
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
@@ -98,7 +99,8 @@ class VotingCog(Cog):
                 session, vote.subject, render.nominee_request(vote),
                 key=f"vote:{vote.number}:ask")
             return vote, told
-        vote, told = await self.ctx.db.run(transact)
+
+        vote, told = await self.ctx.db.run(open_and_tell)
         reply = render.opened_reply(vote)
         if not told:
             reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
@@ -128,12 +130,14 @@ class VotingCog(Cog):
              role=Role.MEMBER)
     async def accept(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def accept(session: Session) -> Vote:
             vote = service.accept(session, number=number, login=login, now=call.now,
                                   remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now)
             return vote
-        vote = await self.ctx.db.run(transact)
+
+        vote = await self.ctx.db.run(accept)
         assert vote.closes_at is not None
         return (f"You accepted nomination #{number}; the ballot is open until "
                 f"{render.when(vote.closes_at)}.")
@@ -160,12 +164,13 @@ class VotingCog(Cog):
         if not choice:
             return await self._status_of(number, call.now)
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def cast(session: Session) -> tuple[service.Casting, bool]:
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now)
-            settled = service.early_close_due(session, number)
-            return casting, settled
-        casting, settled = await self.ctx.db.run(transact)
+            return casting, service.early_close_due(session, number)
+
+        casting, settled = await self.ctx.db.run(cast)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules)
         if not settled:
@@ -192,12 +197,14 @@ class VotingCog(Cog):
              NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
     async def concern(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def raise_concern(session: Session) -> Concern:
             concern = service.raise_concern(session, number=number, login=login, name=name,
                                             now=call.now)
             self._show_status(session, service.require_vote(session, number), call.now)
             return concern
-        concern = await self.ctx.db.run(transact)
+
+        concern = await self.ctx.db.run(raise_concern)
         return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
                 f"it: `/vote resolve {number} {concern.name}`.")
 
@@ -205,7 +212,8 @@ class VotingCog(Cog):
              Text("name", "the concern's name"), role=Role.MEMBER)
     async def resolve(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def resolve(session: Session) -> tuple[Concern, list[Concern], bool]:
             concern = service.resolve_concern(session, number=number, login=login, name=name,
                                               now=call.now)
             vote = service.require_vote(session, number)
@@ -213,7 +221,8 @@ class VotingCog(Cog):
             self._show_status(session, vote, call.now)
             due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
             return concern, remaining, due
-        concern, remaining, due = await self.ctx.db.run(transact)
+
+        concern, remaining, due = await self.ctx.db.run(resolve)
         reply = f"Concern {concern.name!r} on vote #{number} is resolved."
         if remaining:
             reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
