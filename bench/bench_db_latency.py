@@ -282,6 +282,9 @@ class FarWebhooks(webhooks.Bench):
         directory.mkdir(exist_ok=True)
         port = webhooks.free_port()
         config = webhooks.write_roadie_config(directory, port, database=self.url)
+        # A name of this run's own: another run on this host may hold "bench-roadie".
+        config.write_text(config.read_text().replace(
+            "[bot]\n", f'[bot]\ninstance = "bench-{self.work.name}"\n', 1))
         process = self.processes.start("--role", "roadie", str(config), self.chat)
         url = f"http://127.0.0.1:{port}"
         await webhooks.wait_healthy(url)

@@ -233,7 +233,8 @@ def serve_roadie(config_path: str, chat_url: str) -> None:
     config = load_config(config_path)
     # A fixed replica name, as a StatefulSet gives: after a restart, the replica takes back
     # at once the deliveries and messages it had claimed when it was killed.
-    roadie = Roadie(config, transports=[HttpChat(chat_url)], instance="bench-roadie")
+    roadie = Roadie(config, transports=[HttpChat(chat_url)],
+                    instance=config.bot.instance or "bench-roadie")
     asyncio.run(_serve(roadie))
 
 
