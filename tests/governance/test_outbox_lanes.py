@@ -71,3 +71,11 @@ def test_a_row_waiting_for_a_retry_keeps_its_place(db: Database) -> None:
     with db.transaction() as session:
         assert rows.due(session, platforms=["discord"], now=NOW + timedelta(seconds=1)) == []
     assert _due(db, "replica-1", NOW + timedelta(seconds=6)) == [first, second]
+
+
+def test_a_row_queued_for_later_holds_up_nothing(db: Database) -> None:
+    with db.transaction() as session:  # a burst gathered until its window closes
+        rows.enqueue(session, platforms=["discord"], destination="feed", payload="{}",
+                     key="burst", now=NOW, not_before=NOW + timedelta(minutes=1))
+    [notice] = _enqueue(db, "feed", "notice")
+    assert _due(db, "replica-1", NOW) == [notice]
