@@ -3,6 +3,11 @@
 PostgreSQL tests use the server named by ROADIE_TEST_POSTGRES_URL (default: the local one,
 database `test`), each test run in a schema of its own. Without a server they are skipped,
 unless ROADIE_REQUIRE_POSTGRES=1 (as in CI), which makes a missing server a failure.
+
+Every exchange with a fake service is checked against the service's description
+(tests/fakes/contract.py); an invalid one fails the test that made it, at its teardown.
+`pytest --traffic-report` prints, per service, how many exchanges the run made and how many
+requests and answers were valid.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +26,9 @@ from governance.clock import FakeClock
 from governance.db import Database, database_url
 from governance.migrate import upgrade
 from governance.schema import tables
+from tests.fakes.contract import EXCHANGES
+
+pytest_plugins = ["pytester"]
 
 POSTGRES_URL = database_url(os.environ.get("ROADIE_TEST_POSTGRES_URL",
                                            "postgresql://postgres@127.0.0.1:5432/test"))
@@ -113,3 +122,41 @@ def pg_db(postgres_url: str) -> Iterator[Database]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _fakes_keep_their_contracts() -> Iterator[None]:
+    """Fail the test if a fake received a request, or gave an answer, that its service's
+    description does not allow."""
+    start = len(EXCHANGES)
+    yield
+    failures = [text for text in (e.failure() for e in EXCHANGES[start:]) if text]
+    if failures:
+        shown = "\n".join(dict.fromkeys(failures))
+        pytest.fail(f"{len(failures)} exchange(s) with a fake break the description:\n{shown}",
+                    pytrace=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--traffic-report", action="store_true",
+                     help="print, per fake service, the exchanges made and how many validated")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not terminalreporter.config.getoption("--traffic-report"):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("traffic with the fake services, checked against their descriptions")
+    for service in sorted({e.service for e in EXCHANGES}):
+        made = [e for e in EXCHANGES if e.service == service]
+        requests = sum(e.request_valid for e in made)
+        answers = sum(e.response_valid for e in made)
+        strict = "" if all(e.strict_responses for e in made) else " (answers not yet enforced)"
+        write(f"{service}: {len(made)} exchanges, {requests} valid requests, "
+              f"{answers} valid responses{strict}")
+        problems = Counter(f"{e.operation or e.method + ' ' + e.path}: {problem}"
+                           for e in made for problem in e.request_problems + e.response_problems)
+        for problem, count in problems.most_common(12):
+            write(f"    {count:5d} x {problem[:240]}")
+    if not EXCHANGES:
+        write("no exchange with a fake service")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from bot.core.messages import Message
 
@@ -105,6 +105,11 @@ class GitHubIssue:
     assignees: tuple[str, ...] = field(default_factory=tuple)
 
 
+TeamMembership = Literal["active", "pending"]
+"""A team membership on GitHub: `pending` while the person has not accepted the invitation
+to the org that adding them to a team sent (they were not an org member)."""
+
+
 @runtime_checkable
 class GitHubPort(Protocol):
     """The GitHub operations Roadie needs, on the configured org. All may raise PlatformError."""
@@ -123,7 +128,13 @@ class GitHubPort(Protocol):
 
     async def team_members(self, team_slug: str) -> list[str]: ...
 
-    async def add_team_member(self, team_slug: str, login: str) -> None: ...
+    async def add_team_member(self, team_slug: str, login: str) -> TeamMembership:
+        """Add a person to a team. A non-member of the org is only invited: `pending`."""
+        ...
+
+    async def team_membership(self, team_slug: str, login: str) -> TeamMembership | None:
+        """The person's membership of a team, or None when they have none (any more)."""
+        ...
 
     async def org_members(self) -> list[str]: ...
 

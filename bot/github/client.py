@@ -1,7 +1,8 @@
 """GitHubPort on PyGithub. PyGithub is synchronous, so every call runs in a worker thread.
 
 Errors become PlatformError: 5xx, timeouts and rate limits are worth retrying (with the
-wait GitHub asked for); other 4xx answers are permanent.
+wait GitHub asked for, `rate_limit_wait`); other 4xx answers are permanent. Lists follow
+GitHub's `Link` pagination (PyGithub's PaginatedList).
 """
 
 from __future__ import annotations
@@ -12,24 +13,46 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
-from github import Auth, Github, GithubException, RateLimitExceededException
+from github import Auth, Github, GithubException
 from github.Issue import Issue
+from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
 
-from bot.core.ports import GitHubIssue, GitHubUser, PlatformError
+from bot.core.ports import GitHubIssue, GitHubUser, PlatformError, TeamMembership
 
 T = TypeVar("T")
 
 
+def rate_limit_wait(status: int, headers: dict[str, Any] | None, message: str, *,
+                    now: float | None = None) -> float | None:
+    """How long GitHub asked to wait, or None when the answer is no rate limit.
+
+    As GitHub documents it, for 403 and 429 alike: `retry-after` first; else, when
+    `x-ratelimit-remaining` is 0, until `x-ratelimit-reset`; else (a secondary limit that
+    names no time) at least a minute.
+    """
+    if status not in (403, 429):
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    retry_after = lowered.get("retry-after", "")
+    if retry_after.strip().isdigit():
+        return max(float(retry_after), 1.0)
+    reset = lowered.get("x-ratelimit-reset", "")
+    if lowered.get("x-ratelimit-remaining") == "0":
+        now = datetime.now(UTC).timestamp() if now is None else now
+        return max(float(reset) - now, 1.0) if reset.strip().isdigit() else 60.0
+    if status == 429 or "rate limit" in message.lower():
+        return 60.0
+    return None
+
+
 def _error(error: Exception) -> PlatformError:
-    if isinstance(error, RateLimitExceededException):
-        reset = (error.headers or {}).get("x-ratelimit-reset") or (error.headers or {}).get(
-            "X-RateLimit-Reset")
-        retry_after = float((error.headers or {}).get("retry-after", 60))
-        if reset and str(reset).isdigit():
-            retry_after = max(1.0, int(reset) - datetime.now(UTC).timestamp())
-        return PlatformError("github", "rate limited", retry_after=retry_after, status=error.status)
     if isinstance(error, GithubException):
         message = error.data.get("message") if isinstance(error.data, dict) else error.data
+        wait = rate_limit_wait(error.status, error.headers, str(message or ""))
+        if wait is not None:
+            return PlatformError("github", f"rate limited ({error.status}): wait {wait:.0f} s",
+                                 retry_after=wait, status=error.status)
         permanent = 400 <= error.status < 500 and error.status not in (408, 429)
         return PlatformError("github", f"{error.status} {message}", permanent=permanent,
                              status=error.status)
@@ -116,9 +139,23 @@ class PyGithubPort:
 
         return await self._call(fetch)
 
-    async def add_team_member(self, team_slug: str, login: str) -> None:
-        await self._call(self._request, "PUT",
-                         f"/orgs/{self.org}/teams/{team_slug}/memberships/{login}")
+    async def add_team_member(self, team_slug: str, login: str) -> TeamMembership:
+        data = await self._call(self._request, "PUT",
+                                f"/orgs/{self.org}/teams/{team_slug}/memberships/{login}")
+        return "pending" if (data or {}).get("state") == "pending" else "active"
+
+    async def team_membership(self, team_slug: str, login: str) -> TeamMembership | None:
+        def fetch() -> TeamMembership | None:
+            try:
+                data = self._request("GET",
+                                     f"/orgs/{self.org}/teams/{team_slug}/memberships/{login}")
+            except GithubException as error:
+                if error.status == 404:
+                    return None
+                raise
+            return "pending" if (data or {}).get("state") == "pending" else "active"
+
+        return await self._call(fetch)
 
     # --- issues -----------------------------------------------------------------------
 
@@ -169,8 +206,9 @@ class PyGithubPort:
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:
-            pulls = self._request("GET", f"/repos/{self.org}/{repo}/commits/{sha}/pulls")
-            return [p["number"] for p in (pulls or []) if p.get("merged_at")]
+            pulls = PaginatedList(PullRequest, self._gh.requester,
+                                  f"/repos/{self.org}/{repo}/commits/{sha}/pulls", None)
+            return [p.number for p in pulls if p.merged_at is not None]
 
         return await self._call(fetch)
 

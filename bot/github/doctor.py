@@ -12,6 +12,7 @@ import requests
 from github import Auth, Github, GithubException
 
 from bot.doctor import Finding, good, missing
+from bot.github.client import rate_limit_wait
 
 
 def _probe(org: str, token: str, api_url: str) -> list[Finding]:
@@ -20,6 +21,11 @@ def _probe(org: str, token: str, api_url: str) -> list[Finding]:
     try:
         headers, user = request("GET", "/user")
     except GithubException as error:
+        message = error.data.get("message") if isinstance(error.data, dict) else error.data
+        wait = rate_limit_wait(error.status, error.headers, str(message or ""))
+        if wait is not None:
+            return [missing(f"GitHub is rate limiting this token ({error.status}): run "
+                            f"`roadie doctor` again in {wait:.0f} s")]
         return [missing(f"the token was refused ({error.status}): make a new one")]
     login = user.get("login", "?")
     findings = [good(f"the token is {login}'s")]

@@ -53,8 +53,12 @@ class OrgHooks:
 
     def find_hook(self, path_hint: str) -> int:
         """The org hook pointing at `path_hint`, or the only one there is."""
-        hooks, _ = self._get(f"/orgs/{self.org}/hooks")
-        hooks = [h for h in hooks or () if isinstance(h, dict)]
+        hooks: list[dict[str, Any]] = []
+        url, parameters = f"/orgs/{self.org}/hooks", {"per_page": 100}
+        while url:
+            page, url = self._get(url, parameters)
+            parameters = None  # the next link carries them
+            hooks += [h for h in page or () if isinstance(h, dict)]
         matching = [h for h in hooks
                     if str((h.get("config") or {}).get("url", "")).endswith(path_hint)]
         chosen = matching if len(matching) == 1 else hooks if len(hooks) == 1 else []

@@ -327,6 +327,7 @@ class WebhookWorker:
             received_at = received_at.replace(tzinfo=UTC)
         github_event = GitHubEvent(event, action, delivery_id, payload, received_at)
         handled, transient, broken = False, [], []
+        wait = 0.0  # the longest wait a platform asked for
         for name, handler in self._handlers.get(event, ()):
             try:
                 with outbox_scope(f"gh:{delivery_id}:{name}"):
@@ -336,6 +337,7 @@ class WebhookWorker:
                     broken.append(f"{name}: {error}")
                 else:
                     transient.append(f"{name}: {error}")
+                    wait = max(wait, error.retry_after or 0.0)
             except Exception as error:
                 log.exception("delivery %s (%s %s): handler %s failed; skipped", delivery_id,
                               event, action, name)
@@ -345,7 +347,7 @@ class WebhookWorker:
         def settle(session: Session) -> str:
             if transient:
                 again = inbox.retry_later(session, row_id, error="; ".join(transient), now=now,
-                                          max_attempts=MAX_ATTEMPTS)
+                                          max_attempts=MAX_ATTEMPTS, at_least=wait)
                 outcome = "retry" if again else "failed"
                 log.warning("delivery %s (%s): %s; %s", delivery_id, event, "; ".join(transient),
                             "will retry" if again else "giving up")

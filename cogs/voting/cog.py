@@ -8,15 +8,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core.cog import Cog, DigestSection, Job, completer
+from bot.core.cog import Cog, DigestSection, Job, completer, on_github
 from bot.core.commands import Arg, Invocation, Text, command
+from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
-from bot.core.ports import PlatformError
+from bot.core.ports import PlatformError, TeamMembership
 from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.voting import render
 from cogs.voting.commits import parse_commit
 from cogs.voting.electorate import read_electorate
 from cogs.voting.settings import VotingSettings
+from governance.durations import format_duration
 from governance.errors import Refusal
 from governance.people.roles import Role
 from governance.people.service import profile_for_login
@@ -66,13 +68,18 @@ class VotingCog(Cog):
              Text("reason", "why they should lead it"), role=Role.MEMBER)
     async def nominate(self, call: Invocation, login: str, project: str, reason: str) -> str:
         proposer = call.require_linked()
-        await self._require_member(login)
+        member = await self._check_nominee(login)
         rules = self.settings.nomination
         name = await self._project_name(project)
-        return await self._open(call, service.Proposal(
+        reply = await self._open(call, service.Proposal(
             kind=NOMINATION, project=name, subject=login, reason=reason,
             proposer=proposer, rules=rules.rules(), electorate=(),
             nominee_accepts=rules.nominee_accepts))
+        if not member:
+            reply += (f" {login} is not a member of {self.ctx.org} yet: if elected, GitHub "
+                      "will invite them to the org, and they join the leads team when they "
+                      "accept the invitation.")
+        return reply
 
     @command("dispute", "Open a vote on a push that skipped review: revert it, or keep it",
              Arg("project", "the project", autocomplete="projects"),
@@ -110,19 +117,26 @@ class VotingCog(Cog):
     async def _project_name(self, project: str) -> str:
         return await self.ctx.db.run(lambda session: require_project(session, project).name)
 
-    async def _require_member(self, login: str) -> None:
-        if self.ctx.github is not None:
-            try:
-                member = await self.ctx.github.is_org_member(login)
-            except PlatformError as error:
-                raise Refusal(f"GitHub did not answer whether {login} is a member "
-                              f"({error.detail}).", "Try again in a minute.") from None
-        else:
-            member = await self.ctx.db.run(
-                lambda session: profile_for_login(session, login).at_least(Role.MEMBER))
-        if not member:
+    async def _check_nominee(self, login: str) -> bool:
+        """Whether the nominee is an org member. With GitHub, someone who is not can be
+        nominated (the team invites them, see `follow_up`), but must be a GitHub user."""
+        if self.ctx.github is None:
+            if await self.ctx.db.run(
+                    lambda session: profile_for_login(session, login).at_least(Role.MEMBER)):
+                return True
             raise Refusal(f"{login} is not a member of {self.ctx.org}; only members can lead "
                           "a project.", "Check the spelling of the login.")
+        try:
+            if await self.ctx.github.is_org_member(login):
+                return True
+            known = await self.ctx.github.get_user(login) is not None
+        except PlatformError as error:
+            raise Refusal(f"GitHub did not answer whether {login} is a member "
+                          f"({error.detail}).", "Try again in a minute.") from None
+        if not known:
+            raise Refusal(f"{login} is no GitHub user, so cannot lead a project of "
+                          f"{self.ctx.org}.", "Check the spelling of the login.")
+        return False
 
     # --- the nominee ---------------------------------------------------------------------
 
@@ -335,6 +349,7 @@ class VotingCog(Cog):
         for number in due:
             await self.close_vote(number, now)
         await self.follow_up(now)
+        await self.check_invitations(now)
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
@@ -386,47 +401,138 @@ class VotingCog(Cog):
 
     async def follow_up(self, now: datetime) -> None:
         """Add elected leads to the project's leads team on GitHub, retrying on failure;
-        what Roadie cannot do goes to the admins as an escalation."""
-        def transact(session: Session) -> Any:
-            due = [(v.number, v.project, v.subject, v.follow_up_attempts)
-                   for v in service.due_follow_ups(session, now=now)]
-            return due
-        due = await self.ctx.db.run(transact)
+        what Roadie cannot do goes to the admins as an escalation. Someone who is not an org
+        member is only invited by GitHub: that is said, and followed (`joined`,
+        `check_invitations`) until they accept or the invitation expires."""
+        due = await self.ctx.db.run(lambda session: [
+            (v.number, v.project, v.subject, v.follow_up_attempts)
+            for v in service.due_follow_ups(session, now=now)])
         for number, project, nominee, attempts in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
-            error = await self._add_to_team(team, nominee)
-            def transact(session: Session) -> None:
-                vote = service.require_vote(session, number)
-                if error is None:
-                    service.follow_up_finished(session, number=number, escalated=False,
-                                               note=f"added to the team {team}", now=now)
-                    self.ctx.outbox.post(session, self.ctx.destinations.for_project(project),
-                                         Message(body=f"{nominee} is now in the GitHub team "
-                                                      f"{team}, as vote #{number} decided.",
-                                                 tone="success"),
-                                         key=f"vote:{number}:team")
-                elif error.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
-                    note = self._escalate(session, vote, self._appointment_summary(vote)
-                                          + f" GitHub answered: {error.detail}")
-                    service.follow_up_finished(session, number=number, escalated=True,
-                                               note=note, now=now)
-                else:
-                    retry = timedelta(seconds=error.retry_after or 60 * 2 ** attempts)
-                    service.follow_up_failed(session, number=number, error=error.detail,
-                                             now=now, retry_in=retry)
-                    self.log.warning("adding %s to %s failed (%s); retrying in %s", nominee,
-                                     team, error.detail, retry)
-            await self.ctx.db.run(transact)
+            outcome = await self._add_to_team(team, nominee)
+            await self.ctx.db.run(lambda session, number=number, team=team, outcome=outcome,
+                                  attempts=attempts: self._followed_up(
+                                      session, number, team, outcome, attempts, now))
 
-    async def _add_to_team(self, team: str, login: str) -> PlatformError | None:
+    def _followed_up(self, session: Session, number: int, team: str,
+                     outcome: TeamMembership | PlatformError, attempts: int,
+                     now: datetime) -> None:
+        vote = service.require_vote(session, number)
+        if outcome == "active":
+            self._joined(session, vote, team, now, accepted=False)
+        elif outcome == "pending":
+            self._invited(session, vote, team, now)
+        elif outcome.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
+            note = self._escalate(session, vote, self._appointment_summary(vote)
+                                  + f" GitHub answered: {outcome.detail}")
+            service.follow_up_finished(session, number=number, escalated=True, note=note,
+                                       now=now)
+        else:
+            retry = timedelta(seconds=outcome.retry_after or 60 * 2 ** attempts)
+            service.follow_up_failed(session, number=number, error=outcome.detail, now=now,
+                                     retry_in=retry)
+            self.log.warning("adding %s to %s failed (%s); retrying in %s", vote.subject,
+                             team, outcome.detail, retry)
+
+    async def _add_to_team(self, team: str, login: str) -> TeamMembership | PlatformError:
         if self.ctx.github is None:
             return PlatformError("github", "Roadie has no GitHub token", permanent=True)
         try:
-            await self.ctx.github.add_team_member(team, login)
+            return await self.ctx.github.add_team_member(team, login)
         except PlatformError as error:
             return error
-        return None
+
+    def _joined(self, session: Session, vote: Vote, team: str, now: datetime, *,
+                accepted: bool) -> None:
+        assert vote.number is not None
+        service.follow_up_finished(session, number=vote.number, escalated=False,
+                                   note=f"added to the team {team}", now=now)
+        how = "accepted the invitation and " if accepted else ""
+        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
+                             Message(body=f"{vote.subject} {how}is now in the GitHub team "
+                                          f"{team}, as vote #{vote.number} decided.",
+                                     tone="success"),
+                             key=f"vote:{vote.number}:team")
+
+    def _invited(self, session: Session, vote: Vote, team: str, now: datetime) -> None:
+        assert vote.number is not None
+        wait = self.settings.invitation_expires_after
+        service.follow_up_invited(session, number=vote.number, team=team, now=now,
+                                  check_at=now + wait)
+        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project), Message(
+            body=f"{vote.subject} was invited to the GitHub org {self.ctx.org}, as vote "
+                 f"#{vote.number} decided: they join the team {team} when they accept the "
+                 f"invitation (Roadie waits for it until {render.when(now + wait)}).",
+            tone="info"),
+            key=f"vote:{vote.number}:invited")
+
+    @on_github("membership", "organization")
+    async def joined(self, event: GitHubEvent) -> bool:
+        """An invited lead accepted: GitHub adds them to the org (`organization`
+        member_added) and makes their team memberships active (`membership` added)."""
+        if event.event == "membership" and event.action == "added":
+            login, team = event.text("member", "login"), event.text("team", "slug")
+        elif event.event == "organization" and event.action == "member_added":
+            login, team = event.text("membership", "user", "login"), ""
+        else:
+            return False
+        if not login:
+            return False
+        now = self.ctx.clock.now()
+
+        def transact(session: Session) -> bool:
+            acted = False
+            for vote in service.invitations_of(session, login):
+                leads = self.settings.team(self.settings.leads_team, vote.project)
+                if not team or team.lower() == leads:
+                    self._joined(session, vote, leads, now, accepted=True)
+                    acted = True
+            return acted
+
+        return await self.ctx.db.run(transact)
+
+    async def check_invitations(self, now: datetime) -> None:
+        """Invitations whose time is up: asked of GitHub once more (a webhook may have been
+        missed), then told as accepted, or as expired and escalated to the admins."""
+        due = await self.ctx.db.run(lambda session: [
+            (v.number, v.project, v.subject) for v in service.due_invitations(session, now=now)])
+        for number, project, nominee in due:
+            assert number is not None
+            team = self.settings.team(self.settings.leads_team, project)
+            try:
+                state = await self._membership(team, nominee)
+            except PlatformError as error:
+                wait = timedelta(seconds=error.retry_after or 3600)
+                await self.ctx.db.run(lambda session, number=number, error=error, wait=wait:
+                                      service.follow_up_failed(
+                                          session, number=number, error=error.detail, now=now,
+                                          retry_in=wait))
+                continue
+            await self.ctx.db.run(lambda session, number=number, team=team, state=state:
+                                  self._invitation_ended(session, number, team, state, now))
+
+    def _invitation_ended(self, session: Session, number: int, team: str,
+                          state: TeamMembership | None, now: datetime) -> None:
+        vote = service.require_vote(session, number)
+        if state == "active":
+            self._joined(session, vote, team, now, accepted=True)
+            return
+        wait = format_duration(self.settings.invitation_expires_after)
+        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
+                             Message(body=f"{vote.subject} did not accept the invitation to the "
+                                          f"GitHub org {self.ctx.org} within {wait}, so is not "
+                                          f"in the team {team}; an admin is asked to sort it "
+                                          "out.", tone="warning"),
+                             key=f"vote:{number}:expired")
+        note = self._escalate(session, vote, self._appointment_summary(vote)
+                              + " Their invitation to the org expired unanswered.")
+        service.follow_up_finished(session, number=number, escalated=True, note=note, now=now)
+
+    async def _membership(self, team: str, login: str) -> TeamMembership | None:
+        if self.ctx.github is None:
+            raise PlatformError("github", "Roadie has no GitHub token", permanent=True)
+        return await self.ctx.github.team_membership(team, login)
 
     # --- the digest ----------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ class VotingSettings(Section):
     remind_before: Duration = duration_default("24h")
     project_team: str = "{project}"
     leads_team: str = "{project}-leads"
+    invitation_expires_after: Duration = duration_default("7d")
     escalation_kind: str = "permissions"
     nomination: NominationRules = Field(default_factory=NominationRules)
     dispute: DisputeRules = Field(default_factory=DisputeRules)

@@ -94,8 +94,9 @@ def settle(session: Session, row_id: int, *, handled: bool, now: datetime) -> No
 
 
 def retry_later(session: Session, row_id: int, *, error: str, now: datetime,
-                max_attempts: int) -> bool:
-    """Put a failed delivery back with backoff; False once it has failed for good."""
+                max_attempts: int, at_least: float = 0.0) -> bool:
+    """Put a failed delivery back with backoff, or after `at_least` seconds when a platform
+    asked to wait that long; False once it has failed for good."""
     row = session.get(WebhookDelivery, row_id)
     if row is None:
         return False
@@ -104,7 +105,7 @@ def retry_later(session: Session, row_id: int, *, error: str, now: datetime,
     if row.attempts >= max_attempts:
         row.status, row.processed_at = FAILED, now
         return False
-    row.not_before = now + timedelta(seconds=min(2 ** row.attempts, 600))
+    row.not_before = now + timedelta(seconds=max(min(2 ** row.attempts, 600), at_least))
     return True
 
 

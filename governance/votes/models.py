@@ -15,8 +15,10 @@ PENDING, OPEN, CLOSED, CANCELLED, DECLINED, LAPSED = (
 LIVE_STATES = (PENDING, OPEN)
 
 # What has to happen after a close, outside the vote: nothing, or a step still to be done.
-NO_FOLLOW_UP, FOLLOW_UP_PENDING, FOLLOW_UP_DONE, FOLLOW_UP_ESCALATED = (
-    "", "pending", "done", "escalated")
+# `invited`: GitHub invited the elected lead to the org; the team membership waits for them
+# to accept until `follow_up_not_before`, when the invitation is checked once more.
+NO_FOLLOW_UP, FOLLOW_UP_PENDING, FOLLOW_UP_DONE, FOLLOW_UP_ESCALATED, FOLLOW_UP_INVITED = (
+    "", "pending", "done", "escalated", "invited")
 
 
 class Vote(SQLModel, table=True):

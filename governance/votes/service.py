@@ -28,6 +28,7 @@ from governance.votes.models import (
     DISPUTE,
     FOLLOW_UP_DONE,
     FOLLOW_UP_ESCALATED,
+    FOLLOW_UP_INVITED,
     FOLLOW_UP_PENDING,
     LAPSED,
     LIVE_STATES,
@@ -553,6 +554,33 @@ def follow_up_finished(session: Session, *, number: int, escalated: bool, note: 
     record(session, actor=Actor.system(), action="vote.follow_up", target=target(number),
            at=now, data={"escalated": escalated, "note": note})
     return vote
+
+
+def follow_up_invited(session: Session, *, number: int, team: str, now: datetime,
+                      check_at: datetime) -> Vote:
+    """GitHub invited the elected lead to the org (they were not a member): the team
+    membership waits for them to accept, until `check_at` at the latest."""
+    vote = require_vote(session, number, lock=True)
+    vote.follow_up = FOLLOW_UP_INVITED
+    vote.follow_up_note = f"invited to the org and the team {team}"
+    vote.follow_up_not_before = check_at
+    record(session, actor=Actor.system(), action="vote.follow_up", target=target(number),
+           at=now, data={"invited": True, "team": team, "until": check_at.isoformat()})
+    return vote
+
+
+def invitations_of(session: Session, login: str) -> list[Vote]:
+    """Votes whose elected lead (`login`) was invited and has not joined yet."""
+    return list(session.exec(select(Vote).where(
+        Vote.follow_up == FOLLOW_UP_INVITED, func.lower(Vote.subject) == login.lower())
+        .order_by(col(Vote.number))).all())
+
+
+def due_invitations(session: Session, *, now: datetime) -> list[Vote]:
+    """Invitations whose time is up: checked once more, then told as accepted or expired."""
+    return list(session.exec(select(Vote).where(Vote.follow_up == FOLLOW_UP_INVITED,
+                                                col(Vote.follow_up_not_before) <= now)
+                             .order_by(col(Vote.number))).all())
 
 
 def follow_up_failed(session: Session, *, number: int, error: str, now: datetime,

@@ -221,3 +221,29 @@ async def test_a_retried_opener_never_opens_two_issues(
 
 def tasks_for(ticket: int) -> Any:
     return select(MirrorTask).where(MirrorTask.ticket == ticket)
+
+
+async def test_a_rate_limit_is_waited_out_as_told_while_other_work_goes_on(
+        tmp_path: Path, db: Database, github: FakeGitHub,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async with mirrored(tmp_path, db, github, monkeypatch) as scene:
+        clock = scene.clock
+        github.secondary_limit("POST", "/repos/jazzband/help/issues", retry_after=120,
+                               status=429)
+        await scene.say("/as alice", "/as carol", "/escalate django-sample ci CI is red")
+        await scene.synced()
+        assert github.issues == {}
+        # Another ticket meanwhile is mirrored at once: the wait holds up only the first.
+        await scene.say("/escalate django-sample pypi Add the org as owner")
+        await scene.synced()
+        assert [i.title for i in github.issues.values()] == [
+            "#2 django-sample: pypi: Add the org as owner"]
+        clock.advance(timedelta(seconds=119))
+        await scene.synced()
+        assert len(github.issues) == 1
+        assert len(github.called("POST", "/repos/jazzband/help/issues")) == 2
+        clock.advance(timedelta(seconds=2))
+        await scene.synced()
+        assert sorted(i.title for i in github.issues.values()) == [
+            "#1 django-sample: ci: CI is red", "#2 django-sample: pypi: Add the org as owner"]
+        assert "could not be mirrored" not in scene.console.text

@@ -137,6 +137,12 @@ class FakeInteraction:
 
 
 class FakeDiscord(FakeService):
+    contract_name = "discord"
+    api_prefix = API
+    strict_responses = False
+    """Answers not yet complete against the description are counted in the traffic
+    report, not failed; set True once they are."""
+
     def __init__(self) -> None:
         super().__init__()
         self.snowflake = _Snowflakes()

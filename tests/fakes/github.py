@@ -1,18 +1,39 @@
 """A fake GitHub REST API for PyGithub (`Github(base_url=fake.url)`), with org state in memory.
 
-Covers what Roadie calls: org blocks and members, users, teams and memberships, issues and
-comments, the pull requests of a commit, and the org webhook's deliveries.
+Covers what Roadie calls: org blocks and members, users, teams and memberships, invitations,
+issues and comments, the pull requests of a commit, and the org webhook's deliveries. Its
+answers are complete objects of the official description (tests/fakes/github_shapes.py), and
+it keeps GitHub's rules that the description does not carry:
+
+- adding someone who is not an org member to a team invites them: the membership answers
+  `state: "pending"` until `accept_invitation(login)`; `expire_invitation(login)` ends it;
+- every list is paginated with a `Link` header, at most `max_per_page` items a page (3 by
+  default, far below GitHub's 100, so that every test's lists have several pages);
+- every answer carries the `x-ratelimit-*` headers of the primary rate limit; when
+  `rate_limit_remaining` reaches 0 requests get a 403 (or `rate_limit_status`) until
+  `rate_limit_reset`; `secondary_limit(...)` answers 403/429 with `retry-after`;
+- refused input gets a 422 with `message`, `errors` and `documentation_url`.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
+import urllib.parse
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes import github_shapes as shapes
 from tests.fakes.http import BODY, FakeService, json_response
+
+DOCS = "https://docs.github.com/rest"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -26,17 +47,48 @@ class FakeIssue:
     labels: list[str] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
     creator: str = ""
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    closed_at: str | None = None
+
+
+@dataclass
+class Invitation:
+    """An invitation to join the org, made by adding a non-member to teams."""
+
+    id: int
+    login: str
+    teams: set[str]
+    created_at: str = field(default_factory=_now)
+
+
+def not_found() -> web.Response:
+    return json_response({"message": "Not Found", "documentation_url": DOCS,
+                          "status": "404"}, 404)
+
+
+def validation_failed(errors: list[dict[str, Any]], *, message: str = "Validation Failed",
+                      docs: str = DOCS) -> web.Response:
+    """A 422 as GitHub gives it."""
+    return json_response({"message": message, "errors": errors, "documentation_url": docs,
+                          "status": "422"}, 422)
 
 
 class FakeGitHub(FakeService):
+    contract_name = "github"
+
     def __init__(self, org: str = "jazzband") -> None:
         super().__init__()
         self.org = org
+        self.org_id = 1
         self.members: set[str] = set()
         self.admins: set[str] = set()
         self.blocked: set[str] = set()
         self.users: dict[str, dict[str, Any]] = {}
         self.teams: dict[str, set[str]] = {}
+        """Team slug -> logins of its active members."""
+        self.invitations: dict[str, Invitation] = {}
+        """Login -> the pending invitation to the org (and to the teams it was added to)."""
         self.issues: dict[tuple[str, int], FakeIssue] = {}
         self.commit_pulls: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.unassignable: set[str] = set()
@@ -48,6 +100,11 @@ class FakeGitHub(FakeService):
         self.token_login = "roadie-bot"
         self.token_scopes: str | None = "admin:org, repo"
         """X-OAuth-Scopes of the token (a classic token); None for a fine-grained one."""
+        self.max_per_page = 3
+        self.rate_limit = 5000
+        self.rate_limit_remaining = 5000
+        self.rate_limit_reset = int(time.time()) + 3600
+        self.rate_limit_status = 403
         self._numbers = itertools.count(1)
         self._ids = itertools.count(1000)
 
@@ -56,25 +113,105 @@ class FakeGitHub(FakeService):
     def add_user(self, login: str, *, created_at: str = "2015-01-01T00:00:00Z",
                  public_repos: int = 10, followers: int = 5, member: bool = False,
                  **extra: Any) -> dict[str, Any]:
+        """A person's profile (`public-user` fields); `member` makes them an org member."""
         user = {"login": login, "id": next(self._ids), "type": "User",
                 "created_at": created_at, "public_repos": public_repos, "followers": followers,
                 "name": extra.pop("name", login.title()), "bio": extra.pop("bio", None),
-                "blog": extra.pop("blog", ""), "company": extra.pop("company", None),
-                "avatar_url": f"https://avatars.example/{login}", "gravatar_id": "",
-                "html_url": f"https://github.com/{login}", **extra}
+                "blog": extra.pop("blog", ""), "company": extra.pop("company", None), **extra}
         self.users[login.lower()] = user
         if member:
             self.members.add(login.lower())
         return user
+
+    def profile(self, login: str) -> dict[str, Any]:
+        """The profile of `login`, made up on first sight (GitHub knows everyone)."""
+        found = self.users.get(login.lower())
+        return found if found is not None else self.add_user(login)
+
+    def simple_user(self, login: str) -> dict[str, Any]:
+        user = self.profile(login)
+        return shapes.simple_user(self.url, user["login"], user["id"], kind=user["type"])
 
     def merged_pull(self, repo: str, sha: str, number: int) -> None:
         """Say that commit `sha` of `repo` arrived through merged pull request `number`."""
         self.commit_pulls.setdefault((repo, sha), []).append(
             {"number": number, "merged_at": "2026-01-01T00:00:00Z", "state": "closed"})
 
+    def accept_invitation(self, login: str) -> list[str]:
+        """The invited person accepts: they join the org and the teams they were added to.
+        Returns those teams' slugs (a test then sends the `membership` webhooks)."""
+        invitation = self.invitations.pop(login.lower())
+        self.members.add(login.lower())
+        for slug in invitation.teams:
+            self.teams.setdefault(slug, set()).add(login.lower())
+        return sorted(invitation.teams)
+
+    def expire_invitation(self, login: str) -> None:
+        """The invitation lapses unanswered (GitHub's invitations expire after 7 days)."""
+        del self.invitations[login.lower()]
+
+    def secondary_limit(self, method: str, path_prefix: str, *, retry_after: int = 60,
+                        status: int = 403, times: int = 1) -> None:
+        """The next `times` matching requests hit a secondary rate limit."""
+        self.fail(method, path_prefix, status=status, times=times,
+                  headers={"retry-after": str(retry_after)},
+                  body={"message": "You have exceeded a secondary rate limit. Please wait a "
+                        "few minutes before you try again.",
+                        "documentation_url": f"{DOCS}/using-the-rest-api/rate-limits-for-the-"
+                        "rest-api#about-secondary-rate-limits", "status": str(status)})
+
+    # --- the rules around every route ---------------------------------------------------------
+
+    def _rate_headers(self) -> dict[str, str]:
+        return {"x-ratelimit-limit": str(self.rate_limit),
+                "x-ratelimit-remaining": str(max(self.rate_limit_remaining, 0)),
+                "x-ratelimit-reset": str(self.rate_limit_reset),
+                "x-ratelimit-used": str(self.rate_limit - max(self.rate_limit_remaining, 0)),
+                "x-ratelimit-resource": "core", "x-github-api-version-selected": "2022-11-28"}
+
+    @web.middleware
+    async def _rules(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.rate_limit_remaining <= 0 and time.time() >= self.rate_limit_reset:
+            self.rate_limit_remaining = self.rate_limit
+            self.rate_limit_reset = int(time.time()) + 3600
+        if self.rate_limit_remaining <= 0:
+            return json_response(
+                {"message": "API rate limit exceeded for user ID 1.",
+                 "documentation_url": f"{DOCS}/overview/rate-limits-for-the-rest-api",
+                 "status": str(self.rate_limit_status)}, self.rate_limit_status)
+        self.rate_limit_remaining -= 1
+        return await handler(request)
+
+    def decorate(self, response: web.StreamResponse) -> None:
+        for name, value in self._rate_headers().items():
+            response.headers.setdefault(name, value)
+
+    def _page(self, request: web.Request, items: list[Any]) -> web.Response:
+        """One page of a list, with GitHub's `Link` header to the others."""
+        def number(name: str, default: int) -> int:  # GitHub ignores what is no number
+            value = request.query.get(name, "")
+            return max(int(value), 1) if value.isdigit() else default
+
+        per_page = min(number("per_page", 30), 100, self.max_per_page)
+        page = number("page", 1)
+        last = max((len(items) + per_page - 1) // per_page, 1)
+
+        def link(number: int, rel: str) -> str:
+            query = {**request.query, "per_page": str(per_page), "page": str(number)}
+            return f'<{self.url}{request.path}?{urllib.parse.urlencode(query)}>; rel="{rel}"'
+
+        links = []
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links += [link(1, "first"), link(page - 1, "prev")]
+        headers = {"Link": ", ".join(links)} if links else {}
+        return json_response(items[(page - 1) * per_page:page * per_page], headers=headers)
+
     # --- routes -----------------------------------------------------------------------------
 
     def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._rules)
         org = self.org
         r = app.router
         r.add_route("*", f"/orgs/{org}/blocks/{{login}}", self._block)
@@ -83,10 +220,12 @@ class FakeGitHub(FakeService):
         r.add_get(f"/orgs/{org}/memberships/{{login}}", self._membership)
         r.add_get(f"/orgs/{org}/members/{{login}}", self._is_member)
         r.add_get(f"/orgs/{org}/members", self._members)
+        r.add_get(f"/orgs/{org}/invitations", self._invitations)
         r.add_get(f"/orgs/{org}", self._org)
         r.add_get("/users/{login}", self._user)
         r.add_get(f"/orgs/{org}/teams/{{slug}}", self._team)
         r.add_get(f"/orgs/{org}/teams/{{slug}}/members", self._team_members)
+        r.add_get(f"/orgs/{org}/teams/{{slug}}/memberships/{{login}}", self._team_membership)
         r.add_put(f"/orgs/{org}/teams/{{slug}}/memberships/{{login}}", self._add_to_team)
         r.add_get(f"/repos/{org}/{{repo}}", self._repo)
         r.add_post(f"/repos/{org}/{{repo}}/issues", self._create_issue)
@@ -102,10 +241,13 @@ class FakeGitHub(FakeService):
     async def _block(self, request: web.Request) -> web.Response:
         login = request.match_info["login"].lower()
         if request.method == "GET":
-            return web.Response(status=204 if login in self.blocked else 404)
+            return web.Response(status=204) if login in self.blocked else not_found()
         if request.method == "PUT":
             if login in self.admins:
-                return json_response({"message": "Blocking an org admin is not allowed"}, 422)
+                return validation_failed(
+                    [{"resource": "User", "field": "username", "code": "invalid",
+                      "message": "Blocking an organization admin is not allowed"}],
+                    message="Blocking an org admin is not allowed")
             self.blocked.add(login)
             return web.Response(status=204)
         if request.method == "DELETE":
@@ -113,84 +255,123 @@ class FakeGitHub(FakeService):
             return web.Response(status=204)
         return web.Response(status=405)
 
-    async def _blocks(self, _request: web.Request) -> web.Response:
+    async def _blocks(self, request: web.Request) -> web.Response:
         if self.token_login.lower() not in self.admins:
-            return json_response({"message": "Must have admin rights"}, 403)
-        return json_response([{"login": login} for login in sorted(self.blocked)])
+            return json_response({"message": "Must have admin rights to Repository.",
+                                  "documentation_url": DOCS, "status": "403"}, 403)
+        return self._page(request, [self.simple_user(login) for login in sorted(self.blocked)])
 
     async def _token_user(self, _request: web.Request) -> web.Response:
         headers = {"X-OAuth-Scopes": self.token_scopes} if self.token_scopes is not None else {}
-        return json_response({"login": self.token_login, "id": 1, "type": "User"},
-                             headers=headers)
+        user = shapes.public_user(self.url, self.profile(self.token_login))
+        user.update(private_gists=0, total_private_repos=0, owned_private_repos=0,
+                    disk_usage=0, collaborators=0, two_factor_authentication=True)
+        return json_response(user, headers=headers)
 
     async def _membership(self, request: web.Request) -> web.Response:
         login = request.match_info["login"].lower()
-        if login not in self.members and login not in self.admins:
-            return json_response({"message": "Not Found"}, 404)
-        return json_response({"state": "active", "role": "admin" if login in self.admins
-                              else "member", "user": {"login": login}})
+        if login in self.members or login in self.admins:
+            state = "active"
+        elif login in self.invitations:
+            state = "pending"
+        else:
+            return not_found()
+        return json_response(shapes.org_membership(
+            self.url, self.org, self.org_id, self.simple_user(login), state=state,
+            role="admin" if login in self.admins else "member"))
 
     async def _is_member(self, request: web.Request) -> web.Response:
         return web.Response(status=204 if request.match_info["login"].lower() in self.members
                             else 404)
 
-    async def _members(self, _request: web.Request) -> web.Response:
-        return json_response([self.users.get(m, {"login": m}) for m in sorted(self.members)])
+    async def _members(self, request: web.Request) -> web.Response:
+        return self._page(request, [self.simple_user(m) for m in sorted(self.members)])
+
+    async def _invitations(self, request: web.Request) -> web.Response:
+        inviter = self.simple_user(self.token_login)
+        return self._page(request, [
+            shapes.invitation(self.url, self.org, i.id, self.profile(i.login)["login"], inviter,
+                              i.created_at, len(i.teams))
+            for i in sorted(self.invitations.values(), key=lambda i: i.id)])
 
     async def _org(self, _request: web.Request) -> web.Response:
-        return json_response({"login": self.org, "id": 1, "url": f"{self.url}/orgs/{self.org}"})
+        return json_response(shapes.organization_full(self.url, self.org, self.org_id))
 
     async def _user(self, request: web.Request) -> web.Response:
         user = self.users.get(request.match_info["login"].lower())
         if user is None:
-            return json_response({"message": "Not Found"}, 404)
-        return json_response(user)
+            return not_found()
+        return json_response(shapes.public_user(self.url, user))
+
+    def _team_id(self, slug: str) -> int:
+        return sorted(self.teams).index(slug) + 100
 
     async def _team(self, request: web.Request) -> web.Response:
         slug = request.match_info["slug"]
         if slug not in self.teams:
-            return json_response({"message": "Not Found"}, 404)
-        return json_response({"slug": slug, "name": slug, "id": abs(hash(slug)) % 10**6,
-                              "url": f"{self.url}/orgs/{self.org}/teams/{slug}"})
+            return not_found()
+        return json_response(shapes.team_full(self.url, self.org, self.org_id, slug,
+                                              self._team_id(slug), len(self.teams[slug])))
 
     async def _team_members(self, request: web.Request) -> web.Response:
         members = self.teams.get(request.match_info["slug"])
         if members is None:
-            return json_response({"message": "Not Found"}, 404)
-        return json_response([{"login": m} for m in sorted(members)])
+            return not_found()
+        return self._page(request, [self.simple_user(m) for m in sorted(members)])
+
+    def _team_state(self, slug: str, login: str) -> str | None:
+        if login in self.teams.get(slug, set()):
+            return "active"
+        invitation = self.invitations.get(login)
+        return "pending" if invitation is not None and slug in invitation.teams else None
+
+    async def _team_membership(self, request: web.Request) -> web.Response:
+        slug, login = request.match_info["slug"], request.match_info["login"].lower()
+        state = self._team_state(slug, login)
+        if slug not in self.teams or state is None:
+            return not_found()
+        return json_response(shapes.team_membership(self.url, self.org, slug, login, state))
 
     async def _add_to_team(self, request: web.Request) -> web.Response:
-        slug, login = request.match_info["slug"], request.match_info["login"]
-        if slug not in self.teams:
-            return json_response({"message": "Not Found"}, 404)
-        self.teams[slug].add(login.lower())
-        return json_response({"state": "active", "role": "member"})
+        slug, login = request.match_info["slug"], request.match_info["login"].lower()
+        if slug not in self.teams or login not in self.users:
+            return not_found()
+        if login in self.members or login in self.admins:
+            self.teams[slug].add(login)
+        else:  # GitHub invites a non-member to the org; the membership waits for an answer
+            invitation = self.invitations.setdefault(
+                login, Invitation(next(self._ids), login, set()))
+            invitation.teams.add(slug)
+        return json_response(shapes.team_membership(self.url, self.org, slug, login,
+                                                    self._team_state(slug, login) or "pending"))
+
+    def _repository(self, repo: str, *, full: bool = True) -> dict[str, Any]:
+        owner = shapes.simple_user(self.url, self.org, self.org_id, kind="Organization")
+        return shapes.repository(self.url, self.org, repo, abs(hash(repo)) % 10**8, owner,
+                                 full=full)
 
     async def _repo(self, request: web.Request) -> web.Response:
-        repo = request.match_info["repo"]
-        return json_response({"name": repo, "full_name": f"{self.org}/{repo}",
-                              "default_branch": "main",
-                              "url": f"{self.url}/repos/{self.org}/{repo}"})
+        return json_response(self._repository(request.match_info["repo"]))
 
     def _issue_json(self, issue: FakeIssue) -> dict[str, Any]:
-        return {"number": issue.number, "title": issue.title, "body": issue.body,
-                "state": issue.state, "id": issue.number + 5000,
-                "html_url": f"https://github.com/{self.org}/{issue.repo}/issues/{issue.number}",
-                "url": f"{self.url}/repos/{self.org}/{issue.repo}/issues/{issue.number}",
-                "assignees": [{"login": a} for a in issue.assignees],
-                "labels": [{"name": n} for n in issue.labels], "comments": len(issue.comments),
-                "user": {"login": issue.creator}}
+        return shapes.issue(
+            self.url, self.org, issue.repo, number=issue.number, issue_id=issue.number + 5000,
+            title=issue.title, body=issue.body, state=issue.state,
+            user=self.simple_user(issue.creator or self.token_login),
+            assignees=[self.simple_user(a) for a in issue.assignees], labels=issue.labels,
+            comments=len(issue.comments), created_at=issue.created_at,
+            updated_at=issue.updated_at, closed_at=issue.closed_at)
 
     async def _create_issue(self, request: web.Request) -> web.Response:
         body = request[BODY] or {}
         if not body.get("title"):
-            return json_response({"message": "Validation Failed"}, 422)
+            return validation_failed([{"resource": "Issue", "field": "title",
+                                       "code": "missing_field"}])
         assignees = list(body.get("assignees") or [])
         refused = [a for a in assignees if a.lower() in self.unassignable]
         if refused:
-            return json_response({"message": "Validation Failed", "errors": [
-                {"value": refused[0], "resource": "Issue", "field": "assignees",
-                 "code": "invalid"}]}, 422)
+            return validation_failed([{"value": refused[0], "resource": "Issue",
+                                       "field": "assignees", "code": "invalid"}])
         issue = FakeIssue(request.match_info["repo"], next(self._numbers), body["title"],
                           body.get("body") or "", assignees=assignees,
                           labels=list(body.get("labels") or []), creator=self.token_login)
@@ -206,7 +387,7 @@ class FakeGitHub(FakeService):
         found = [issue for (name, _), issue in sorted(self.issues.items()) if name == repo
                  and state in ("all", issue.state)
                  and (not creator or issue.creator.lower() == creator)]
-        return json_response([self._issue_json(issue) for issue in found])
+        return self._page(request, [self._issue_json(issue) for issue in found])
 
     def _find(self, request: web.Request) -> FakeIssue | None:
         return self.issues.get((request.match_info["repo"], int(request.match_info["number"])))
@@ -214,28 +395,47 @@ class FakeGitHub(FakeService):
     async def _issue(self, request: web.Request) -> web.Response:
         issue = self._find(request)
         if issue is None:
-            return json_response({"message": "Not Found"}, 404)
+            return not_found()
         if request.method == "PATCH":
-            for key, value in (request[BODY] or {}).items():
+            changes = request[BODY] or {}
+            if changes.get("state") not in (None, "open", "closed"):
+                return validation_failed([{"resource": "Issue", "field": "state",
+                                           "code": "invalid"}])
+            for key, value in changes.items():
                 if key in ("title", "body", "state"):
                     setattr(issue, key, value)
+            issue.updated_at = _now()
+            issue.closed_at = issue.updated_at if issue.state == "closed" else None
         return json_response(self._issue_json(issue))
 
     async def _comment(self, request: web.Request) -> web.Response:
         issue = self._find(request)
         if issue is None:
-            return json_response({"message": "Not Found"}, 404)
-        comment = {"id": next(self._ids), "body": (request[BODY] or {}).get("body", "")}
+            return not_found()
+        text = (request[BODY] or {}).get("body", "")
+        if not text:
+            return validation_failed([{"resource": "IssueComment", "field": "body",
+                                       "code": "missing_field"}])
+        comment = shapes.issue_comment(self.url, self.org, issue.repo, issue.number,
+                                       next(self._ids), text,
+                                       self.simple_user(self.token_login), _now())
         issue.comments.append(comment)
         return json_response(comment, 201)
 
     async def _commit_pulls(self, request: web.Request) -> web.Response:
-        key = (request.match_info["repo"], request.match_info["sha"])
-        return json_response(self.commit_pulls.get(key, []))
+        repo, sha = request.match_info["repo"], request.match_info["sha"]
+        repository = self._repository(repo, full=False)
+        return self._page(request, [
+            shapes.pull_request_simple(self.url, self.org, repository, number=pull["number"],
+                                       pull_id=pull["number"] + 9000,
+                                       user=self.simple_user(self.token_login),
+                                       state=pull["state"], merged_at=pull.get("merged_at"),
+                                       sha=sha)
+            for pull in self.commit_pulls.get((repo, sha), [])])
 
-    async def _hooks(self, _request: web.Request) -> web.Response:
-        return json_response([{"id": 1, "name": "web", "active": True,
-                               "config": {"url": "http://127.0.0.1/github/webhook"}}])
+    async def _hooks(self, request: web.Request) -> web.Response:
+        return self._page(request, [shapes.org_hook(self.url, self.org, 1,
+                                                    "http://127.0.0.1/github/webhook")])
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         """Newest first, `per_page` at a time, with a cursor in the Link header as GitHub."""
@@ -246,7 +446,8 @@ class FakeGitHub(FakeService):
         if end < len(self.hook_deliveries):
             headers["Link"] = (f'<{self.url}{request.path}?per_page={per_page}&cursor={end}>; '
                                'rel="next"')
-        return json_response(self.hook_deliveries[start:end], headers=headers)
+        return json_response([shapes.hook_delivery(item)
+                              for item in self.hook_deliveries[start:end]], headers=headers)
 
     async def _redeliver(self, request: web.Request) -> web.Response:
         self.redelivered.append(int(request.match_info["delivery"]))

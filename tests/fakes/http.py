@@ -1,4 +1,9 @@
-"""A small base for fake HTTP services on 127.0.0.1: start, stop, record, fail on demand."""
+"""A small base for fake HTTP services on 127.0.0.1: start, stop, record, fail on demand.
+
+Every exchange under a fake's `api_prefix` is checked against its service's official
+description (`tests/fakes/contract.py`); `tests/conftest.py` fails the test that made an
+invalid one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.contract import EXCHANGES, Exchange, contract
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -61,6 +68,15 @@ class Call:
 class FakeService:
     """Subclasses add routes in `routes(app)`; every request is recorded in `calls`."""
 
+    contract_name: str | None = None
+    """The description in tests/contracts/ that this fake's exchanges are checked against."""
+    api_prefix = ""
+    """Where the described API lives on the fake (paths outside it, such as a websocket,
+    are not checked)."""
+    strict_responses = True
+    """Whether an answer that does not match the description fails the test (else it is only
+    counted in the traffic report). Requests that do not match always fail the test."""
+
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
@@ -102,6 +118,22 @@ class FakeService:
         if request.can_read_body:
             body = parse_body(request.headers.get("Content-Type", ""), await request.read())
         self.calls.append(Call(request.method, request.path, body))
+        exchange = self._check_request(request, body)
+        try:
+            response = await self._answer(request, handler, body)
+        except web.HTTPException as refusal:
+            self.decorate(refusal)
+            self._check_response(exchange, refusal)
+            raise
+        self.decorate(response)
+        self._check_response(exchange, response)
+        return response
+
+    def decorate(self, response: web.StreamResponse) -> None:
+        """Add what the service puts on every answer (rate-limit headers, ...)."""
+
+    async def _answer(self, request: web.Request, handler: Any, body: Any
+                      ) -> web.StreamResponse:
         for failure in self.failures:
             if failure.times > 0 and request.method == failure.method and request.path.startswith(
                 failure.path_prefix
@@ -110,3 +142,34 @@ class FakeService:
                 return json_response(failure.body, failure.status, failure.headers)
         request[BODY] = body
         return await handler(request)
+
+    def _check_request(self, request: web.Request, body: Any) -> Exchange | None:
+        if self.contract_name is None or not request.path.startswith(self.api_prefix + "/"):
+            return None
+        path = request.path[len(self.api_prefix):]
+        exchange = Exchange(self.contract_name, request.method, path,
+                            strict_responses=self.strict_responses)
+        EXCHANGES.append(exchange)
+        rules = contract(self.contract_name)
+        found = rules.find(request.method, path)
+        if found is None:
+            exchange.request_problems.append("no operation of the description matches")
+            return exchange
+        operation, values = found
+        exchange.operation = operation.name
+        query = {key: request.query.getall(key) for key in request.query}
+        exchange.request_problems += rules.check_request(
+            operation, values, query, request.headers.get("Content-Type", ""), body)
+        return exchange
+
+    def _check_response(self, exchange: Exchange | None, response: web.StreamResponse) -> None:
+        if exchange is None:
+            return
+        exchange.status = response.status
+        found = contract(exchange.service).find(exchange.method, exchange.path)
+        if found is None:
+            return
+        raw = response.body if isinstance(response, web.Response) else b""
+        raw = raw if isinstance(raw, bytes) else b""
+        exchange.response_problems += contract(exchange.service).check_response(
+            found[0], response.status, response.content_type or "", raw)

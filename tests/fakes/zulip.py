@@ -75,6 +75,12 @@ class Queue:
 
 
 class FakeZulip(FakeService):
+    contract_name = "zulip"
+    api_prefix = API
+    strict_responses = False
+    """Answers not yet complete against the description are counted in the traffic
+    report, not failed; set True once they are."""
+
     def __init__(self, *, poll_timeout: float = 1.0) -> None:
         super().__init__()
         self.poll_timeout = poll_timeout

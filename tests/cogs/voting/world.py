@@ -17,14 +17,15 @@ from tests.support import Console, deep_merge, make_config, running
 START = FakeClock().now()
 
 
-def voting_config(tmp_path: Path, voting: dict[str, Any] | None = None) -> Any:
+def voting_config(tmp_path: Path, voting: dict[str, Any] | None = None,
+                  extra: dict[str, Any] | None = None) -> Any:
     base = {"check_interval": "1h", "remind_before": "20s",
             "nomination": {"min_duration": "60s", "accept_within": "30s"},
             "dispute": {"min_duration": "60s"}}
-    return make_config(tmp_path, {
+    return make_config(tmp_path, deep_merge({
         "people": {"admins": ["alice"], "moderators": ["bob"],
                    "members": ["carol", "dave", "erin", "frank"]},
-        "voting": deep_merge(base, voting or {})})
+        "voting": deep_merge(base, voting or {})}, extra or {}))
 
 
 class Scene:
@@ -55,10 +56,11 @@ class Scene:
 
 
 @asynccontextmanager
-async def scene(tmp_path: Path, db: Database, voting: dict[str, Any] | None = None,
+async def scene(tmp_path: Path, db: Database, voting: dict[str, Any] | None = None, *,
+                config_extra: dict[str, Any] | None = None,
                 **overrides: Any) -> AsyncIterator[Scene]:
     clock, console = FakeClock(START), Console()
-    config = voting_config(tmp_path, voting)
+    config = voting_config(tmp_path, voting, config_extra)
     async with running(config, db=db, clock=clock, transports=[console.transport],
                        **overrides) as roadie:
         yield Scene(roadie, console, clock)
