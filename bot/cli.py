@@ -160,7 +160,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         votes, problems = verify_votes(session)
     if not report.ok:
         print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
-              f"({report.checked} entries before it are intact)", file=sys.stderr)
+              f"({report.checked} {'entry' if report.checked == 1 else 'entries'} before it "
+              f"{'is' if report.checked == 1 else 'are'} intact)", file=sys.stderr)
         return 1
     print(f"audit log OK: {report.checked} entries, chain intact")
     if problems:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Duration, DurationOrOff, Section
 from governance.db import database_url
 
 REQUIRED_DESTINATIONS = ("admins", "moderators", "modlog", "digest")
@@ -117,6 +117,10 @@ class GitHubSection(SecretHolder):
     webhook_path: str = "/github/webhook"
     max_body: int = Field(default=25 * 1024 * 1024, ge=1024)
     insecure_allow_unsigned_webhooks: bool = False
+    org: str = Field(default="", max_length=39)
+    """Only deliveries about this org are acted on; "" acts on every delivery."""
+    also_accept: list[str] = Field(default_factory=list)
+    """Other owners whose deliveries are acted on too (an appeals repository elsewhere)."""
 
     @property
     def token(self) -> Secret:
@@ -167,6 +171,8 @@ class PeopleSection(Section):
     members: list[str] = Field(default_factory=list)
     link_code_ttl: Duration = Field(default="24h", validate_default=True)  # type: ignore[assignment]
     members_from_github: bool = True
+    probation: DurationOrOff = Field(default="14d", validate_default=True)  # type: ignore[assignment]
+    vouches: int = Field(default=1, ge=1)
 
 
 class ProjectsSection(Section):

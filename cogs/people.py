@@ -5,13 +5,15 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.config import PeopleSection
-from bot.core.cog import Cog, on_github
+from bot.core.cog import Cog, every, on_github
 from bot.core.commands import Arg, Invocation, Option, Target, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
+from cogs.onboarding.threads import lead_appointed
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
+from governance.moderation import newcomers
 from governance.people import service as people
 from governance.people.models import ChatIdentity, Person
 from governance.people.roles import GRANTABLE, Role
@@ -98,11 +100,13 @@ class PeopleCog(Cog):
              Arg("role", "the role to grant", choices=ROLE_NAMES),
              Arg("project", "the project, for the lead role", optional=True, default="",
                  autocomplete="projects"),
-             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+             Option("reason", "why, for the audit log", of="text", default=""),
+             role=Role.ADMIN)
     async def grant(self, call: Invocation, login: str, role: str, project: str,
                     reason: str) -> str:
         granted = Role.parse(role)
-        def transact(session: Session) -> None:
+
+        def transact(session: Session) -> str:
             if project:
                 require_project(session, project)
             people.grant_role(session, actor=call.actor, login=login, role=granted,
@@ -110,15 +114,21 @@ class PeopleCog(Cog):
             self.ctx.outbox.post(session, "modlog", Message(
                 title=f"{login} is now {role}" + (f" of {project}" if project else ""),
                 body=f"Granted by {call.profile.login}." + (f" Reason: {reason}" * bool(reason))))
-        await self.ctx.db.run(transact)
-        return f"{login} is now {role}" + (f" of {project}." if project else ".")
+            if granted == Role.LEAD and project:
+                return lead_appointed(self.ctx, session, project=project, lead=login,
+                                      by=call.profile.login or "")
+            return ""
+
+        ticked = await self.ctx.db.run(transact)
+        return f"{login} is now {role}" + (f" of {project}." if project else ".") + ticked
 
     @command("revoke", "Take a role away",
              Arg("login", "their GitHub login", kind="login"),
              Arg("role", "the role to revoke", choices=ROLE_NAMES),
              Arg("project", "the project, for the lead role", optional=True, default="",
                  autocomplete="projects"),
-             Option("reason", "why, for the audit log", default=""), role=Role.ADMIN)
+             Option("reason", "why, for the audit log", of="text", default=""),
+             role=Role.ADMIN)
     async def revoke(self, call: Invocation, login: str, role: str, project: str,
                      reason: str) -> str:
         def transact(session: Session) -> None:
@@ -176,7 +186,8 @@ class PeopleCog(Cog):
         now = self.ctx.clock.now()
         def follow_membership(session: Session) -> bool:
             if event.action == "member_added":
-                return self._ensure_member(session, login)
+                return self._admit(session, login)
+            newcomers.left(session, login=login, now=now)
             profile = people.profile_for_login(session, login)
             if Role.MEMBER in profile.roles:
                 try:
@@ -190,13 +201,66 @@ class PeopleCog(Cog):
 
         return await self.ctx.db.run(follow_membership)
 
+    def _admit(self, session: Session, login: str) -> bool:
+        """Someone joined the org: a member at once, or after the probation (the default)."""
+        if Role.MEMBER in people.profile_for_login(session, login).roles:
+            return False
+        if not self.settings.probation:
+            return self._ensure_member(session, login)
+        newcomers.arrive(session, login=login, now=self.ctx.clock.now(),
+                         probation=self.settings.probation)
+        return True
+
     def _ensure_member(self, session: Session, login: str) -> bool:
         if Role.MEMBER in people.profile_for_login(session, login).roles:
+            return False
+        if newcomers.on_probation(session, login) is not None:
             return False
         people.grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER,
                           now=self.ctx.clock.now(), reason="a member of the GitHub org",
                           source="github")
         return True
+
+    # --- newcomers ----------------------------------------------------------------------
+
+    @command("vouch", "Vouch for someone who joined the org lately: they become a member",
+             Arg("login", "their GitHub login", kind="login"), role=Role.MEMBER)
+    async def vouch(self, call: Invocation, login: str) -> str:
+        call.require_linked()
+        needed = self.settings.vouches
+
+        def transact(session: Session) -> tuple[str, list[str], bool, str]:
+            newcomer, ended = newcomers.vouch(session, login=login, voucher=call.profile,
+                                              now=call.now, needed=needed)
+            name = newcomer.display_login
+            until = f"{newcomer.until:%Y-%m-%d %H:%M} UTC" if newcomer.until else ""
+            if ended:
+                self._ensure_member(session, name)
+                self.ctx.outbox.post(session, "modlog", Message(
+                    title=f"{name} is now a member",
+                    body=f"Vouched for by {', '.join(newcomer.vouchers)}; their probation "
+                         "is over."))
+            return name, newcomer.vouchers, ended, until
+
+        name, vouchers, ended, until = await self.ctx.db.run(transact)
+        if ended:
+            return f"You vouched for {name}: their probation is over, and they are a member."
+        return (f"You vouched for {name}: {len(vouchers)} of {needed} vouches. They become a "
+                f"member with {needed - len(vouchers)} more, or on {until}.")
+
+    @every("1m")
+    async def end_probations(self) -> None:
+        """Newcomers whose probation time is up become members."""
+        now = self.ctx.clock.now()
+        due = await self.ctx.db.run(lambda session: newcomers.due(session, now))
+
+        def end(session: Session, newcomer_id: int) -> None:
+            newcomer = newcomers.end_due(session, newcomer_id, now)
+            if newcomer is not None:
+                self._ensure_member(session, newcomer.display_login)
+
+        for newcomer_id in due:
+            await self.ctx.db.run(lambda session, n=newcomer_id: end(session, n))
 
     async def _org_member(self, login: str) -> bool:
         if self.ctx.github is None or not self.settings.members_from_github:

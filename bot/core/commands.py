@@ -7,7 +7,8 @@ with `bind_values`. Parameter kinds:
 
 - `word`, `int`, `duration`, `login`, `target`, `choice`: one token each;
 - `text`: the rest of the line (quotes optional), always last;
-- `flag`: `--name`, a boolean; `option`: `--name value` (typed by `of`).
+- `flag`: `--name`, a boolean; `option`: `--name value` (typed by `of`); an option of
+  `text` takes every word up to the next option or the end (`--reason it was spam`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from governance.people.roles import Role
 from governance.people.service import LOGIN_HINT, Profile, normalize_login
 
 Kind = Literal["word", "int", "duration", "login", "target", "choice", "text", "flag", "option"]
-ValueKind = Literal["word", "int", "duration", "login", "target", "choice"]
+ValueKind = Literal["word", "int", "duration", "login", "target", "choice", "text"]
 
 NAME = re.compile(r"[a-z0-9][-_a-z0-9]{0,31}")
 MAX_DESCRIPTION = 100
@@ -275,6 +276,12 @@ def bind_tokens(spec: CommandSpec, tokens: list[Token], text: str) -> dict[str, 
                         raise UsageError(f"`--{name}` needs a value.", spec)
                     i += 1
                     inline = tokens[i].value
+                    if param.of == "text":
+                        words = [tokens[i]]
+                        while i + 1 < len(tokens) and not _names_option(tokens[i + 1], options):
+                            i += 1
+                            words.append(tokens[i])
+                        inline = _raw_span(text, words) if len(words) > 1 else inline
                 values[name] = convert(param, inline, spec)
         else:
             rest.append(token)
@@ -297,6 +304,11 @@ def bind_tokens(spec: CommandSpec, tokens: list[Token], text: str) -> dict[str, 
         if param.required and values.get(param.name) in (None, ""):
             raise UsageError(f"`{param.name}` is missing: {param.help}.", spec)
     return values
+
+
+def _names_option(token: Token, options: dict[str, Param]) -> bool:
+    value = token.value
+    return value == "--" or (value.startswith("--") and value[2:].partition("=")[0] in options)
 
 
 def _raw_span(text: str, tokens: list[Token]) -> str:

@@ -70,6 +70,17 @@ class Message:
         )
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
 def render_text(message: Message, *, mention: Any = None, choice_hint: bool = True) -> str:
     """Markdown text of a message, for the console and for Zulip.
 

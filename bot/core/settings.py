@@ -21,6 +21,17 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
 
 
+def _duration_or_off(value: Any) -> timedelta:
+    if isinstance(value, str) and value.strip().lower() in ("off", "0", "0s"):
+        return timedelta(0)
+    return _duration(value)
+
+
+DurationOrOff = Annotated[timedelta, BeforeValidator(_duration_or_off),
+                          PlainSerializer(format_duration)]
+"""A duration, or "off" (zero) for a waiting time that can be switched off."""
+
+
 def duration_default(default: str) -> Any:
     """A Duration field's default, written as in the config (`"72h"`) and validated as such."""
     return Field(default=default, validate_default=True)

@@ -159,8 +159,12 @@ class PyGithubPort:
 
     # --- issues -----------------------------------------------------------------------
 
+    def _full(self, repo: str) -> str:
+        """A repository of the org by its name, or any by its full name (`owner/name`)."""
+        return repo if "/" in repo else f"{self.org}/{repo}"
+
     def _repo(self, repo: str):  # type: ignore[no-untyped-def]
-        return self._gh.get_repo(f"{self.org}/{repo}")
+        return self._gh.get_repo(self._full(repo))
 
     async def create_issue(self, repo: str, title: str, body: str, *,
                            assignees: tuple[str, ...] = (),
@@ -191,7 +195,7 @@ class PyGithubPort:
         def edit() -> GitHubIssue:
             changes = {k: v for k, v in (("body", body), ("title", title), ("state", state))
                        if v is not None}
-            data = self._request("PATCH", f"/repos/{self.org}/{repo}/issues/{number}",
+            data = self._request("PATCH", f"/repos/{self._full(repo)}/issues/{number}",
                                     changes)
             return GitHubIssue(repo=repo, number=data["number"], title=data.get("title") or "",
                                body=data.get("body") or "", state=data.get("state") or "",
@@ -202,12 +206,12 @@ class PyGithubPort:
 
     async def comment_issue(self, repo: str, number: int, body: str) -> None:
         await self._call(self._request, "POST",
-                         f"/repos/{self.org}/{repo}/issues/{number}/comments", {"body": body})
+                         f"/repos/{self._full(repo)}/issues/{number}/comments", {"body": body})
 
     async def pulls_for_commit(self, repo: str, sha: str) -> list[int]:
         def fetch() -> list[int]:
             pulls = PaginatedList(PullRequest, self._gh.requester,
-                                  f"/repos/{self.org}/{repo}/commits/{sha}/pulls", None)
+                                  f"/repos/{self._full(repo)}/commits/{sha}/pulls", None)
             return [p.number for p in pulls if p.merged_at is not None]
 
         return await self._call(fetch)

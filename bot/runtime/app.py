@@ -115,7 +115,9 @@ class Roadie:
                 self.registry.add(spec)
         self.dispatcher = Dispatcher(self.db, self.clock, self.registry, self.metrics)
         self.webhook_worker = WebhookWorker(self.db, self.clock, self.metrics,
-                                            self._github_handlers(), self.instance)
+                                            self._github_handlers(), self.instance,
+                                            only_org=config.github.org,
+                                            also_accept=tuple(config.github.also_accept))
         self.jobs: list[Job] = [job for cog in self.cogs for job in cog.jobs()]
         self.scheduler = Scheduler(self.db, self.clock, self.jobs, self.metrics,
                                    holder=self.instance, lease_ttl=config.scheduler.lease_ttl)

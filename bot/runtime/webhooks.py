@@ -270,14 +270,30 @@ class WebhookReceiver:
                                  hook_id=headers.get("x-github-hook-id", "")[:40], payload=text)
 
 
+def delivery_owner(payload: dict[str, Any]) -> str:
+    """The org (or account) a delivery is about: its organization, else the owner of its
+    repository; "" when it names neither."""
+    for outer, inner in (("organization", ()), ("repository", ("owner",))):
+        value: Any = payload.get(outer)
+        for key in inner:
+            value = value.get(key) if isinstance(value, dict) else None
+        login = value.get("login") if isinstance(value, dict) else None
+        if isinstance(login, str) and login:
+            return login
+    return ""
+
+
 class WebhookWorker:
     """Processes stored deliveries in order of arrival, one at a time per replica."""
 
     def __init__(self, db: Database, clock: Clock, metrics: Metrics,
                  handlers: Mapping[str, Sequence[tuple[str, GitHubHandler]]], worker: str,
                  poll_interval: float = 1.0,
-                 between: Callable[[], Awaitable[None]] | None = None) -> None:
+                 between: Callable[[], Awaitable[None]] | None = None,
+                 only_org: str = "", also_accept: Sequence[str] = ()) -> None:
         self._db = db
+        self._only_org = only_org.lower()
+        self._accepted = {only_org.lower(), *(owner.lower() for owner in also_accept)}
         self._clock = clock
         self._metrics = metrics
         self._handlers = handlers
@@ -322,6 +338,15 @@ class WebhookWorker:
             now = self._clock.now()
             await self._db.run(lambda session: inbox.retry_later(
                 session, row_id, error="not a JSON object", now=now, max_attempts=1))
+            return
+        owner = delivery_owner(payload)
+        if self._only_org and owner and owner.lower() not in self._accepted:
+            log.info("delivery %s (%s): about %s, not %s; ignored", delivery_id, event, owner,
+                     self._only_org)
+            now = self._clock.now()
+            await self._db.run(lambda session: inbox.settle(session, row_id, handled=False,
+                                                            now=now))
+            self._metrics.webhook_processing.labels(event, "other_org").inc()
             return
         if received_at.tzinfo is None:  # databases hand back naive UTC
             received_at = received_at.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot.core.cog import CogContext
 from bot.core.messages import Message
-from cogs.escalation import render
+from cogs.escalation import owners, render
 from governance.escalations.away import admins, available_admins, current_away
 from governance.escalations.models import Ticket, TicketEvent
 from governance.escalations.service import DueReminder
@@ -39,17 +39,24 @@ class Announcer:
     def opened(self, session: Session, ticket: Ticket, now: datetime, *,
                source: str | None = None) -> None:
         """A new ticket: to the admins and the project's feed; to the reporter when the
-        ticket was opened for them (the command's reply tells them otherwise)."""
+        ticket was opened for them (the command's reply tells them otherwise). A ticket that
+        another capability owns (an onboarding item) is one message to the admins: its owner
+        has told the project already."""
         n = ticket.number
-        self.ctx.outbox.post(session, ADMINS, render.opened(ticket, now, for_admins=True),
+        owner = owners.owner_of(self.ctx, ticket)
+        origin = owner.origin(ticket) if owner is not None else ""
+        self.ctx.outbox.post(session, ADMINS, render.opened(ticket, now, for_admins=True,
+                                                             origin=origin),
                              key=f"escalation:{n}:opened:admins")
+        if owner is not None:
+            return
         feed = self.feed_of(ticket)
         if feed != ADMINS:
             self.ctx.outbox.post(session, feed, render.opened(ticket, now, for_admins=False),
                                  key=f"escalation:{n}:opened:feed")
         if source is not None:
             self.to_person(session, ticket.reporter, ticket,
-                           render.opened_for_reporter(ticket, now, source),
+                           render.opened_for_reporter(ticket, now),
                            key=f"escalation:{n}:opened:reporter")
 
     def event(self, session: Session, ticket: Ticket, event: TicketEvent, now: datetime) -> None:
@@ -70,6 +77,15 @@ class Announcer:
             self.ctx.outbox.post(session, ADMINS,
                                  _with_mentions(public, (ticket.assignee,) * bool(ticket.assignee)),
                                  key=f"escalation:{ticket.number}:event:{event.id}:admins")
+
+    def closed_in_thread(self, session: Session, ticket: Ticket, event: TicketEvent,
+                         now: datetime, outcome: str) -> None:
+        """An owned ticket was closed and its owner's record moved with it: one message, in
+        the project's feed, saying both."""
+        message = render.event_message(ticket, event, now)
+        message = replace(message, body=f"{message.body}\n{outcome}".strip())
+        self.ctx.outbox.post(session, self.feed_of(ticket), message,
+                             key=f"escalation:{ticket.number}:event:{event.id}:feed")
 
     def reminder(self, session: Session, due: DueReminder, now: datetime) -> None:
         """Before the deadline, the assignee (the admins when nobody is assigned or the

@@ -37,6 +37,7 @@ from governance.audit import Actor
 from governance.escalations import service
 from governance.escalations.models import Ticket
 from governance.escalations.policy import Policy
+from governance.escalations.service import Via
 
 
 class Opener:
@@ -104,3 +105,21 @@ def open_escalation(ctx: CogContext, session: Session, *, project: str, kind: st
     return opener.open(session, project=project, kind=kind, summary=summary,
                        reporter=reporter_login, urgent=urgent,
                        actor=actor or Actor.system(), source=source.strip()).ticket
+
+
+def resolve_with_owner(ctx: CogContext, session: Session, *, number: int, note: str,
+                       actor_login: str, via: Via) -> Ticket | None:
+    """Resolve a ticket because the record that owns it is done (an onboarding item ticked),
+    in the caller's transaction; its GitHub issue follows. The caller tells people (one
+    message for both). None when the ticket is closed already or the cog is not running."""
+    opener = _openers.get(id(ctx))
+    if opener is None:
+        return None
+    ticket = service.find_ticket(session, number, lock=True)
+    if ticket is None or not ticket.active:
+        return None
+    now = ctx.clock.now()
+    ticket, event = service.resolve(session, number=number, note=note, actor_login=actor_login,
+                                    now=now, via=via)
+    opener.mirror.event(session, ticket, event, now)
+    return ticket

@@ -12,7 +12,7 @@ from bot.core.cog import Cog, CogContext, DigestSection, Job, completer, on_gith
 from bot.core.commands import Arg, Flag, Invocation, Text, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
-from cogs.escalation import api, render
+from cogs.escalation import api, owners, render
 from cogs.escalation.settings import EscalationSettings
 from governance.durations import format_duration
 from governance.errors import Refusal
@@ -174,11 +174,22 @@ class EscalationCog(Cog):
         """Run one change and queue what it tells, in one transaction."""
         def change_and_tell(session: Session) -> tuple[Ticket, TicketEvent]:
             ticket, event = change(session)
-            self.announce.event(session, ticket, event, call.now)
+            self._tell(session, ticket, event, call.now)
             self.mirror.event(session, ticket, event, call.now)
             return ticket, event
 
         return await self.ctx.db.run(change_and_tell)
+
+    def _tell(self, session: Session, ticket: Ticket, event: TicketEvent,
+              now: datetime) -> None:
+        """Queue what a change tells. Closing a ticket that another capability owns moves
+        the owner's record too, and the two are told as one."""
+        owner = owners.owner_of(self.ctx, ticket)
+        if owner is not None and event.kind in (RESOLVED, DECLINED):
+            outcome = owner.closed(session, ticket, event, now)
+            self.announce.closed_in_thread(session, ticket, event, now, outcome)
+        else:
+            self.announce.event(session, ticket, event, now)
 
     # --- views ---------------------------------------------------------------------------
 
@@ -191,7 +202,9 @@ class EscalationCog(Cog):
         ticket, events = await self.ctx.db.run(ticket_and_history)
         url = (f"https://github.com/{self.ctx.org}/{self.settings.github_repo}/issues/"
                f"{ticket.github_issue}" if ticket.github_issue else "")
-        return render.detail(ticket, events, call.now, url)
+        owner = owners.owner_of(self.ctx, ticket)
+        return render.detail(ticket, events, call.now, url,
+                             owner.origin(ticket) if owner is not None else "")
 
     @command("escalations list", "The open escalations, overdue first", role=Role.MEMBER,
              group_default=True)
@@ -303,7 +316,7 @@ class EscalationCog(Cog):
                 ticket, change = self._from_github(session, event, ticket.number, sender)
             except Refusal:
                 return False  # already in that state: a redelivery, or Roadie's own change
-            self.announce.event(session, ticket, change, now)
+            self._tell(session, ticket, change, now)
             return True
 
         return await self.ctx.db.run(transact)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.cog import CogContext
-from bot.core.messages import Message
+from bot.core.messages import Message, shorten
 from bot.core.outbox import AFTER_COMMIT
 from bot.core.polling import Poller
 from bot.core.ports import PlatformError
@@ -34,7 +34,7 @@ EVENT_ACTIONS = {"acknowledged": tasks.COMMENT, "assigned": tasks.COMMENT,
 def issue_title(ticket: Ticket) -> str:
     urgent = "[urgent] " if ticket.urgent else ""
     title = f"{urgent}#{ticket.number} {ticket.project}: {ticket.kind}: {ticket.summary}"
-    return title if len(title) <= 120 else title[:119] + "…"
+    return shorten(title, 120)
 
 
 def issue_body(ticket: Ticket) -> str:

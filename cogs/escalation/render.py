@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.core.messages import Choice, Field, Message, Tone
+from bot.core.messages import Choice, Field, Message, Tone, shorten
 from bot.core.moments import relative, when
 from governance.durations import format_duration
 from governance.escalations.models import (
@@ -37,9 +37,11 @@ def assignee_text(ticket: Ticket) -> str:
     return ticket.assignee or "nobody yet (every admin is away, or nobody is assigned by policy)"
 
 
-def opened(ticket: Ticket, now: datetime, *, for_admins: bool) -> Message:
-    """The announcement of a new ticket, to the admins (with its choices) or to a feed."""
-    fields = [Field("Reporter", ticket.reporter), Field("Severity", ticket.severity),
+def opened(ticket: Ticket, now: datetime, *, for_admins: bool, origin: str = "") -> Message:
+    """The announcement of a new ticket, to the admins (with its choices) or to a feed.
+    `origin` says what opened it, when another capability did."""
+    fields = [Field("From", origin, False)] if origin else []
+    fields += [Field("Reporter", ticket.reporter), Field("Severity", ticket.severity),
               Field("Assigned to", assignee_text(ticket)),
               Field("Acknowledge by", deadline_text(ticket.ack_due_at, now)),
               Field("Resolve by", deadline_text(ticket.resolve_due_at, now))]
@@ -78,9 +80,9 @@ def opened_reply(ticket: Ticket, now: datetime) -> str:
             f"`/escalation {ticket.number}` shows it.")
 
 
-def opened_for_reporter(ticket: Ticket, now: datetime, source: str) -> Message:
+def opened_for_reporter(ticket: Ticket, now: datetime) -> Message:
     return Message(title=f"Escalation #{ticket.number} was opened for you",
-                   body=f"{ticket.summary}\n(from {source})\n" + opened_reply(ticket, now))
+                   body=f"{ticket.summary}\n" + opened_reply(ticket, now))
 
 
 EVENT_TONES: dict[str, Tone] = {"resolved": "success", "declined": "warning",
@@ -122,13 +124,16 @@ def reminder(due: DueReminder, now: datetime, *, repeat_every: timedelta) -> Mes
             body=f"{share}% of its time is gone: to be {PHASE_VERB[due.phase]} by "
                  f"{deadline_text(due.deadline, now)}.\n{about}{how}",
             choices=act, tone="warning")
+    # An assigned ticket is not offered to be taken: its holder would only be refused, and
+    # another admin who takes over says so with `/escalation take`.
+    take = () if ticket.assignee else (Choice("Take it", f"/escalation take {ticket.number}"),)
     again = (f"Alert {due.repeat + 1}; it repeats every {format_duration(repeat_every)} until "
              f"the ticket is {PHASE_VERB[due.phase]}.")
     return Message(
         title=f"Overdue: escalation #{ticket.number} was not {PHASE_VERB[due.phase]} in time",
         body=f"{title(ticket)}. It was due {deadline_text(due.deadline, now)}.\n{about}{how}\n"
              f"{again}",
-        choices=(Choice("Take it", f"/escalation take {ticket.number}"), *act), tone="danger")
+        choices=(*take, *act), tone="danger")
 
 
 def status_line(ticket: Ticket, now: datetime) -> str:
@@ -149,7 +154,7 @@ def status_line(ticket: Ticket, now: datetime) -> str:
 
 def _short(text: str, limit: int = 80) -> str:
     line = text.splitlines()[0] if text else ""
-    return line if len(line) <= limit else line[:limit - 1] + "…"
+    return shorten(line, limit)
 
 
 def listing(header: str, tickets: Sequence[Ticket], now: datetime, empty: str) -> str:
@@ -168,7 +173,7 @@ def _due(ticket: Ticket) -> datetime:
 
 
 def detail(ticket: Ticket, events: Sequence[TicketEvent], now: datetime,
-           issue_url: str = "") -> Message:
+           issue_url: str = "", origin: str = "") -> Message:
     """A ticket and its whole history."""
     fields = [Field("Project", ticket.project), Field("Kind", ticket.kind),
               Field("Severity", ticket.severity), Field("Reporter", ticket.reporter),
@@ -182,8 +187,8 @@ def detail(ticket: Ticket, events: Sequence[TicketEvent], now: datetime,
         fields.append(Field(ticket.state.capitalize(),
                             f"{deadline_text(ticket.closed_at, now)} by {ticket.closed_by}: "
                             f"{ticket.outcome}", False))
-    if ticket.source:
-        fields.append(Field("Opened from", ticket.source))
+    if origin:
+        fields.append(Field("From", origin, False))
     if issue_url:
         fields.append(Field("On GitHub", issue_url, False))
     history = "\n".join(f"{when(e.at)} · {e.kind} · {e.text}" for e in events)

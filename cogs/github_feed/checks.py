@@ -1,8 +1,10 @@
-"""CI completions on a default branch: workflow runs, check suites and check runs.
+"""CI completions on a default branch: workflow runs, check suites, check runs and commit
+statuses (CI that reports through the Status API).
 
 Only runs of the default branch itself count (not pull requests, not forks). GitHub Actions
 reports each workflow as a workflow_run, and also as check suites and check runs; those of
-Actions are left to workflow_run so that one failure is told once.
+Actions are left to workflow_run so that one failure is told once. A commit status counts
+once it is final (success, failure or error) on a commit of the default branch.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ def read_run(event: GitHubEvent) -> CIRun | None:
     """The completed run a delivery tells of, when it ran on the default branch."""
     repo = fmt.repo_name(event)
     default = event.text("repository", "default_branch")
-    if event.action != "completed" or not repo or not default:
+    if not repo or not default:
+        return None
+    if event.event == "status":
+        return _status(event, repo, default)
+    if event.action != "completed":
         return None
     run = _workflow_run(event, repo) if event.event == "workflow_run" else _check(event, repo)
     if run is None or run.branch != default or not run.source:
@@ -95,6 +101,27 @@ def _check(event: GitHubEvent, repo: str) -> CIRun | None:
         completed_at=_time(body.get("completed_at") or body.get("updated_at")))
 
 
+STATUS_CONCLUSIONS = {"success": "success", "failure": "failure", "error": "failure"}
+
+
+def _status(event: GitHubEvent, repo: str, default: str) -> CIRun | None:
+    conclusion = STATUS_CONCLUSIONS.get(event.text("state"))
+    branches = event.get("branches")
+    names = {b.get("name") for b in branches if isinstance(b, dict)} if isinstance(
+        branches, list) else set()
+    context = fmt.one_line(event.get("context"), 100)
+    if conclusion is None or default not in names or not context:
+        return None
+    author = event.get("commit", "author", "login")
+    return CIRun(
+        repo=repo, source=context, branch=default, conclusion=conclusion,
+        run_id=f"status:{_id(event.get('id'))}" if _id(event.get("id")) else "",
+        url=fmt.url(event.get("target_url")) or fmt.url(event.get("commit", "html_url")),
+        sha=event.text("sha"), commit=_first_line(event.get("commit", "commit", "message")),
+        actor=fmt.login(author) if isinstance(author, str) else fmt.sender(event),
+        completed_at=_time(event.get("updated_at")))
+
+
 def _id(value: object) -> str:
     """A run's id when it is a sensible one, else "" (the run is then not told apart)."""
     return str(value) if isinstance(value, int) and 0 <= value < 10**18 else ""
@@ -122,8 +149,20 @@ def render_failure(run: CIRun, failures: int) -> Message:
                    topic=fmt.topic_for_branch(run.repo, run.branch), tone="danger")
 
 
-def render_fixed(run: CIRun, failures: int) -> Message:
+def render_flapping(run: CIRun, flips: int) -> Message:
+    """A failure soon after a fix, in the same notice: the run flaps."""
+    again = "again" if flips == 1 else f"again ({flips} times soon after passing)"
+    return Message(
+        title=f"⚠️ {run.source} is flapping on {run.branch} of {run.repo}: it failed {again}",
+        body=f"Latest failure: {_commit(run)}" if _commit(run) else "",
+        url=run.url, topic=fmt.topic_for_branch(run.repo, run.branch), tone="danger")
+
+
+def render_fixed(run: CIRun, failures: int, flips: int = 0) -> Message:
+    flapping = (f" It flapped {fmt.plural(flips, 'time')}: a pass may not last."
+                if flips else "")
     return Message(
         title=f"✅ {run.source} passes again on {run.branch} of {run.repo}",
-        body=f"After {fmt.plural(failures, 'failed run')}; fixed by {_commit(run) or 'a new run'}",
+        body=f"After {fmt.plural(failures, 'failed run')}; fixed by "
+             f"{_commit(run) or 'a new run'}.{flapping}",
         url=run.url, topic=fmt.topic_for_branch(run.repo, run.branch), tone="success")

@@ -15,14 +15,18 @@ from bot.config import ConfigError
 from bot.core.cog import Cog, CogContext, every, on_github
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
-from cogs.github_feed import checks, direct_push, items, news, pushes
+from cogs.github_feed import checks, direct_push, items, news, pushes, security
 from cogs.github_feed import formatting as fmt
-from cogs.github_feed.router import Subject, destinations
+from cogs.github_feed.router import Subject, accepts, destinations
 from cogs.github_feed.settings import Settings
 from governance.feed import service as feed
 from governance.projects.service import find_project
 
 REMEMBER_BURSTS = timedelta(days=2)
+EDIT_WITHIN = timedelta(minutes=5)
+"""A late label, assignment or review request edits the item's message when it was sent
+this recently (Zulip lets a bot edit its messages for ten minutes); later, it is one
+follow-up message."""
 
 
 class GitHubFeedCog(Cog):
@@ -37,7 +41,9 @@ class GitHubFeedCog(Cog):
                     f"{', '.join(sorted(known))}"
                     for key, value in (("org_destination", settings.org_destination),
                                        ("block_destination", settings.block_destination),
-                                       ("ping_destination", settings.ping_destination))
+                                       ("ping_destination", settings.ping_destination),
+                                       ("security_destination",
+                                        settings.security_destination))
                     if value not in known]
         if problems:
             raise ConfigError(problems)
@@ -103,10 +109,15 @@ class GitHubFeedCog(Cog):
         if not places:
             return False
         message = pushes.render_push(push, self.settings.max_commits, verdict)
+        gather = pushes.gathers(push, verdict)
+
         def transact(session: Session) -> None:
             for place in places:
-                self.ctx.outbox.post(session, place, message,
-                                     key=f"feed:{event.delivery_id}:{place}")
+                if gather:
+                    self._gather_push(session, place, push, event)
+                else:
+                    self.ctx.outbox.post(session, place, message,
+                                         key=f"feed:{event.delivery_id}:{place}")
             if verdict is not None and verdict.direct:
                 feed.record_direct_push(session, repo=push.repo, sha=push.head,
                                         branch=push.name, pusher=push.pusher,
@@ -114,6 +125,32 @@ class GitHubFeedCog(Cog):
                                         now=self.ctx.clock.now())
         await self.ctx.db.run(transact)
         return True
+
+    def _gather_push(self, session: Session, place: str, push: pushes.Push,
+                     event: GitHubEvent) -> None:
+        """Add the push to the open burst of its branch, or open one with a message that
+        waits until the burst window closes."""
+        now = self.ctx.clock.now()
+        recent = feed.recent_bursts(session, destination=place, repo=push.repo, number=0,
+                                    ref=push.name, since=now - REMEMBER_BURSTS)
+        if any(feed.holds(burst, event.delivery_id) for burst in recent):
+            return
+        current = next((burst for burst in recent if feed.is_open(burst, now)), None)
+        limit = self.settings.max_commits
+        if current is not None:
+            state = pushes.merge(feed.burst_state(current), push)
+            if self.ctx.outbox.revise(session, current.message_key,
+                                      pushes.render_gathered(state, limit)):
+                feed.add_to_burst(current, state=state, delivery_id=event.delivery_id)
+                return
+        state = pushes.new_state(push)
+        key = f"feed:{event.delivery_id}:{place}"
+        burst = feed.start_burst(session, destination=place, repo=push.repo, number=0,
+                                 ref=push.name, key=key, now=now,
+                                 window=self.settings.burst_window, state=state,
+                                 delivery_id=event.delivery_id)
+        self.ctx.outbox.post(session, place, pushes.render_gathered(state, limit), key=key,
+                             not_before=feed.aware(burst.closes_at))
 
     @on_github("create", "delete")
     async def ref_changed(self, event: GitHubEvent) -> bool:
@@ -131,16 +168,29 @@ class GitHubFeedCog(Cog):
         activity = items.activity(event, self.settings.excerpt_length)
         if activity is None or self._by_roadie(event):
             return False
-        places = destinations(self.ctx.destinations.feeds, self._subject(
-            event, activity.repo, branch=activity.branch, labels=activity.labels))
+        subject = self._subject(event, activity.repo, branch=activity.branch,
+                                labels=activity.labels)
+        places = destinations(self.ctx.destinations.feeds, subject)
 
         def gather(session: Session) -> bool:
             acted = False
             for place in places:
-                acted = self._gather(session, place, activity, event) or acted
+                here = activity
+                if not activity.notable and self._label_opens(place, subject, activity):
+                    here = items.labeled(activity, fmt.sender(event))
+                acted = self._gather(session, place, here, event) or acted
             return acted
 
         return await self.ctx.db.run(gather)
+
+    def _label_opens(self, place: str, subject: Subject, activity: items.ItemActivity) -> bool:
+        """Whether the label just added is what lets a label-filtered feed of `place` see
+        the item: that feed has not seen it before, so the labelling is news there."""
+        if activity.detail is None or activity.detail[0] != "labels_added":
+            return False
+        label = activity.detail[1].lower()
+        return any(f.destination == place and label in {x.lower() for x in f.labels}
+                   and accepts(f, subject) for f in self.ctx.destinations.feeds)
 
     def _gather(self, session: Session, place: str, activity: items.ItemActivity,
                 event: GitHubEvent) -> bool:
@@ -158,7 +208,15 @@ class GitHubFeedCog(Cog):
                 feed.add_to_burst(current, state=state, delivery_id=event.delivery_id)
                 return True
         if not activity.notable:
-            return False
+            latest = current or (recent[0] if recent else None)
+            if latest is None:
+                return False  # a label alone on an item the feed has not told: not news
+            if now - feed.aware(latest.closes_at) <= EDIT_WITHIN:
+                state = items.merge(feed.burst_state(latest), activity)
+                self.ctx.outbox.edit(session, place, latest.message_key, items.render(state),
+                                     key=f"{latest.message_key}:edit:{event.delivery_id}")
+                feed.add_to_burst(latest, state=state, delivery_id=event.delivery_id)
+                return True
         state = items.new_state(activity)
         key = f"feed:{event.delivery_id}:{place}"
         burst = feed.start_burst(session, destination=place, repo=activity.repo,
@@ -176,7 +234,7 @@ class GitHubFeedCog(Cog):
 
     # --- CI -----------------------------------------------------------------------------
 
-    @on_github("check_run", "check_suite", "workflow_run")
+    @on_github("check_run", "check_suite", "workflow_run", "status")
     async def ci_completed(self, event: GitHubEvent) -> bool:
         run = checks.read_run(event)
         if run is None:
@@ -190,7 +248,7 @@ class GitHubFeedCog(Cog):
                 session, repo=run.repo, source=run.source, run_id=run.run_id,
                 conclusion=run.conclusion, completed_at=run.completed_at,
                 now=self.ctx.clock.now(), new_key=f"feed:ci:{event.delivery_id}",
-                destinations=tuple(places))
+                destinations=tuple(places), flap_window=self.settings.flap_window)
             if change is None or change.kind == "quiet":
                 return False
             if change.kind == "new_failure":
@@ -198,9 +256,12 @@ class GitHubFeedCog(Cog):
                     self.ctx.outbox.post(session, place, checks.render_failure(run, 1),
                                          key=f"{change.message_key}:{place}")
                 return True
-            message = (checks.render_failure(run, change.failures)
-                       if change.kind == "still_failing"
-                       else checks.render_fixed(run, change.failures))
+            if change.kind == "still_failing":
+                message = checks.render_failure(run, change.failures)
+            elif change.kind == "flapping":
+                message = checks.render_flapping(run, change.flips)
+            else:
+                message = checks.render_fixed(run, change.failures, change.flips)
             for place in change.destinations:
                 self.ctx.outbox.edit(session, place, f"{change.message_key}:{place}", message,
                                      key=f"{change.message_key}:{place}:{run.run_id}")
@@ -218,6 +279,18 @@ class GitHubFeedCog(Cog):
         places = destinations(self.ctx.destinations.feeds,
                               self._subject(event, fmt.repo_name(event)))
         return await self._post_all(event, places, message)
+
+    @on_github(*security.EVENTS)
+    async def security_news(self, event: GitHubEvent) -> bool:
+        """Visibility changes, deletions, branch protection, deploy keys, security settings
+        and alerts: to the admins, whatever the feeds filter."""
+        message = security.render_security(event)
+        if message is None:
+            return False
+        place = self.settings.security_destination
+        await self.ctx.db.run(lambda session: self.ctx.outbox.post(
+            session, place, message, key=f"feed:{event.delivery_id}:security:{place}"))
+        return True
 
     @on_github("organization", "membership", "org_block")
     async def org_news(self, event: GitHubEvent) -> bool:

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from bot.core.events import GitHubEvent
+from bot.core.messages import shorten
 
 TOPIC_MAX = 60
 ZERO_SHA = "0" * 40
@@ -37,16 +38,6 @@ def clean(value: Any, limit: int = 300) -> str:
 
 def one_line(value: Any, limit: int = 100) -> str:
     return shorten(" ".join(clean(value, limit * 2).split()), limit)
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit * 0.6:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
 
 
 def excerpt(value: Any, limit: int) -> str:

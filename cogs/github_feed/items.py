@@ -1,8 +1,10 @@
 """Issues and pull requests: what happened to one item, and the message of a burst.
 
 Notable happenings (opened, closed, merged, reopened, transferred, ready for review, a
-review, a comment) each add a line. Labels, assignments and review requests only add to a
-burst that a notable happening opened; alone, they are ignored.
+review, a comment) each add a line. Labels, assignments and review requests add to the
+item's burst; arriving after it, they edit its message (or, later, make one follow-up);
+alone, on an item the feed has not told, they are ignored, except a label that lets a
+label-filtered feed see the item for the first time.
 """
 
 from __future__ import annotations
@@ -124,6 +126,13 @@ def _lifecycle(event: GitHubEvent, base: ItemActivity, who: str, what: str,
     new_url = fmt.url(event.get("changes", "new_issue", "html_url"))
     return _with(base, f"**{who}** transferred this issue" + (f" to {target}" if target else "")
                  + (f" ({new_url})" if new_url else ""), tone="warning")
+
+
+def labeled(activity: ItemActivity, who: str) -> ItemActivity:
+    """A labelling told as news (for a feed that filters on that label)."""
+    assert activity.detail is not None
+    what = "pull request" if activity.is_pull else "issue"
+    return _with(activity, f"**{who}** labelled this {what} `{activity.detail[1]}`")
 
 
 def _with(base: ItemActivity, line: str, quote: str = "", tone: Tone = "info") -> ItemActivity:

@@ -7,6 +7,7 @@ create and delete events instead (and branches by the push), so nothing is said 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.events import GitHubEvent
 from bot.core.messages import Choice, Message, Tone
@@ -36,6 +37,7 @@ class Push:
     commits: tuple[Commit, ...]
     compare_url: str
     default_branch: str
+    home: str = ""
 
     @property
     def head(self) -> str:
@@ -76,7 +78,8 @@ def read_push(event: GitHubEvent) -> Push | None:
         after=sha if fmt.short_sha(sha) else "",
         base_ref=_ref(event.text("base_ref"))[1], commits=tuple(commits),
         compare_url=fmt.url(event.get("compare")),
-        default_branch=fmt.one_line(event.get("repository", "default_branch"), 100))
+        default_branch=fmt.one_line(event.get("repository", "default_branch"), 100),
+        home=fmt.url(event.get("repository", "html_url")))
 
 
 def commit_lines(push: Push, limit: int) -> list[str]:
@@ -138,6 +141,63 @@ def dispute_choice(push: Push) -> Choice:
     """One click opens the dispute, with the reason the alert itself gives."""
     reason = f"{push.pusher} pushed to {push.name} without a merged pull request"
     return Choice("Open a dispute", f"dispute {push.repo} {push.head} {reason}", "danger")
+
+
+# --- pushes gathered per branch -----------------------------------------------------------
+
+
+def gathers(push: Push, verdict: DirectPush | None) -> bool:
+    """Plain pushes to a branch are gathered; creations, deletions, force-pushes, tags and
+    direct-push alerts are told on their own."""
+    alert = verdict is not None and (verdict.direct or verdict.unchecked)
+    return (push.ref_kind == "branch" and not (push.created or push.deleted or push.forced)
+            and not alert and bool(push.commits))
+
+
+def new_state(push: Push) -> dict[str, Any]:
+    state: dict[str, Any] = {"repo": push.repo, "branch": push.name, "pushers": [],
+                             "commits": [], "pushes": 0, "before": push.before,
+                             "compare": push.compare_url, "home": push.home}
+    return merge(state, push)
+
+
+def merge(state: dict[str, Any], push: Push) -> dict[str, Any]:
+    """The gathered pushes with one more (a new dict)."""
+    pushers = list(state.get("pushers", []))
+    if push.pusher not in pushers:
+        pushers.append(push.pusher)
+    commits = [*state.get("commits", []), *([c.sha, c.message, c.author] for c in push.commits)]
+    return {**state, "pushers": pushers, "commits": commits[-MAX_KEPT:],
+            "count": int(state.get("count", 0)) + len(push.commits),
+            "pushes": int(state.get("pushes", 0)) + 1, "after": push.after}
+
+
+MAX_KEPT = 50
+
+
+def compare_url(state: dict[str, Any]) -> str:
+    """GitHub's compare view over every push gathered: from before the first to the last."""
+    first, home = str(state.get("compare", "")), str(state.get("home", ""))
+    before, after = str(state.get("before", "")), str(state.get("after", ""))
+    if int(state.get("pushes", 1)) <= 1 or not (home and before and after):
+        return first
+    return f"{home}/compare/{before[:12]}...{after[:12]}"
+
+
+def render_gathered(state: dict[str, Any], limit: int) -> Message:
+    repo, branch = str(state.get("repo", "")), str(state.get("branch", ""))
+    commits = [Commit(*c) for c in state.get("commits", [])]
+    count, pushes = int(state.get("count", len(commits))), int(state.get("pushes", 1))
+    shown = commits[-limit:]
+    lines = [f"- `{c.sha}` {c.message}" + (f" ({c.author})" if c.author else "")
+             for c in shown]
+    if count > len(shown):
+        lines.insert(0, f"{count - len(shown)} earlier, then:")
+    who = " and ".join(", ".join(state.get("pushers", [])).rsplit(", ", 1)) or "someone"
+    times = f" in {pushes} pushes" if pushes > 1 else ""
+    return Message(title=f"{who} pushed {fmt.plural(count, 'commit')} to `{branch}` in "
+                         f"{repo}{times}", body="\n".join(lines), url=compare_url(state),
+                   topic=fmt.topic_for_branch(repo, branch))
 
 
 def render_ref(event: GitHubEvent) -> Message | None:

@@ -16,9 +16,11 @@ class DirectPushSettings(Section):
 
 class Settings(Section):
     burst_window: Duration = Field(default="10s", validate_default=True)  # type: ignore[assignment]
+    flap_window: Duration = Field(default="1h", validate_default=True)  # type: ignore[assignment]
     max_commits: int = Field(default=5, ge=1, le=50)
     excerpt_length: int = Field(default=300, ge=40, le=2000)
     org_destination: str = "admins"
     block_destination: str = "modlog"
     ping_destination: str = "admins"
+    security_destination: str = "admins"
     direct_push: DirectPushSettings = DirectPushSettings()

@@ -28,7 +28,7 @@ from cogs.moderation.render import (
     when,
     who,
 )
-from cogs.moderation.settings import ModerationSettings
+from cogs.moderation.settings import ModerationSettings, how_to_appeal
 from cogs.moderation.standing import standing_of
 from governance.audit import Actor
 from governance.durations import format_duration
@@ -190,7 +190,8 @@ class Blocker:
         text = self.settings.appeal_message
         if not text.strip():
             return None
-        body = text.format(org=self.ctx.org, case=case.id, reason=case.reason)
+        body = text.format(org=self.ctx.org, case=case.id, reason=case.reason,
+                           how=how_to_appeal(self.settings, self.ctx.org, case.id or 0))
         return Message(title=f"Case #{case.id}", body=body, tone="warning")
 
     def _announce_awaiting(self, session: Session, case: ModerationCase,

@@ -20,6 +20,7 @@ from bot.core.cog import (
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
 from bot.core.messages import Message, Reply
+from cogs.moderation.appeals import Appeals
 from cogs.moderation.blocking import Blocker, BlockRequest
 from cogs.moderation.render import case_summary
 from cogs.moderation.settings import ModerationSettings
@@ -54,6 +55,7 @@ class ModerationCog(Cog):
         super().__init__(ctx, settings)
         self.blocker = Blocker(ctx, settings)
         self.watch = SpamWatch(ctx, settings, self.blocker)
+        self.appeals = Appeals(ctx, settings, self.blocker)
 
     async def _logged(self, call: Invocation, command_text: str, subject: str,
                       flow: Callable[[], Awaitable[str]]) -> Reply:
@@ -157,12 +159,40 @@ class ModerationCog(Cog):
     @command("cases by", "The cases a moderator opened or confirmed",
              Arg("moderator", "their GitHub login", kind="login"), role=Role.MODERATOR)
     async def cases_by(self, call: Invocation, moderator: str) -> Reply:
-        found = await self.ctx.db.run(lambda session: cases.cases_by(
-            session, Actor.github(moderator)))
+        roadie = moderator.lower() in ("roadie", self.ctx.bot_login.lower())
+        actor = Actor.system() if roadie else Actor.github(moderator)
+        found = await self.ctx.db.run(lambda session: cases.cases_by(session, actor))
         if not found:
             return private(f"{moderator} has opened or confirmed no cases.")
         return private("\n".join([f"Cases opened or confirmed by {moderator}, newest first:",
                                   *(f"- {case_summary(c)}" for c in found)]))
+
+    # --- appeals ------------------------------------------------------------------------
+
+    @command("appeal file", "Appeal against a block of your account, saying why",
+             Text("text", "why the block should be lifted"), role=Role.ANYONE,
+             group_default=True)
+    async def appeal(self, call: Invocation, text: str) -> Reply:
+        login = call.require_linked()
+        return private(await self.appeals.file_in_chat(login, text, call.now))
+
+    @command("appeals", "The appeals waiting for the moderators", role=Role.MODERATOR)
+    async def appeals_waiting(self, call: Invocation) -> Reply:
+        return private(await self.appeals.listing())
+
+    @command("appeal decide", "Decide an appeal: uphold the block, or lift it",
+             Arg("case", "the case number", kind="int"),
+             Arg("decision", "uphold keeps the block; lift lifts it", choices=("uphold", "lift")),
+             Text("reason", "why (the person reads it)"), role=Role.MODERATOR)
+    async def decide(self, call: Invocation, case: int, decision: str, reason: str) -> Reply:
+        return await self._logged(call, f"/appeal decide {case}", f"case:{case}",
+                                  lambda: self.appeals.decide(
+                                      requester_of(call), call.actor, call.profile.login or "",
+                                      case, decision, reason, call.now))
+
+    @on_github("issues")
+    async def appeal_issue(self, event: GitHubEvent) -> bool:
+        return await self.appeals.file_from_github(event)
 
     @completer("awaiting-cases")
     async def complete_awaiting(self, prefix: str) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from governance.moderation.models import (
     LIFTED,
     LIFTED_ACCOUNT,
     PENDING,
+    REFUSED,
     UNBLOCK_FAILED,
     UNBLOCKING,
     CaseAccount,
@@ -34,7 +35,8 @@ PLATFORM_NAMES = {"github": "GitHub", "discord": "Discord", "zulip": "Zulip",
 BANNED = {"github": "blocked in the {org} org", "zulip": "deactivated"}
 UNBANNED = {"github": "unblocked in the {org} org", "zulip": "reactivated"}
 CASE_STATES = {AWAITING: "waiting for a second moderator", ACTIVE: "active",
-               LIFTED: "lifted", LAPSED: "lapsed (nobody confirmed it)"}
+               LIFTED: "lifted", LAPSED: "lapsed (nobody confirmed it)",
+               REFUSED: "closed: refused everywhere, nothing is blocked"}
 
 
 def when(moment: datetime | None) -> str:

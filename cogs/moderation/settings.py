@@ -13,10 +13,19 @@ from governance.moderation.service import RetryPolicy
 from governance.moderation.signals import Thresholds
 
 STANDING = ("org-member", "project-lead", "account-age")
-APPEAL_FIELDS = {"org", "case", "reason"}
+APPEAL_FIELDS = {"org", "case", "reason", "how"}
 DEFAULT_APPEAL = ("You are being blocked from the {org} community (case #{case}): {reason}. "
-                  "If you think this is a mistake, write to the {org} moderators and name "
-                  "case #{case}.")
+                  "If you think this is a mistake, appeal: {how}.")
+
+
+def how_to_appeal(settings: ModerationSettings, org: str, case: int) -> str:
+    """How a blocked person appeals, for the notice they get."""
+    chat = "`/appeal <why>` to Roadie in a direct message, if you are still in chat"
+    repo = settings.appeals_repo_name(org)
+    if not repo:
+        return f"{chat}, or write to the {org} moderators and name case #{case}"
+    template = f"https://github.com/{repo}/issues/new?template=appeal.yml"
+    return f"open an issue from the appeal template ({template}), or {chat}"
 
 
 class SignalSettings(Section):
@@ -56,6 +65,8 @@ class ModerationSettings(Section):
     rate_window: Duration = Field(default="1h", validate_default=True)  # type: ignore[assignment]
     delete_message_days: int = Field(default=0, ge=0, le=7)
     appeal_message: str = DEFAULT_APPEAL
+    appeals_repo: str = Field(default="", max_length=140, pattern=r"^([\w.-]+/)?[\w.-]*$")
+    appeal_label: str = Field(default="appeal", max_length=50)
     retry_wait: Duration = Field(default="30s", validate_default=True)  # type: ignore[assignment]
     max_retry_wait: Duration = Field(default="1h", validate_default=True)  # type: ignore[assignment]
     give_up_after: int = Field(default=12, ge=1)
@@ -73,6 +84,11 @@ class ModerationSettings(Section):
             raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use "
                              + ", ".join(f"{{{n}}}" for n in sorted(APPEAL_FIELDS)))
         return text
+
+    def appeals_repo_name(self, org: str) -> str:
+        """The appeals repository's full name (`owner/name`), or "" when there is none."""
+        repo = self.appeals_repo
+        return "" if not repo else repo if "/" in repo else f"{org}/{repo}"
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_wait, self.max_retry_wait, self.give_up_after)

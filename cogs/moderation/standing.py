@@ -8,6 +8,7 @@ from bot.core.cog import CogContext
 from bot.core.ports import PlatformError
 from cogs.moderation.render import age, platform_name
 from cogs.moderation.settings import ModerationSettings
+from governance.moderation import newcomers
 from governance.moderation.subjects import GITHUB, Subject
 from governance.people.roles import Role
 
@@ -35,10 +36,14 @@ async def standing_of(ctx: CogContext, settings: ModerationSettings, subject: Su
 
 
 async def _membership(ctx: CogContext, subject: Subject) -> list[str]:
+    """Org membership gives standing, except to a newcomer on probation (who joined lately
+    and was not vouched for): a spam account that has just joined is blocked by one."""
     if Role.MEMBER in subject.profile.roles:
         return [f"{subject.label} is a member of the {ctx.org} org"]
     login = subject.login
     if login is None or ctx.github is None:
+        return []
+    if await ctx.db.run(lambda session: newcomers.on_probation(session, login)) is not None:
         return []
     try:
         if await ctx.github.is_org_member(login):

@@ -18,10 +18,12 @@ from bot.core.cog import Cog, CogContext, DigestSection, Job, completer, on_gith
 from bot.core.commands import Arg, Invocation, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
+from cogs.escalation import owners
 from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.onboarding import render
 from cogs.onboarding.issue import IssueKeeper
 from cogs.onboarding.settings import OnboardingSettings
+from cogs.onboarding.threads import ItemThreads, source_of
 from governance.audit import Actor
 from governance.durations import format_duration
 from governance.errors import Refusal
@@ -44,8 +46,10 @@ class OnboardingCog(Cog):
     def __init__(self, ctx: CogContext, settings: OnboardingSettings) -> None:
         super().__init__(ctx, settings)
         self.issues = IssueKeeper(ctx)
+        self.threads = ItemThreads(ctx, settings)
 
     async def start(self) -> None:
+        owners.register(self.ctx, self.threads)
         kinds = known_kinds(self.ctx)
         if kinds is None:
             self.log.warning("the escalation cog is not loaded: admin items of onboarding "
@@ -56,6 +60,9 @@ class OnboardingCog(Cog):
                 self.log.warning("onboarding item %s is escalated as %r, which is not one of "
                                  "[escalations] kinds; set onboarding.escalation_kinds.%s",
                                  key, self.settings.kind_of(key), key)
+
+    async def stop(self) -> None:
+        owners.unregister(self.ctx, self.threads)
 
     def jobs(self) -> list[Job]:
         return [Job("onboarding.sweep", self._scheduled_sweep, every=self.settings.sweep_interval)]
@@ -158,6 +165,8 @@ class OnboardingCog(Cog):
                 if ticked is None or not ticked.changed:
                     return None
                 checklist, escalate = ticked.checklist, bool(ticked.escalate_now)
+                self.threads.close_escalations(session, ticked, by=sender, via="github",
+                                               where="on GitHub")
                 if ticked.completed:
                     self._announce_completed(session, checklist)
             elif event.action == "closed":
@@ -228,11 +237,13 @@ class OnboardingCog(Cog):
                                             admin_wait=self.settings.admin_wait)
             checklist = ticked.checklist
             assert checklist.id is not None
+            closed = self.threads.close_escalations(session, ticked, by=call.profile.login or "",
+                                                    via="chat", where="in chat")
             if ticked.completed:
                 self._announce_completed(session, checklist)
             items = service.items_of(session, checklist.id)
-            return ticked, checklist, items
-        ticked, checklist, items = await self.ctx.db.run(transact)
+            return ticked, checklist, items, closed
+        ticked, checklist, items, closed = await self.ctx.db.run(transact)
         key = (ticked.ticked or ticked.unticked)[0]
         if ticked.escalate_now:
             await self.escalate_due()
@@ -244,6 +255,8 @@ class OnboardingCog(Cog):
         if checklist.issue_number is not None:
             text += (" The GitHub issue is behind: Roadie tries again until GitHub takes it."
                      if pending else " The GitHub issue shows it.")
+        if closed:
+            text += f" Escalation #{closed[0]} is resolved with it."
         if ticked.completed:
             text += " Every item is done: the onboarding is complete."
         elif ticked.escalate_now:
@@ -299,7 +312,7 @@ class OnboardingCog(Cog):
             self.ctx, session, project=checklist.repo, kind=item.escalation_kind,
             summary=render.escalation_summary(checklist, item, reason),
             reporter_login=self._reporter(checklist),
-            source=f"onboarding:{checklist.project}:{item.key}")
+            source=source_of(checklist, item))
         assert ticket.number is not None
         service.record_escalation(session, checklist, item, ticket=ticket.number, reason=reason,
                                   now=now)

@@ -124,6 +124,15 @@ def completed(checklist: Checklist, items: Sequence[ChecklistItem]) -> Message:
                    url=checklist.issue_url, tone="success")
 
 
+def item_closed(checklist: Checklist, item: ChecklistItem, items: Sequence[ChecklistItem], *,
+                by: str, where: str) -> Message:
+    """An admin item ticked before its escalation was closed: both close, told once."""
+    return Message(title=f"Onboarding of {checklist.repo}: `{item.key}` is done",
+                   body=f"{item.text}: ticked by {by} {where}. Escalation #{item.escalation} "
+                        f"is resolved with it. Onboarding: {progress(items)}.",
+                   url=checklist.issue_url, tone="success")
+
+
 def checkin(checklist: Checklist, items: Sequence[ChecklistItem], now: datetime,
             leads: Sequence[str], *, mention: bool) -> Message:
     """The check-in, to each lead directly (`mention=False`), or in the project's feed."""

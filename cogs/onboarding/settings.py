@@ -83,6 +83,8 @@ class OnboardingSettings(Section):
         min_length=1, max_length=50)
     escalation_kinds: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_ESCALATION_KINDS))
+    lead_item: str = "lead"
+    """The item that `/grant <login> lead <project>` ticks ("" for none)."""
     admin_wait: Duration = duration_default("7d")
     stuck_after: Duration = duration_default("14d")
     checkin_after: Duration = duration_default("30d")
@@ -101,6 +103,9 @@ class OnboardingSettings(Section):
                                  f"items: {', '.join(sorted(admin_keys)) or 'none'})")
             if not KEY.fullmatch(kind):
                 raise ValueError(f"escalation_kinds.{key}: {kind!r} is not an escalation kind")
+        if self.lead_item and self.lead_item not in keys and "lead_item" in self.model_fields_set:
+            raise ValueError(f"lead_item: no item has the key {self.lead_item!r} (items: "
+                             f"{', '.join(keys)})")
         _check_placeholders(self.title, "title")
         _check_placeholders(self.intro, "intro")
         for index, item in enumerate(self.items):

@@ -24,7 +24,7 @@ from governance.people.roles import Role
 from governance.people.service import profile_for_login
 from governance.projects.service import require_project
 from governance.votes import service
-from governance.votes.models import DISPUTE, NOMINATION, PENDING, Concern, Vote
+from governance.votes.models import DISPUTE, NOMINATION, OPEN, PENDING, Concern, Vote
 from governance.votes.rules import PASSED, Rules
 
 NUMBER = Arg("number", "the vote's number", kind="int", autocomplete="votes")
@@ -186,7 +186,7 @@ class VotingCog(Cog):
 
         casting, settled = await self.ctx.db.run(cast)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
-                                     casting.rules)
+                                     casting.rules, closing=settled)
         if not settled:
             self._status_soon(number)
         else:
@@ -340,9 +340,7 @@ class VotingCog(Cog):
             for vote in service.lapse_unaccepted(session, now=now):
                 self._show_status(session, vote, now)
             for vote, missing in service.due_reminders(session, now=now):
-                for login in missing:
-                    self.ctx.outbox.post_to_person(session, login, render.reminder(vote, now),
-                                                   key=f"vote:{vote.number}:remind:{login}")
+                self._remind(session, vote, missing, now)
             due = service.due_to_close(session, now=now)
             return due
         due = await self.ctx.db.run(transact)
@@ -350,6 +348,19 @@ class VotingCog(Cog):
             await self.close_vote(number, now)
         await self.follow_up(now)
         await self.check_invitations(now)
+
+    def _remind(self, session: Session, vote: Vote, missing: list[str], now: datetime) -> None:
+        """Remind each voter who has not voted; those without a chat account are named to
+        the proposer (in the project's feed when the proposer cannot be reached either)."""
+        unreached = [login for login in missing if not self.ctx.outbox.post_to_person(
+            session, login, render.reminder(vote, now), key=f"vote:{vote.number}:remind:{login}")]
+        if not unreached:
+            return
+        told = render.unreminded(vote, unreached, now)
+        key = f"vote:{vote.number}:unreminded"
+        if not self.ctx.outbox.post_to_person(session, vote.proposer, told, key=key):
+            self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project), told,
+                                 key=key)
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
@@ -540,11 +551,12 @@ class VotingCog(Cog):
                         since: datetime) -> list[DigestSection]:
         live = service.live_votes(session)
         closing = [render.digest_line(v, now, service.standing(session, v, latest=0)) for v in live
-                   if v.closes_at is not None and v.closes_at <= now + DIGEST_HORIZON]
-        waiting = [f"#{v.number} {render.subject(v)}: waits for {v.subject} to accept"
-                   for v in live if v.state == PENDING]
+                   if v.state == OPEN and v.closes_at is not None
+                   and v.closes_at <= now + DIGEST_HORIZON]
+        waiting = [render.waiting_line(v, now) for v in live if v.state == PENDING]
         decided = [render.digest_line(v, now, None) for v in service.closed_since(session, since)]
-        return [DigestSection("Votes closing within 24h", tuple(closing + waiting),
+        return [DigestSection("Votes closing within 24h", tuple(closing), order=DIGEST_ORDER),
+                DigestSection("Nominations waiting for the nominee", tuple(waiting),
                               order=DIGEST_ORDER),
                 DigestSection("Votes decided in the last day", tuple(decided),
                               order=DIGEST_ORDER + 1)]

@@ -113,7 +113,7 @@ def status(vote: Vote, standing: Standing, concerns: Sequence[Concern],
         fields.append(Field("Waiting for", f"{vote.subject} to accept, by {by}", False))
         choices = (Choice("Accept", f"vote accept {vote.number}", "success"),
                    Choice("Decline", f"vote decline {vote.number}"))
-    else:
+    elif vote.ballot_opened_at is not None:  # not a nomination declined or lapsed unopened
         revealed = closed or not rules.secret
         fields.append(Field("Ballots", ballots_text(standing.latest, rules, revealed=revealed,
                                                     total=standing.total), False))
@@ -174,6 +174,23 @@ def nominee_request(vote: Vote) -> Message:
         footer="The ballot opens when you accept; a nomination you do not answer lapses.")
 
 
+def unreminded(vote: Vote, logins: Sequence[str], now: datetime) -> Message:
+    """To the proposer: voters Roadie could not remind, having no chat account to reach."""
+    assert vote.closes_at is not None
+    return Message(title=f"Vote #{vote.number} closes {relative(vote.closes_at, now)}: "
+                         f"{len(logins)} voter(s) could not be reminded",
+                   body=f"{', '.join(logins)} have not voted on {subject(vote)} and have no "
+                        "chat account linked to Roadie, so Roadie could not remind them. Ask "
+                        f"them on GitHub or elsewhere: `/vote {vote.number}` shows the vote.",
+                   mentions=(vote.proposer,), tone="warning")
+
+
+def waiting_line(vote: Vote, now: datetime) -> str:
+    assert vote.accept_by is not None
+    return (f"#{vote.number} {subject(vote)}: waits for {vote.subject} to accept, until "
+            f"{relative(vote.accept_by, now)}")
+
+
 def reminder(vote: Vote, now: datetime) -> Message:
     assert vote.closes_at is not None
     rules = Rules.from_data(vote.rules_data())
@@ -223,7 +240,9 @@ def digest_line(vote: Vote, now: datetime, standing: Standing | None) -> str:
     return f"#{vote.number} {subject(vote)}: {result_text(vote)}"
 
 
-def casting_reply(vote: Vote, ballot: Ballot, previous: str | None, rules: Rules) -> str:
+def casting_reply(vote: Vote, ballot: Ballot, previous: str | None, rules: Rules, *,
+                  closing: bool = False) -> str:
+    """The answer to a ballot; `closing` when this ballot settled the vote, which closes."""
     if previous is None:
         kind = "binding" if ballot.binding else "advisory"
         said = f"Your {kind} ballot on vote #{vote.number} is {choice_text(ballot.choice)}."
@@ -239,5 +258,6 @@ def casting_reply(vote: Vote, ballot: Ballot, previous: str | None, rules: Rules
                      f"with `/vote {vote.number} {ballot.choice} <reason>`.")
     if rules.secret:
         notes.append("How you voted stays secret until the close.")
-    notes.append("You can change it until the close.")
+    if not closing:
+        notes.append("You can change it until the close.")
     return " ".join([said, *notes])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from bot.core.settings import Duration, Section, duration_default
 from governance.votes.models import DISPUTE, NOMINATION
-from governance.votes.rules import Rules
+from governance.votes.rules import Rules, parse_fraction
 
 _OPTION = re.compile(r"[a-z][a-z0-9-]{0,19}")
 _TEAM = re.compile(r"[A-Za-z0-9._{}-]{1,100}")
@@ -23,8 +24,18 @@ class KindRules(Section):
     min_duration: Duration = duration_default("72h")
     quorum: int = Field(default=3, ge=1, le=1000)
     threshold: Literal["majority", "supermajority", "consensus"] = "majority"
-    fraction: float = Field(default=2 / 3, gt=0.5, le=1.0)
+    fraction: Fraction = Fraction(2, 3)
+    """At least this share of the binding ballots that take a side (supermajority)."""
     secret: bool = False
+
+    @field_validator("fraction", mode="before")
+    @classmethod
+    def _fraction(cls, value: object) -> Fraction:
+        fraction = parse_fraction(value)
+        if not Fraction(1, 2) < fraction <= 1:
+            raise ValueError(f"{value!r} is not more than 1/2 and at most 1; write one such "
+                             'as "2/3" or 0.75')
+        return fraction
 
 
 class NominationRules(KindRules):

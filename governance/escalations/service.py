@@ -199,8 +199,7 @@ def open_ticket(session: Session, policy: Policy, *, project: str, kind: str, su
     session.flush()
     actor = actor or Actor.github(person.display_login)
     _note(session, ticket, at=now, actor=actor.name.removeprefix("github:"), kind="opened",
-                  text=f"{severity} {wanted} for {found.display_name}: {summary}"
-                       + (f" (from {source})" if source else ""))
+                  text=f"{severity} {wanted} for {found.display_name}: {summary}")
     if assignee:
         _note(session, ticket, at=now, actor="roadie", kind="assigned",
               text=f"assigned to {assignee} ({policy.assignment})")

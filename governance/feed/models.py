@@ -8,7 +8,8 @@ from sqlmodel import Field, SQLModel
 
 
 class FeedBurst(SQLModel, table=True):
-    """Activity on one issue or pull request, gathered into one message until `closes_at`.
+    """Activity on one issue or pull request (`number`), or pushes to one branch (`number`
+    0, the branch in `ref`), gathered into one message until `closes_at`.
 
     The message is queued at once with `not_before = closes_at` under `message_key` and
     rewritten as more arrives. `state` is the gathered activity (JSON, owned by the feed);
@@ -23,6 +24,7 @@ class FeedBurst(SQLModel, table=True):
     destination: str = Field(max_length=200)
     repo: str = Field(max_length=100)
     number: int
+    ref: str = Field(default="", max_length=255)
     message_key: str = Field(max_length=250)
     opened_at: datetime
     closes_at: datetime
@@ -34,7 +36,8 @@ class CIStatus(SQLModel, table=True):
     """The last conclusion of a workflow (or check) on a repository's default branch.
 
     While it fails, `message_key` names the notice that is edited in place on each run, and
-    `destinations` (JSON list) where that notice went.
+    `destinations` (JSON list) where that notice went. After a fix the notice stays named
+    until `fixed_at` + the flap window: a failure before then edits it again (`flips`).
     """
 
     __tablename__ = "feed_ci_status"
@@ -50,3 +53,5 @@ class CIStatus(SQLModel, table=True):
     last_run: str = Field(default="", max_length=100)
     completed_at: datetime | None = None
     updated_at: datetime
+    fixed_at: datetime | None = None
+    flips: int = 0

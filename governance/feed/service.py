@@ -26,12 +26,14 @@ def aware(moment: datetime) -> datetime:
 
 
 def recent_bursts(session: Session, *, destination: str, repo: str, number: int,
-                  since: datetime) -> list[FeedBurst]:
-    """Bursts of one item that closed after `since`, newest first, locked for update."""
+                  since: datetime, ref: str = "") -> list[FeedBurst]:
+    """Bursts of one item (or of pushes to one branch: number 0 and its `ref`) that closed
+    after `since`, newest first, locked for update."""
     return list(session.exec(
         select(FeedBurst)
         .where(FeedBurst.destination == destination, FeedBurst.repo == repo,
-               FeedBurst.number == number, FeedBurst.closes_at > since)
+               FeedBurst.number == number, FeedBurst.ref == ref,
+               FeedBurst.closes_at > since)
         .order_by(col(FeedBurst.closes_at).desc())
         .with_for_update()
     ).all())
@@ -52,8 +54,9 @@ def burst_state(burst: FeedBurst) -> dict[str, Any]:
 
 def start_burst(session: Session, *, destination: str, repo: str, number: int, key: str,
                 now: datetime, window: timedelta, state: dict[str, Any],
-                delivery_id: str) -> FeedBurst:
-    burst = FeedBurst(destination=destination, repo=repo, number=number, message_key=key,
+                delivery_id: str, ref: str = "") -> FeedBurst:
+    burst = FeedBurst(destination=destination, repo=repo, number=number, ref=ref,
+                      message_key=key,
                       opened_at=now, closes_at=now + window,
                       state=json.dumps(state, ensure_ascii=False),
                       deliveries=json.dumps([delivery_id]))
@@ -76,7 +79,7 @@ def prune_bursts(session: Session, *, older_than: datetime) -> int:
 
 # --- CI status ----------------------------------------------------------------------------
 
-ChangeKind = Literal["new_failure", "still_failing", "fixed", "quiet"]
+ChangeKind = Literal["new_failure", "still_failing", "flapping", "fixed", "quiet"]
 
 
 @dataclass(frozen=True)
@@ -88,17 +91,21 @@ class CIChange:
     failures: int
     message_key: str
     destinations: tuple[str, ...]
+    flips: int = 0
+    """How often it failed again soon after a fix, in this notice: it flaps."""
 
 
 def record_ci_run(session: Session, *, repo: str, source: str, run_id: str, conclusion: str,
                   completed_at: datetime | None, now: datetime, new_key: str,
-                  destinations: tuple[str, ...]) -> CIChange | None:
+                  destinations: tuple[str, ...],
+                  flap_window: timedelta = timedelta(0)) -> CIChange | None:
     """Apply a completed run on the default branch; None when it changes nothing.
 
     A failure after a pass opens a failure notice under `new_key` in `destinations`; more
-    failures and the first pass after them refer to that same notice. Runs other than
-    passes and failures (cancelled, skipped, neutral) change nothing, and so do a run seen
-    before and a run that completed before the last one recorded.
+    failures and the first pass after them refer to that same notice, and so does a failure
+    within `flap_window` of that pass (the run flaps). Runs other than passes and failures
+    (cancelled, skipped, neutral) change nothing, and so do a run seen before and a run that
+    completed before the last one recorded.
     """
     if conclusion not in FAILED | PASSED:
         return None
@@ -115,18 +122,24 @@ def record_ci_run(session: Session, *, repo: str, source: str, run_id: str, conc
         return None
     status.last_run, status.completed_at, status.updated_at = run_id, completed_at, now
     status.conclusion = conclusion
+    moment = completed_at or now
     if conclusion in FAILED:
         if status.failures and status.message_key:
             status.failures += 1
             return CIChange("still_failing", status.failures, status.message_key,
-                            tuple(json.loads(status.destinations)))
-        status.failures, status.message_key = 1, new_key
+                            tuple(json.loads(status.destinations)), status.flips)
+        if (status.message_key and status.fixed_at is not None
+                and moment - aware(status.fixed_at) <= flap_window):
+            status.failures, status.flips, status.fixed_at = 1, status.flips + 1, None
+            return CIChange("flapping", 1, status.message_key,
+                            tuple(json.loads(status.destinations)), status.flips)
+        status.failures, status.message_key, status.flips, status.fixed_at = 1, new_key, 0, None
         status.destinations = json.dumps(list(destinations))
         return CIChange("new_failure", 1, new_key, destinations)
     if status.failures and status.message_key:
         change = CIChange("fixed", status.failures, status.message_key,
-                          tuple(json.loads(status.destinations)))
-        status.failures, status.message_key, status.destinations = 0, "", "[]"
+                          tuple(json.loads(status.destinations)), status.flips)
+        status.failures, status.fixed_at = 0, moment
         return change
     return CIChange("quiet", 0, "", ())
 

@@ -12,6 +12,7 @@ AWAITING = "awaiting"  # waits for a second moderator until `confirm_by`
 ACTIVE = "active"  # the block stands (its accounts may still be pending on some platform)
 LIFTED = "lifted"  # undone: by /unblock, or because its time ran out
 LAPSED = "lapsed"  # nobody confirmed it in time; nothing was blocked
+REFUSED = "refused"  # every platform refused the block (or Roadie gave up): nothing is blocked
 
 # Account states, per platform.
 HELD = "held"  # waits for the case's confirmation
@@ -116,3 +117,54 @@ class JoinSeen(SQLModel, table=True):
     platform: str = Field(max_length=20)
     account: str = Field(max_length=64)
     joined_at: datetime = Field(index=True)
+
+
+class Newcomer(SQLModel, table=True):
+    """Someone who joined the org lately: without standing (no member role, nothing that makes
+    a block need a second moderator) until `until`, or until enough members vouch for them.
+
+    `until` is the due time the sweep asks for; it is cleared when the probation ends
+    (`ended_how`: time, vouched, left). One row per login: joining again starts it again.
+    """
+
+    __tablename__ = "moderation_newcomer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=39, unique=True)
+    display_login: str = Field(max_length=39)
+    joined_at: datetime
+    until: datetime | None = Field(default=None, index=True)
+    vouched_by: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    ended_at: datetime | None = None
+    ended_how: str = Field(default="", max_length=20)
+
+    @property
+    def vouchers(self) -> list[str]:
+        return [v for v in self.vouched_by.split(",") if v]
+
+
+class AppealRequest(SQLModel, table=True):
+    """An appeal against a case, filed by the blocked person (on GitHub, through an issue in
+    the appeals repository, or in chat), waiting in the moderators' queue until decided.
+
+    `state`: open, upheld or lifted. `issue_number` is the appeal's issue, where the answer
+    goes; `appellant` the GitHub login of whoever filed it.
+    """
+
+    __tablename__ = "moderation_appeal_request"
+    __table_args__ = (UniqueConstraint("issue_repo", "issue_number",
+                                       name="uq_moderation_appeal_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="moderation_case.id", index=True)
+    appellant: str = Field(max_length=39)
+    via: str = Field(max_length=10)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    filed_at: datetime
+    state: str = Field(default="open", max_length=10, index=True)
+    issue_repo: str | None = Field(default=None, max_length=140)
+    issue_number: int | None = None
+    issue_url: str = Field(default="", max_length=300)
+    decided_at: datetime | None = None
+    decided_by: str = Field(default="", max_length=200)
+    decision: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -29,6 +29,7 @@ from governance.moderation.models import (
     LIFTED,
     LIFTED_ACCOUNT,
     PENDING,
+    REFUSED,
     TO_DO,
     UNBLOCK_FAILED,
     UNBLOCKING,
@@ -339,7 +340,24 @@ def record_attempt(session: Session, *, account_id: int, op: str, attempt: Attem
     else:
         row.next_attempt_at = now + policy.wait(row.attempts, attempt.retry_after)
     _audit_outcome(session, row, op, row.last_error, now)
+    if row.state == FAILED:
+        _close_if_nothing_blocked(session, row.case_id, now)
     return row
+
+
+def _close_if_nothing_blocked(session: Session, case_id: int, now: datetime) -> None:
+    """A case whose every account was refused (or given up) blocks nothing: it is closed as
+    refused, its accounts are free again, and it does not count against the rate limit."""
+    case = get_case(session, case_id, lock=True)
+    rows = accounts_of(session, case_id)
+    if case.state != ACTIVE or any(r.state not in (FAILED, CANCELLED) for r in rows):
+        return
+    case.state = REFUSED
+    for row in rows:
+        row.released_at = row.released_at or now
+    record(session, actor=Actor.system(), action="moderation.refused",
+           target=case_target(case_id), at=now,
+           reason="; ".join(r.last_error for r in rows if r.last_error))
 
 
 def _audit_outcome(session: Session, row: CaseAccount, op: str, detail: str,
@@ -459,12 +477,13 @@ def blocks_since(session: Session, actor: Actor, since: datetime) -> int:
     """How many blocks an actor opened or confirmed since a moment: the rate limit's count."""
     opened = session.exec(
         select(func.count()).select_from(ModerationCase)
-        .where(ModerationCase.actor == actor.name, col(ModerationCase.created_at) >= since)
+        .where(ModerationCase.actor == actor.name, col(ModerationCase.created_at) >= since,
+               ModerationCase.state != REFUSED)
     ).one()
     confirmed = session.exec(
         select(func.count()).select_from(ModerationCase)
         .where(ModerationCase.confirmed_by == actor.name,
-               col(ModerationCase.confirmed_at) >= since)
+               col(ModerationCase.confirmed_at) >= since, ModerationCase.state != REFUSED)
     ).one()
     return int(opened) + int(confirmed)
 
@@ -473,12 +492,13 @@ def oldest_block_since(session: Session, actor: Actor, since: datetime) -> datet
     """When the oldest block counted by `blocks_since` was made (the limit frees up after)."""
     opened = session.exec(
         select(func.min(ModerationCase.created_at))
-        .where(ModerationCase.actor == actor.name, col(ModerationCase.created_at) >= since)
+        .where(ModerationCase.actor == actor.name, col(ModerationCase.created_at) >= since,
+               ModerationCase.state != REFUSED)
     ).one()
     confirmed = session.exec(
         select(func.min(ModerationCase.confirmed_at))
         .where(ModerationCase.confirmed_by == actor.name,
-               col(ModerationCase.confirmed_at) >= since)
+               col(ModerationCase.confirmed_at) >= since, ModerationCase.state != REFUSED)
     ).one()
     found = [t for t in (opened, confirmed) if t is not None]
     return min(found) if found else None

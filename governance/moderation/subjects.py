@@ -112,8 +112,14 @@ def refuse_protected(subject: Subject, requester: Requester, bot_login: str) -> 
                         "If Roadie misbehaves, an org admin can stop it or remove its token.")
     for role in (Role.ADMIN, Role.MODERATOR):
         if role in subject.profile.roles:
+            login = subject.profile.login
+            if role in subject.profile.seeded:
+                hint = (f"The role comes from the config file: if the account is compromised, "
+                        f"an admin removes {login} from `{role.label}s` under [people] in the "
+                        "config and restarts Roadie, then blocks it.")
+            else:
+                hint = (f"If the account is compromised, an admin first runs `/revoke "
+                        f"{login} {role.label}`, then blocks it.")
             raise Forbidden(
                 f"{subject.label} is {'an' if role is Role.ADMIN else 'a'} {role.label}; "
-                f"{role.label}s cannot be blocked.",
-                f"If the account is compromised, an admin first runs `/revoke "
-                f"{subject.profile.login} {role.label}`, then blocks it.")
+                f"{role.label}s cannot be blocked.", hint)

@@ -226,7 +226,9 @@ def tick_from_chat(session: Session, *, project: str, item_name: str, done: bool
     if not may_tick(profile, item, checklist.project):
         raise Forbidden(f"`{item.key}` is for {_who_noun(item.who)}; Roadie knows you as "
                         f"{profile.login or 'an unlinked account'}.",
-                        "If it is done, ask one of them to tick it, or tick it on the issue.")
+                        "If it is done, ask one of them to tick it"
+                        + (", or tick it on the issue." if checklist.issue_number is not None
+                           else "."))
     if item.done == done:
         state = (f"ticked by {item.done_by} on {item.done_at:%Y-%m-%d}" if item.done
                  else "not ticked")
@@ -252,6 +254,49 @@ def tick_from_issue(session: Session, *, project: str, issue: int, ticks: Mappin
                   via="github", now=now, admin_wait=admin_wait)
 
 
+def tick_from_escalation(session: Session, *, escalation: int, by: str, now: datetime,
+                         admin_wait: timedelta) -> tuple[Ticked, ChecklistItem] | None:
+    """The escalation of an admin item was resolved: the item is done. None when no open
+    item has that escalation (it was ticked first, or its checklist is complete)."""
+    checklist_id = session.exec(select(ChecklistItem.checklist_id)
+                                .where(ChecklistItem.escalation == escalation)).first()
+    if checklist_id is None:
+        return None
+    checklist = session.exec(select(Checklist).where(Checklist.id == checklist_id)
+                             .with_for_update()).first()
+    if checklist is None or checklist.state not in ACTIVE_STATES:
+        return None
+    items = items_of(session, checklist_id, lock=True)
+    item = next(i for i in items if i.escalation == escalation)
+    if item.done:
+        return None
+    ticked = _apply(session, checklist, items, {item.key: True}, by=by,
+                    actor=Actor.github(by), via="escalation", now=now, admin_wait=admin_wait)
+    return ticked, item
+
+
+def item_of_escalation(session: Session, escalation: int) -> ChecklistItem | None:
+    return session.exec(select(ChecklistItem)
+                        .where(ChecklistItem.escalation == escalation)).first()
+
+
+def tick_done_elsewhere(session: Session, *, project: str, key: str, by: str, via: str,
+                        now: datetime, admin_wait: timedelta
+                        ) -> tuple[Ticked, ChecklistItem] | None:
+    """Tick the item `key` of the project's active checklist because what it asks for was
+    done through Roadie (`/grant` appointed a lead). None when there is no such open item."""
+    checklist = find_checklist(session, project, lock=True)
+    if checklist is None or checklist.id is None or checklist.state not in ACTIVE_STATES:
+        return None
+    items = items_of(session, checklist.id, lock=True)
+    item = next((i for i in items if i.key == key), None)
+    if item is None or item.done:
+        return None
+    ticked = _apply(session, checklist, items, {key: True}, by=by, actor=Actor.github(by),
+                    via=via, now=now, admin_wait=admin_wait)
+    return ticked, item
+
+
 def _who_noun(who: str) -> str:
     return {ADMIN: "an org admin", LEAD: "a lead of the project"}.get(who, "members")
 
@@ -274,7 +319,7 @@ def _apply(session: Session, checklist: Checklist, items: Sequence[ChecklistItem
             if item.who == ADMIN and item.escalation is None and not item.escalation_error:
                 item.escalate_at = now + admin_wait
             outcome.unticked.append(item.key)
-        item.sync_pending = via == "chat"
+        item.sync_pending = via != "github"
     if not outcome.changed:
         return outcome
     if outcome.ticked:
@@ -285,7 +330,7 @@ def _apply(session: Session, checklist: Checklist, items: Sequence[ChecklistItem
         outcome.completed = True
     else:
         outcome.escalate_now = _arm_when_only_admin_left(items, now)
-    if via == "chat" or checklist.close_pending:
+    if via != "github" or checklist.close_pending:
         _github_due(checklist, now)
     record(session, actor=actor, action="onboarding.tick", target=target(checklist.project),
            at=now, data={"ticked": outcome.ticked, "unticked": outcome.unticked, "via": via,

@@ -45,6 +45,8 @@ class Profile:
     person_id: int | None = None
     roles: frozenset[Role] = field(default_factory=frozenset)
     lead_of: frozenset[str] = field(default_factory=frozenset)
+    seeded: frozenset[Role] = field(default_factory=frozenset)
+    """The roles that come from the config file (changed there, not by `/revoke`)."""
 
     @property
     def role(self) -> Role:
@@ -94,8 +96,9 @@ def profile_of(session: Session, person: Person | None) -> Profile:
     ).all()
     roles = {Role.parse(g.role) for g in grants}
     lead_of = frozenset(g.project.lower() for g in grants if g.role == Role.LEAD.label)
+    seeded = frozenset(Role.parse(g.role) for g in grants if g.source == "config")
     return Profile(login=person.display_login, person_id=person.id, roles=frozenset(roles),
-                   lead_of=lead_of)
+                   lead_of=lead_of, seeded=seeded)
 
 
 def profile_for_login(session: Session, login: str) -> Profile:

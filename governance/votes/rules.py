@@ -7,7 +7,7 @@ side. Only binding ballots decide; advisory ones are shown and not counted.
 Thresholds:
 - `majority`: the leading side has more binding ballots than any other;
 - `supermajority`: the leading side has at least `fraction` of the binding ballots that
-  took a side;
+  took a side (an exact fraction: `2/3` passes 4 of 6; `0.67` does not);
 - `consensus`: nobody objects with a reason. A binding ballot against the leading side
   (for a nomination: a -1) must carry a reason, or it has no weight.
 """
@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any, Literal
 
 from governance.errors import Refusal
@@ -29,6 +30,33 @@ Threshold = Literal["majority", "supermajority", "consensus"]
 FOR, AGAINST, ABSTAIN = "+1", "-1", "0"
 PASSED, FAILED, UNDECIDED = "passed", "failed", "undecided"
 NOMINATION_SIDES = (FOR, AGAINST)
+MAX_DENOMINATOR = 1000
+
+
+def parse_fraction(value: object) -> Fraction:
+    """A threshold fraction as written in the config or stored with a vote: `"2/3"`, `0.75`,
+    `"0.67"`. Decimals are read as written (0.67 is 67/100), not as binary floats."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{value!r} is not a fraction; write one such as \"2/3\" or 0.75")
+    try:
+        fraction = Fraction(str(value).strip()) if not isinstance(value, float) \
+            else Fraction(repr(value))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{value!r} is not a fraction; write one such as \"2/3\" or 0.75") \
+            from None
+    return fraction.limit_denominator(MAX_DENOMINATOR)
+
+
+def fraction_text(fraction: Fraction) -> str:
+    """`2/3`, or `75%` when the fraction is a whole percentage."""
+    percent = fraction * 100
+    if percent.denominator == 1:
+        return f"{percent.numerator}%"
+    return f"{fraction.numerator}/{fraction.denominator}"
+
+
 _SPELLINGS = {"+1": FOR, "1": FOR, "-1": AGAINST, "0": ABSTAIN, "+0": ABSTAIN, "-0": ABSTAIN,
               "abstain": ABSTAIN}
 
@@ -43,7 +71,7 @@ class Rules:
     min_duration: timedelta = timedelta(hours=72)
     quorum: int = 3
     threshold: Threshold = "majority"
-    fraction: float = 2 / 3
+    fraction: Fraction = Fraction(2, 3)
     secret: bool = False
     options: tuple[str, ...] = NOMINATION_SIDES
 
@@ -55,21 +83,23 @@ class Rules:
     def to_data(self) -> dict[str, Any]:
         return {"kind": self.kind, "electorate": self.electorate, "advisory": self.advisory,
                 "min_duration": int(self.min_duration.total_seconds()), "quorum": self.quorum,
-                "threshold": self.threshold, "fraction": self.fraction, "secret": self.secret,
+                "threshold": self.threshold, "fraction": str(self.fraction),
+                "secret": self.secret,
                 "options": list(self.options)}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Rules:
         return cls(kind=data["kind"], electorate=data["electorate"], advisory=data["advisory"],
                    min_duration=timedelta(seconds=data["min_duration"]), quorum=data["quorum"],
-                   threshold=data["threshold"], fraction=data["fraction"],
+                   threshold=data["threshold"], fraction=parse_fraction(data["fraction"]),
                    secret=data["secret"], options=tuple(data["options"]))
 
     def describe(self) -> str:
         """The rules in a line, as the status message shows them."""
-        rule = {"majority": "more for than against" if self.kind == NOMINATION
-                else "the option with the most ballots",
-                "supermajority": f"at least {self.fraction:.0%} of the ballots that take a side",
+        rule = {"majority": "more ballots for than against" if self.kind == NOMINATION
+                else "more ballots for one option than for any other",
+                "supermajority": f"at least {fraction_text(self.fraction)} of the binding "
+                                 "ballots that take a side",
                 "consensus": "no reasoned objection"}[self.threshold]
         secret = ", secret ballots until the close" if self.secret else ""
         return f"{self.threshold} ({rule}), quorum {self.quorum} binding ballots{secret}"
@@ -148,8 +178,8 @@ def count(rules: Rules, ballots: Iterable[Cast]) -> Outcome:
     if counts[leader] == 0 or counts[leader] <= counts.get(runner_up, 0):
         return outcome(failed, "not carried: " + _sides_text(rules, counts))
     if rules.threshold == "supermajority" and counts[leader] < rules.fraction * taking_sides:
-        return outcome(failed, f"{counts[leader]} of {taking_sides} is less than the "
-                               f"{rules.fraction:.0%} needed")
+        return outcome(failed, f"{counts[leader]} of {taking_sides} falls short: at least "
+                               f"{fraction_text(rules.fraction)} is needed")
     return _won(rules, leader, counts, outcome)
 
 

@@ -87,3 +87,20 @@ async def test_sqlite_is_upgraded_by_run(tmp_path: Path) -> None:
     async with running(config):
         pass
     assert (tmp_path / "fresh" / "roadie.db").exists()
+
+
+async def test_audit_verify_counts_one_intact_entry_in_the_singular(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path)
+    async with running(load_config(path), transports=[]):
+        pass
+
+    def edit_the_second_entry() -> None:
+        db = Database(load_config(path).database_url)
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE audit_log SET reason = 'edited by hand' WHERE seq = 2"))
+        db.dispose()
+
+    await asyncio.to_thread(edit_the_second_entry)
+    assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
+    assert "(1 entry before it is intact)" in capsys.readouterr().err

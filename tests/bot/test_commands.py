@@ -135,3 +135,19 @@ def test_no_two_commands_of_roadie_collide(tmp_path: Path) -> None:
         assert spec.help
         assert len(spec.help) <= 100
     roadie.db.dispose()
+
+
+def test_a_text_option_takes_the_words_up_to_the_next_option() -> None:
+    grant = CommandSpec(("grant",), "Give a role", (
+        Arg("login", "their login"), Arg("role", "the role"),
+        Arg("project", "the project", optional=True, default=""),
+        Option("reason", "why", of="text", default=""), Flag("quiet", "say nothing")),
+        Role.ADMIN, _noop)
+    registry = _registry(grant)
+    parsed = registry.parse("grant carol lead django-sample --reason she ran the last "
+                            "two releases --quiet")
+    assert parsed.values == {"login": "carol", "role": "lead", "project": "django-sample",
+                             "reason": "she ran the last two releases", "quiet": True}
+    assert registry.parse("grant carol member --reason elected").values["reason"] == "elected"
+    assert registry.parse('grant carol member --reason "as agreed"').values["reason"] == \
+        "as agreed"

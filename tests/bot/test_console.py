@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,12 +68,34 @@ def test_roadie_run_reads_piped_input_and_stops_on_sigterm(tmp_path: Path) -> No
     process.stdin.write(script)
     process.stdin.close()
     process.stdin = None  # closed: communicate() must not flush it
-    time.sleep(3)
+    seen = _read_until(process, "✋ /grant needs the admin role", deadline=60)
+    time.sleep(0.5)
     assert process.poll() is None, "Roadie must keep running after the end of piped input"
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
+    rest, err = process.communicate(timeout=20)
+    out = seen + rest
     assert process.returncode == 0, err
     assert "carol is now lead of django-sample." in out
     assert "[#modlog] **carol is now lead of django-sample**" in out
     assert "✋ /grant needs the admin role; Roadie knows you as carol (lead)." in out
     assert "Traceback" not in err
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, *, deadline: float) -> str:
+    """What Roadie printed up to and including the line holding `marker`: a slow start on a
+    busy machine must not be taken for a hang."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if marker in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(deadline), f"no {marker!r} within {deadline} s: {''.join(lines)}"
+    return "".join(lines)

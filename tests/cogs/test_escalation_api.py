@@ -62,7 +62,8 @@ async def test_a_vote_opens_one_ticket_in_its_own_transaction(tmp_path: Path,
         assert sorted(s.place for s in chat.sent) == ["admins", "dm:c-1", "feed"]
         told = next(s.text for s in chat.sent if s.place == "dm:c-1")
         assert f"**Escalation #{number} was opened for you**" in told
-        assert "(from vote:12)" in told
+        assert "Revert the direct push to main (vote 12)" in told
+        assert "vote:12" not in told
         assert "(urgent permissions for django-sample), assigned to alice" in told
         ticket = await db.run(lambda session: service.require_ticket(session, number or 0))
         assert ticket.source == "vote:12"

@@ -19,11 +19,12 @@ from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
 from bot.runtime.webhooks import signature_for
 from cogs.escalation.api import open_escalation
+from cogs.escalation.mirror import issue_title
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.escalations import mirror as tasks
 from governance.escalations import service
-from governance.escalations.models import MirrorTask
+from governance.escalations.models import MirrorTask, Ticket
 from tests.cogs.test_escalation_scenario import START, Scene, escalation_config
 from tests.fakes.github import FakeGitHub
 from tests.support import Console, running
@@ -221,6 +222,18 @@ async def test_a_retried_opener_never_opens_two_issues(
 
 def tasks_for(ticket: int) -> Any:
     return select(MirrorTask).where(MirrorTask.ticket == ticket)
+
+
+def test_a_long_title_is_cut_at_a_word_boundary() -> None:
+    ticket = Ticket(number=7, project="django-sample", kind="permissions", reporter="carol",
+                    summary="Give the maintainers of django-sample the admin role on the "
+                            "repository so that they can configure branch protection rules",
+                    opened_at=START, clock_started_at=START, ack_due_at=START,
+                    resolve_due_at=START)
+    title = issue_title(ticket)
+    assert len(title) <= 120
+    assert title == ("#7 django-sample: permissions: Give the maintainers of django-sample the "
+                     "admin role on the repository so that they can…")
 
 
 async def test_a_rate_limit_is_waited_out_as_told_while_other_work_goes_on(

@@ -82,6 +82,9 @@ async def test_an_escalation_from_opening_to_stats(tmp_path: Path, db: Database)
         out = await scene.at(10)
         assert "[#admins] **Overdue: escalation #1 was not acknowledged in time**" in out
         assert "Alert 1; it repeats every 5s until the ticket is acknowledged." in out
+        # alice holds it: the alert does not offer to take it, only to acknowledge it.
+        assert "Take it" not in out
+        assert "Acknowledge: `/escalation ack 1`" in out
         assert "cc @alice @frank\n" in out  # grace is away
         assert "Alert 2;" in await scene.at(15)
         out = await scene.say("/escalations")
@@ -157,6 +160,7 @@ async def test_an_urgent_ticket_with_every_admin_away_alerts_them_all(
         out = await scene.at(4)
         assert "Overdue: escalation #1" in out
         assert "cc @alice @frank @grace" in out
+        assert "Take it: `/escalation take 1`" in out  # nobody holds it
         out = await scene.say("/as frank", "/back", "/escalation take 1")
         assert "Welcome back" in out
         assert "Escalation #1 is yours." in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ def labeled(name: str, label: str) -> dict[str, Any]:
 
 
 def push_to_master(**changes: Any) -> dict[str, Any]:
-    return payload("push/with-new-branch", created=False, before="a" * 40, **changes)
+    changes.setdefault("before", "a" * 40)
+    return payload("push/with-new-branch", created=False, **changes)
 
 
 # --- bursts ---------------------------------------------------------------------------------
@@ -77,6 +79,59 @@ async def test_labels_alone_are_not_news(tmp_path: Path, sqlite_db: Database) ->
         await feed.later()
         assert feed.texts() == []
         assert await feed.statuses() == ["ignored"]
+
+
+async def test_a_late_label_edits_the_message_or_follows_it_once(tmp_path: Path,
+                                                                 db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        await feed.deliver("issues", payload("issues/opened"))
+        await feed.later()
+        (told,) = feed.chat.sent
+        # Soon after the message went out, a label edits it in place.
+        feed.clock.advance(timedelta(minutes=2))
+        await feed.deliver("issues", labeled("labeled", "bug"))
+        assert len(feed.chat.sent) == 1
+        assert told.text.endswith("Labels: +bug")
+        # Much later, a review request and an assignment make one follow-up message.
+        feed.clock.advance(timedelta(hours=1))
+        requested = payload("issues/opened", action="assigned")
+        requested["assignee"] = {"login": "carol"}
+        await feed.deliver("issues", requested)
+        await feed.deliver("issues", labeled("labeled", "docs"))
+        await feed.later()
+        assert len(feed.chat.sent) == 2
+        assert feed.texts()[1] == (
+            "**Hello-World#1 Spelling error in the README file** "
+            "(https://github.com/Codertocat/Hello-World/issues/1)\n"
+            "Labels: +docs\n"
+            "Assigned to carol")
+
+
+async def test_a_label_filtered_feed_sees_the_labels_an_item_has_now(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    config = {"feeds": [{"repos": ["*"], "destination": "feed"},
+                        {"repos": ["*"], "destination": "security", "labels": ["security"]}]}
+    async with feed_roadie(tmp_path, sqlite_db, config=config) as feed:
+        await feed.deliver("issues", payload("issues/opened"))
+        await feed.later()
+        assert [s.place for s in feed.chat.sent] == ["feed"]
+        late = labeled("labeled", "security")
+        late["issue"]["labels"] = [{"name": "security"}]
+        feed.clock.advance(timedelta(hours=1))
+        await feed.deliver("issues", late)
+        await feed.later()
+        security = [s.text for s in feed.chat.sent if s.place == "security"]
+        assert security == [
+            "**Hello-World#1 Spelling error in the README file** "
+            "(https://github.com/Codertocat/Hello-World/issues/1)\n"
+            "**Codertocat** labelled this issue `security`\n"
+            "Labels: +security"]
+        # And from now on it follows the item there.
+        comment = github_payload("issue_comment/created")
+        comment["issue"]["labels"] = [{"name": "security"}]
+        await feed.deliver("issue_comment", comment)
+        await feed.later()
+        assert len([s for s in feed.chat.sent if s.place == "security"]) == 2
 
 
 async def test_handling_a_delivery_twice_adds_nothing_twice(tmp_path: Path,
@@ -125,9 +180,9 @@ async def test_topics_fit_zulip(tmp_path: Path, sqlite_db: Database) -> None:
 
 def run(conclusion: str, run_id: int, **changes: Any) -> dict[str, Any]:
     minute = 30 + run_id
+    changes.setdefault("workflow_run__updated_at", f"2020-10-05T16:{minute:02d}:00Z")
     return payload("workflow_run/completed", workflow_run__conclusion=conclusion,
-                   workflow_run__id=run_id,
-                   workflow_run__updated_at=f"2020-10-05T16:{minute:02d}:00Z", **changes)
+                   workflow_run__id=run_id, **changes)
 
 
 async def test_a_failing_workflow_has_one_notice_edited_in_place(tmp_path: Path,
@@ -153,7 +208,62 @@ async def test_a_failing_workflow_has_one_notice_edited_in_place(tmp_path: Path,
         assert "After 2 failed runs; fixed by `3484a3f`" in notice.text
         await feed.deliver("workflow_run", run("success", 6))
         await feed.deliver("workflow_run", run("failure", 7))
-        assert len(feed.chat.sent) == 2, "a new failure after a pass is a new notice"
+        assert len(feed.chat.sent) == 1, "a failure soon after the fix: the same notice"
+        assert notice.text.startswith("**⚠️ test is flapping on master of octo-repo: it failed "
+                                      "again**")
+        await feed.deliver("workflow_run", run("success", 8))
+        assert "It flapped 1 time: a pass may not last." in notice.text
+        # Long after the fix, a failure is news of its own.
+        late = run("failure", 9, workflow_run__updated_at="2020-10-05T19:00:00Z")
+        await feed.deliver("workflow_run", late)
+        assert len(feed.chat.sent) == 2, "a failure long after a pass is a new notice"
+        assert feed.chat.sent[1].text.startswith("**❌ test failed on master of octo-repo**")
+
+
+STATUS_REPO = github_payload("push/payload")["repository"]  # Codertocat/Hello-World, master
+
+
+def status(state: str, number: int, *, context: str = "ci/jenkins",
+           branches: tuple[str, ...] = ("master",)) -> dict[str, Any]:
+    """A commit status as GitHub's webhook schema (`status`) describes it."""
+    sha = f"{number:02d}" + "f" * 38
+    return {"id": 1000 + number, "sha": sha, "name": "Codertocat/Hello-World",
+            "target_url": f"https://ci.example.org/job/{number}", "context": context,
+            "description": f"The build {state}", "state": state,
+            "commit": {"sha": sha, "html_url": f"https://github.com/Codertocat/Hello-World/"
+                                               f"commit/{sha}",
+                       "commit": {"message": f"Change {number}\n\ndetails"},
+                       "author": {"login": "Codertocat"}},
+            "branches": [{"name": b, "commit": {"sha": sha}} for b in branches],
+            "created_at": f"2026-01-05T09:{number:02d}:00Z",
+            "updated_at": f"2026-01-05T09:{number:02d}:30Z",
+            "repository": copy.deepcopy(STATUS_REPO),
+            "sender": {"login": "Codertocat", "type": "User"}}
+
+
+async def test_commit_statuses_are_told_like_check_runs(tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        await feed.deliver("status", status("pending", 1))
+        await feed.deliver("status", status("success", 2))
+        await feed.deliver("status", status("failure", 3, branches=("feature",)))
+        assert feed.texts() == []
+        await feed.deliver("status", status("failure", 4))
+        (notice,) = feed.chat.sent
+        assert notice.text == ("**❌ ci/jenkins failed on master of Hello-World** "
+                               "(https://ci.example.org/job/4)\n"
+                               "Failed: `04fffff` Change 4 (Codertocat)")
+        await feed.deliver("status", status("error", 5))
+        assert len(feed.chat.sent) == 1
+        assert notice.text.startswith(
+            "**❌ ci/jenkins is failing on master of Hello-World: 2 runs in a row**")
+        await feed.deliver("status", status("success", 6))
+        assert notice.text.startswith("**✅ ci/jenkins passes again on master of Hello-World**")
+        await feed.deliver("status", status("failure", 7))
+        assert len(feed.chat.sent) == 1
+        assert "is flapping on master of Hello-World" in notice.text
+        # Another context is another notice.
+        await feed.deliver("status", status("failure", 8, context="ci/coverage"))
+        assert len(feed.chat.sent) == 2
 
 
 async def test_ci_elsewhere_than_the_default_branch_is_ignored(tmp_path: Path,
@@ -211,6 +321,8 @@ async def test_a_merged_pull_request_is_no_direct_push(
     fake.merged_pull("Hello-World", HEAD, 7)
     async with feed_roadie(tmp_path, sqlite_db, github=port) as feed:
         await feed.deliver("push", push_to_master())
+        assert feed.texts() == []  # an ordinary push waits for the others of its burst
+        await feed.later()
         (text,) = feed.texts()
         assert "Direct push" not in text
         assert feed.chat.sent[0].message.choices == ()
@@ -312,3 +424,41 @@ async def test_roadie_ignores_its_own_activity(tmp_path: Path, sqlite_db: Databa
         await feed.later()
         assert feed.texts() == []
 
+
+
+async def test_pushes_to_a_branch_within_the_burst_window_are_one_message(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    config = {"feeds": [{"repos": ["*"], "destination": "feed"},
+                        {"repos": ["hello-*"], "destination": "releases", "events": ["push"]}],
+              "github_feed": {"max_commits": 3, "direct_push": {"enabled": False}}}
+    commit = github_payload("push/with-new-branch")["commits"][0]
+    shas = [f"{i}" + "b" * 39 for i in range(7)]
+
+    def push(i: int, branch: str = "master") -> dict[str, Any]:
+        return push_to_master(before=shas[i - 1], after=shas[i], ref=f"refs/heads/{branch}",
+                              commits=[{**commit, "id": shas[i], "message": f"Change {i}"}])
+
+    async with feed_roadie(tmp_path, sqlite_db, config=config) as feed:
+        for i in range(1, 7):
+            await feed.deliver("push", push(i), delivery=f"push-{i}")
+            feed.clock.advance(timedelta(seconds=1))
+        await feed.deliver("push", push(6), delivery="push-6")  # delivered again
+        await feed.deliver("push", push(1, "docs"), delivery="docs-1")
+        await feed.later()
+        told = [(s.place, s.text) for s in feed.chat.sent]
+        assert [place for place, _ in told] == ["feed", "releases", "feed", "releases"]
+        master = told[0][1]
+        assert master.startswith(
+            "**Codertocat pushed 6 commits to `master` in Hello-World in 6 pushes** "
+            f"(https://github.com/Codertocat/Hello-World/compare/{shas[0][:12]}..."
+            f"{shas[6][:12]})")
+        assert master.endswith("3 earlier, then:\n- `4bbbbbb` Change 4 (Codertocat)\n"
+                               "- `5bbbbbb` Change 5 (Codertocat)\n"
+                               "- `6bbbbbb` Change 6 (Codertocat)")
+        assert told[1][1] == master
+        assert told[2][1].startswith("**Codertocat pushed 1 commit to `docs` in Hello-World** "
+                                     "(https://github.com/Codertocat/Hello-World/commit/")
+        # After the window, a push opens a new message.
+        await feed.deliver("push", push(1), delivery="push-late")
+        await feed.later()
+        assert len(feed.chat.sent) == 6

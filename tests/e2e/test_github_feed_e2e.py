@@ -113,6 +113,7 @@ async def test_a_push_through_a_merged_pull_request_is_told_without_an_alert(
     async with feed_world(tmp_path, monkeypatch, db) as world:
         world.github.merged_pull("Hello-World", HEAD, 2)
         assert await world.webhook("push", push_to_master()) == 202
+        await world.advance(11)  # an ordinary push is gathered with the others of its burst
 
         [message] = in_project_channel(world)
         assert text_of(message) == f"{PUSHED}\n{COMMIT}"

@@ -300,7 +300,8 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         assert text_of(status).startswith(
             f"Vote #1: the direct push {sha[:10]} to django-sample\n"
             "Codertocat pushed to master without a merged pull request\nProposed by\ncarol\n"
-            "Rules\nmajority (the option with the most ballots), quorum 2 binding ballots\n")
+            "Rules\nmajority (more ballots for one option than for any other), quorum 2 "
+            "binding ballots\n")
         assert labels(status) == ["Revert", "Keep", "Keep, with a follow-up review", "Abstain"]
 
         for voter, option in ((alice, "Revert"), (dave, "Revert"), (erin, "Keep")):

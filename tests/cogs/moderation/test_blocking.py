@@ -390,3 +390,52 @@ async def test_the_case_log(tmp_path: Path, db: Database, clock: FakeClock) -> N
         assert (await w.say("bob", "/case 1 spam")).startswith(
             "✋ `action` should be one of: reason, appeal")
         assert (await w.say("bob", "/case 9")).startswith("✋ There is no case #9.")
+
+
+async def test_a_block_github_refuses_closes_its_case_and_is_not_counted(
+        tmp_path: Path, db: Database, clock: FakeClock) -> None:
+    overrides = {"moderation": {"rate_limit": 1, "rate_window": "1h"}}
+    async with fake_github() as github, world(tmp_path, db, clock, github, overrides) as w:
+        github.add_user("owner", created_at=iso(clock.now() - timedelta(days=3)))
+        github.admins.add("owner")  # GitHub answers 422
+        github.add_user("s1", created_at=iso(clock.now() - timedelta(days=3)))
+
+        refused = await w.say("bob", "/block owner spam --github")
+        assert "owner is NOT blocked: github answered: 422" in refused
+        case = await w.roadie.db.run(lambda session: cases.get_case(session, 1))
+        assert case.state == "refused"
+        assert "#1 closed: refused everywhere, nothing is blocked" in await w.say(
+            "bob", "/cases owner")
+        assert "owner is not blocked by any open case" in await w.say(
+            "bob", "/unblock owner never blocked")
+        # The refused block does not use up bob's one block of the hour.
+        assert "✅ GitHub: s1 is blocked" in await w.say("bob", "/block s1 spam")
+
+
+async def test_cases_by_roadie_finds_its_own_cases(tmp_path: Path, db: Database,
+                                                   clock: FakeClock) -> None:
+    async with fake_github() as github, world(tmp_path, db, clock, github) as w:
+        opening = cases.Opening(subject="spammy", accounts=(github_account("spammy"),),
+                                reason="spam signals: new account, link flood")
+        await w.roadie.db.run(lambda session: cases.open_case(
+            session, actor=Actor.system(), now=clock.now(), hold=CLAIM, opening=opening))
+        for name in ("roadie", "roadie-bot"):
+            found = await w.say("alice", f"/cases by {name}")
+            assert found.splitlines()[0] == f"Cases opened or confirmed by {name}, newest first:"
+            assert "#1 active" in found
+            assert "by Roadie: spammy: spam signals" in found
+
+
+async def test_refusing_to_block_a_config_moderator_says_to_edit_the_config(
+        tmp_path: Path, db: Database, clock: FakeClock) -> None:
+    async with fake_github() as github, world(tmp_path, db, clock, github) as w:
+        seeded = await w.say("bob", "/block dana spam")
+        assert seeded == (
+            "✋ dana is a moderator; moderators cannot be blocked. The role comes from the "
+            "config file: if the account is compromised, an admin removes dana from "
+            "`moderators` under [people] in the config and restarts Roadie, then blocks it.")
+        assert "/revoke" not in seeded
+        await w.say("alice", "/grant carol moderator")
+        granted = await w.say("bob", "/block carol spam")
+        assert granted.endswith("If the account is compromised, an admin first runs "
+                                "`/revoke carol moderator`, then blocks it.")

@@ -213,8 +213,8 @@ async def test_closing_the_issue_completes_the_checklist(w: World) -> None:
 async def test_every_item_ticked_closes_the_issue(w: World) -> None:
     await w.edit(w.tick_on_github(*MEMBER_AND_LEAD, *ADMIN_ITEMS[:-1]))
     assert await w.say("alice", "/onboarding Hello-World done release") == (
-        "Ticked `release` of Hello-World: 12 of 12 done. The GitHub issue shows it. Every "
-        "item is done: the onboarding is complete.")
+        "Ticked `release` of Hello-World: 12 of 12 done. The GitHub issue shows it. "
+        "Escalation #1 is resolved with it. Every item is done: the onboarding is complete.")
     assert w.issue(1).state == "closed"
     assert w.issue(1).comments[-1]["body"] == ("Every item is ticked: the onboarding is "
                                                "complete. Thank you!")
@@ -315,6 +315,9 @@ async def test_without_github_the_checklist_lives_in_roadie(
         assert reply.as_text() == "Ticked `links` of Hello-World: 1 of 12 done."
         reply = await say(roadie, "discord", "1004", "onboarding Hello-World")
         assert "tracked in Roadie only (no GitHub issue)" in reply.as_text()
+        reply = await say(roadie, "discord", "1004", "onboarding Hello-World done webhook")
+        assert reply.as_text() == ("✋ `webhook` is for an org admin; Roadie knows you as carol. "
+                                   "If it is done, ask one of them to tick it.")
 
 
 async def test_an_escalation_that_cannot_be_opened_is_reported(

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from bot.cli import main
 from bot.config import load_config
+from cogs.voting.settings import VotingSettings
 from governance.db import Database
 from tests.cogs.voting.world import scene, voting_config
 
@@ -123,3 +124,61 @@ async def test_audit_verify_recounts_votes_and_names_a_forged_result(
     assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
     assert ("vote count WRONG: vote #1: the vote says failed, the log says passed"
             in capsys.readouterr().err)
+
+
+async def test_voters_who_cannot_be_reminded_are_named_to_the_proposer(
+        tmp_path: Path, db: Database) -> None:
+    async with scene(tmp_path, db) as s:
+        for login in ("alice", "dave"):
+            await s.as_(login, "/whoami")  # linked; bob, erin and frank are not
+        await s.as_("carol", "/dispute django-sample 9f8e7d6c5b4a skipped review")
+        await s.as_("alice", "/vote 1 keep")
+        out = await s.at(41)
+        assert "[@dave] **Vote #1 closes in 19s**" in out
+        assert "[@carol] **Vote #1 closes in 19s: 3 voter(s) could not be reminded**" in out
+        assert ("bob, erin, frank have not voted on the direct push 9f8e7d6c5b to "
+                "django-sample and have no chat account linked to Roadie") in out
+
+
+async def test_the_digest_lists_as_closing_only_votes_whose_ballots_are_open(
+        tmp_path: Path, db: Database) -> None:
+    async with scene(tmp_path, db, {"nomination": {"accept_within": "7d"}}) as s:
+        await s.as_("carol", "/nominate dave django-sample Dave knows the code")
+        await s.as_("erin", "/dispute pip-tools-demo 1a2b3c4d pushed on a Friday")
+        out = await s.as_("dave", "/digest")
+        closing = out.split("**Votes closing within 24h**")[1].split("**")[0]
+        assert "#2 the direct push 1a2b3c4d to pip-tools-demo: closes in 1m" in closing
+        assert "#1" not in closing
+        assert "**Nominations waiting for the nominee** (1)" in out
+        assert "#1 dave as lead of django-sample: waits for dave to accept, until in 7d" in out
+
+
+async def test_a_declined_nomination_shows_no_ballots(tmp_path: Path, db: Database) -> None:
+    async with scene(tmp_path, db) as s:
+        await s.as_("carol", "/nominate dave django-sample Dave knows the code")
+        out = await s.as_("dave", "/vote decline 1 not now")
+        assert "- **Result**: dave declined: not now" in out
+        assert "Ballots" not in out
+        assert "Ballots" not in await s.at(31)
+
+
+async def test_the_ballot_that_closes_a_vote_is_not_said_to_be_changeable(
+        tmp_path: Path, db: Database) -> None:
+    rules = {"nomination": {"nominee_accepts": False, "threshold": "majority"}}
+    async with scene(tmp_path, db, rules) as s:
+        await s.as_("carol", "/nominate carol django-sample I maintain it")
+        out = await s.as_("alice", "/vote 1 +1")
+        assert "You can change it until the close." in out
+        for voter in ("bob", "dave", "erin"):
+            await s.as_(voter, "/vote 1 +1")
+        out = await s.as_("frank", "/vote 1 +1")
+        assert "vote #1 is closed" in out
+        assert "change it until the close" not in out
+
+
+async def test_a_fraction_of_two_thirds_in_the_config(tmp_path: Path) -> None:
+    settings = VotingSettings(dispute={"threshold": "supermajority", "fraction": "2/3"})
+    assert settings.dispute.rules().describe().startswith(
+        "supermajority (at least 2/3 of the binding ballots that take a side)")
+    with pytest.raises(ValueError, match="more than 1/2"):
+        VotingSettings(dispute={"fraction": "1/2"})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from governance.errors import Refusal
 from governance.votes.models import DISPUTE, NOMINATION
-from governance.votes.rules import Cast, Rules, count, settled
+from governance.votes.rules import Cast, Rules, count, parse_fraction, settled
 
 NOMINATION_RULES = Rules(kind=NOMINATION, quorum=3, threshold="majority")
 DISPUTE_RULES = Rules(kind=DISPUTE, quorum=3, threshold="majority",
@@ -32,7 +34,7 @@ def ballots(*choices: str, advisory: tuple[str, ...] = ()) -> list[Cast]:
 def test_thresholds_on_a_nomination(threshold: str, choices: tuple[str, ...],
                                     result: str) -> None:
     rules = Rules(kind=NOMINATION, quorum=3, threshold=threshold,  # type: ignore[arg-type]
-                  fraction=0.7)
+                  fraction=Fraction(7, 10))
     assert count(rules, ballots(*choices)).result == result
 
 
@@ -60,7 +62,7 @@ def test_advisory_ballots_do_not_decide() -> None:
 ])
 def test_thresholds_on_a_dispute(threshold: str, choices: tuple[str, ...], result: str) -> None:
     rules = Rules(kind=DISPUTE, quorum=3, threshold=threshold,  # type: ignore[arg-type]
-                  fraction=0.66, options=("revert", "keep", "review"))
+                  fraction=Fraction(66, 100), options=("revert", "keep", "review"))
     assert count(rules, ballots(*choices)).result == result
 
 
@@ -86,3 +88,24 @@ def test_a_vote_settles_early_only_when_no_single_change_matters() -> None:
 
 def test_rules_survive_their_snapshot() -> None:
     assert Rules.from_data(DISPUTE_RULES.to_data()) == DISPUTE_RULES
+
+
+def test_two_thirds_is_exact_and_thresholds_say_at_least_or_more_than() -> None:
+    four_of_six = ballots("+1", "+1", "+1", "+1", "-1", "-1")
+    two_thirds = Rules(kind=NOMINATION, quorum=3, threshold="supermajority",
+                       fraction=parse_fraction("2/3"))
+    assert count(two_thirds, four_of_six).result == "passed"
+    assert "at least 2/3 of the binding ballots that take a side" in two_thirds.describe()
+    decimal = Rules(kind=NOMINATION, quorum=3, threshold="supermajority",
+                    fraction=parse_fraction(0.67))
+    outcome = count(decimal, four_of_six)
+    assert outcome.result == "failed"
+    assert outcome.explanation == "4 of 6 falls short: at least 67% is needed"
+    assert "more ballots for than against" in NOMINATION_RULES.describe()
+    assert "more ballots for one option than for any other" in DISPUTE_RULES.describe()
+    # Stored with the vote and read back, the fraction stays exact; old floats read as 2/3.
+    assert Rules.from_data(two_thirds.to_data()).fraction == Fraction(2, 3)
+    assert Rules.from_data({**two_thirds.to_data(), "fraction": 2 / 3}).fraction == \
+        Fraction(2, 3)
+    with pytest.raises(ValueError, match="not a fraction"):
+        parse_fraction("two thirds")
