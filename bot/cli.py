@@ -15,18 +15,30 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bot.config import ConfigError, RoadieConfig, load_config
+from pydantic import ValidationError
+
+from bot import roadie_version
+from bot.audit_cli import add_commands as add_audit_commands
+from bot.config import (
+    ConfigError,
+    DestinationSection,
+    DiscordSection,
+    RoadieConfig,
+    ZulipSection,
+    load_config,
+    validate_config,
+)
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
 from bot.runtime.app import Roadie, StartupError
+from bot.runtime.logs import configure_logging
 from bot.runtime.webhooks import signature_for
-from governance.audit import verify
 from governance.db import Database
 from governance.durations import parse_duration
 from governance.inbox.service import find_delivery
 from governance.migrate import schema_state, upgrade
-from governance.votes.integrity import verify_votes
 
 DEFAULT_CONFIG = os.environ.get("ROADIE_CONFIG", "roadie.toml")
 
@@ -35,26 +47,54 @@ def _load(path: str) -> RoadieConfig:
     return load_config(path)
 
 
-def _print_problems(path: str, error: ConfigError) -> None:
-    print(f"{path}: the config has {len(error.problems)} problem(s):", file=sys.stderr)
-    for problem in error.problems:
+def _print_problems(path: str, problems: Sequence[str]) -> None:
+    print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
+    for problem in problems:
         print(f"  - {problem}", file=sys.stderr)
 
 
-def _logging(config: RoadieConfig) -> None:
-    logging.basicConfig(level=config.bot.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLogger().level))
+def _logging(config: RoadieConfig) -> list[str]:
+    bot = config.bot
+    return configure_logging(bot.log_level, bot.log_format, bot.log_levels)
 
 
 # --- run -------------------------------------------------------------------------------------
 
+log = logging.getLogger("roadie")
 
-async def _serve(roadie: Roadie) -> None:
+
+async def _reload(roadie: Roadie, path: str) -> None:
+    """SIGHUP: read the config again and apply what can change while running."""
+    try:
+        config = await asyncio.to_thread(load_config, path)
+    except ConfigError as error:
+        log.error("SIGHUP: %s not reloaded, %d problem(s): %s; still running as before",
+                  path, len(error.problems), "; ".join(error.problems))
+        return
+    levels = _logging(config)
+    try:
+        done = await asyncio.to_thread(roadie.reload, config)
+    except Exception:
+        log.exception("SIGHUP: reloading %s failed; still running", path)
+        return
+    if levels:
+        done.append(f"log levels: {', '.join(levels)}")
+    log.info("SIGHUP: reloaded %s: %s", path, "; ".join(done))
+
+
+async def _serve(roadie: Roadie, config_path: str | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+    if config_path is not None:
+        def on_hangup() -> None:
+            task = loop.create_task(_reload(roadie, config_path))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
     try:
         await roadie.start()
     except BaseException:
@@ -67,14 +107,21 @@ async def _serve(roadie: Roadie) -> None:
         await roadie.stop()
 
 
+def _stop_before_start(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)  # nothing has started yet: nothing to finish
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    # Until the event loop takes the signals over: SIGTERM ends cleanly, SIGHUP never kills.
+    signal.signal(signal.SIGTERM, _stop_before_start)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     config = _load(args.config)
     if args.console:
         config = config.model_copy(update={"console": config.console.model_copy(
             update={"enabled": "always"})})
     _logging(config)
     try:
-        asyncio.run(_serve(Roadie(config)))
+        asyncio.run(_serve(Roadie(config), args.config))
     except (StartupError, PlatformError) as error:
         print(f"roadie: {error}", file=sys.stderr)
         return 2
@@ -84,11 +131,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- check-config ----------------------------------------------------------------------------
 
 
+def _partial_config(raw: dict[str, Any]) -> RoadieConfig | None:
+    """The chat platforms' sections alone, when the rest of the file is wrong."""
+    try:
+        destinations = raw.get("destinations") or {}
+        return RoadieConfig.model_construct(
+            discord=DiscordSection.model_validate(raw.get("discord") or {}),
+            zulip=ZulipSection.model_validate(raw.get("zulip") or {}),
+            destinations={name: DestinationSection.model_validate(value)
+                          for name, value in destinations.items()})
+    except (ValidationError, AttributeError, TypeError):
+        return None
+
+
+def _github_summary(config: RoadieConfig, github: object) -> str:
+    settings = config.github
+    if settings.auth == "app":
+        installation = settings.installation_id or f"found for {config.bot.org}"
+        return (f"App {settings.app_id} (key from {settings.private_key.source()}, "
+                f"installation {installation})")
+    token = settings.token.source()
+    return f"token from {token}" if github else f"off (no token in {token})"
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.path)
+    path = args.path or args.config
+    try:
+        config, raw, problems = validate_config(path)
+    except ConfigError as error:
+        _print_problems(path, error.problems)
+        return 1
+    platform_config = config or _partial_config(raw)
+    if platform_config is not None:
+        problems += platform_problems(platform_config)
+    if problems or config is None:
+        _print_problems(path, problems)
+        return 1
     roadie = Roadie(config, transports=[], use_config_github=True)
     platforms = config.chat_platforms + (["console"] if config.console_enabled else [])
-    print(f"{args.path} is valid.")
+    print(f"{path} is valid.")
     print(f"  org: {config.bot.org}")
     print(f"  platforms: {', '.join(platforms)}")
     print(f"  database: {roadie.db.describe()}")
@@ -96,9 +177,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     receiver = ("on at " + config.github.webhook_path) if roadie.receiver else (
         f"off (no secret in {config.github.webhook_secret.source()})")
     print(f"  GitHub webhooks: {receiver}")
-    token = config.github.token.source()
-    github = f"token from {token}" if roadie.github else f"off (no token in {token})"
-    print(f"  GitHub API: {github}")
+    print(f"  GitHub API: {_github_summary(config, roadie.github)}")
+    key = config.audit_key()
+    audit = (f"checkpoints signed by {key.public.text()} (key from {config.audit.key.source()})"
+             if key else f"no checkpoints, no secret ballots (no key in "
+                         f"{config.audit.key.source()})")
+    print(f"  audit: {audit}")
     print("  destinations:")
     for name, dest in sorted(config.destinations.items()):
         places = [f"discord #{dest.discord_channel}" if dest.discord_channel else "",
@@ -108,13 +192,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  cogs: {', '.join(c.name for c in roadie.cogs)}")
     print(f"  commands: {len(roadie.registry)}; scheduled jobs: {len(roadie.jobs)}")
     roadie.db.dispose()
-    problems = platform_problems(config)
-    if problems:
-        print(f"{args.path}: {len(problems)} problem(s) with the chat platforms:",
-              file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return 1
     if config.chat_platforms:
         print("  (`roadie doctor` connects and checks the bot's permissions on each platform)")
     return 0
@@ -128,6 +205,19 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report = asyncio.run(diagnose(config))
     print(report.render())
     return 1 if report.problems else 0
+
+
+def cmd_app_manifest(args: argparse.Namespace) -> int:
+    """A GitHub App manifest asking for what the enabled capabilities need."""
+    from bot.github.needs import manifest, needs_of
+    from bot.runtime.loader import load_cog_settings
+
+    config = _load(args.config)
+    needs = needs_of(cls for cls, _ in load_cog_settings(config))
+    base = args.url.rstrip("/")
+    print(json.dumps(manifest(args.name or f"{config.bot.org}-roadie", base,
+                              base + config.github.webhook_path, needs), indent=2))
+    return 0
 
 
 # --- db, audit -------------------------------------------------------------------------------
@@ -153,33 +243,81 @@ def cmd_db_status(args: argparse.Namespace) -> int:
     return 0 if state.up_to_date else 1
 
 
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    db = _database(args)
-    with db.transaction() as session:
-        report = verify(session)
-        votes, problems = verify_votes(session)
-    if not report.ok:
-        print(f"audit log BROKEN at entry {report.first_bad}: {report.problem} "
-              f"({report.checked} {'entry' if report.checked == 1 else 'entries'} before it "
-              f"{'is' if report.checked == 1 else 'are'} intact)", file=sys.stderr)
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    from bot.backup import BackupError, backup
+
+    config = _load(args.config)
+    try:
+        made = backup(config.database_url, Path(args.target))
+    except BackupError as error:
+        print(f"roadie: {error}", file=sys.stderr)
         return 1
-    print(f"audit log OK: {report.checked} entries, chain intact")
-    if problems:
-        for problem in problems:
-            print(f"vote count WRONG: {problem}", file=sys.stderr)
-        return 1
-    print(f"votes OK: {votes} closed vote(s) counted again from the log, same results")
+    print(f"backed up {Database(config.database_url).describe()} to {made.path} "
+          f"({made.size:,} bytes; {made.how})")
+    return 0
+
+
+# --- init ------------------------------------------------------------------------------------
+
+
+def example_config() -> str:
+    """config.example.toml: from the installed wheel, or from the source tree."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        for file in distribution("roadie").files or ():
+            if file.name == "config.example.toml":
+                return Path(str(file.locate())).read_text(encoding="utf-8")
+    except (PackageNotFoundError, OSError):
+        pass
+    return (Path(__file__).resolve().parent.parent / "config.example.toml").read_text(
+        encoding="utf-8")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.target)
+    if target.exists() and not args.force:
+        print(f"roadie: {target} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    text = example_config()
+    if args.org:
+        text = text.replace('org = "jazzband"', f'org = "{args.org}"', 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}: a starter config (SQLite next to it, the console as chat, the web "
+          "server on 127.0.0.1:8080).\nNext: set [bot] org and [people] admins, then "
+          f"`roadie check-config {target}` and `roadie run --config {target}`.")
     return 0
 
 
 # --- webhook --------------------------------------------------------------------------------
 
 
-def _webhook_url(config: RoadieConfig) -> str:
+def _server_url(config: RoadieConfig) -> str:
     host = config.server.host
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{config.server.port}{config.github.webhook_path}"
+    return f"http://{host}:{config.server.port}"
+
+
+def _webhook_url(config: RoadieConfig) -> str:
+    return _server_url(config) + config.github.webhook_path
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    """For a container's HEALTHCHECK: ask the running Roadie's /healthz (or /readyz)."""
+    config = _load(args.config)
+    url = _server_url(config) + ("/readyz" if args.ready else "/healthz")
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            print(f"{url}: {answer.status} {answer.read().decode(errors='replace').strip()}")
+            return 0
+    except urllib.error.HTTPError as error:
+        print(f"{url}: {error.code} {error.read().decode(errors='replace').strip()}",
+              file=sys.stderr)
+    except (urllib.error.URLError, OSError) as error:
+        print(f"{url}: no answer ({getattr(error, 'reason', error)})", file=sys.stderr)
+    return 1
 
 
 def cmd_webhook_send(args: argparse.Namespace) -> int:
@@ -221,20 +359,22 @@ def cmd_webhook_send(args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
+    from bot.github.app import github_auth
     from bot.github.hooks import OrgHooks
 
     config = _load(args.config)
-    token = config.github.token.value()
-    if token is None:
-        print(f"roadie: redelivering needs a GitHub token with admin:org_hook; set "
-              f"{config.github.token.source()}", file=sys.stderr)
+    auth = github_auth(config)
+    if auth is None:
+        print(f"roadie: redelivering needs a GitHub token with admin:org_hook (or an App with "
+              f"organization_hooks: write); set {config.github.credential.source()}",
+              file=sys.stderr)
         return 2
     try:
         since = datetime.now(UTC) - parse_duration(args.since)
     except ValueError as error:
         print(f"roadie: --since: {error}", file=sys.stderr)
         return 2
-    hooks = OrgHooks(org=config.bot.org, token=token, api_url=config.github.api_url)
+    hooks = OrgHooks(org=config.bot.org, auth=auth, api_url=config.github.api_url)
     db = Database(config.database_url)
     try:
         hook = args.hook or hooks.find_hook(config.github.webhook_path)
@@ -269,6 +409,7 @@ def cmd_webhook_redeliver(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="roadie", description=(
         "Roadie: the governance and moderation bot for open-source cooperatives."))
+    parser.add_argument("--version", action="version", version=f"roadie {roadie_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str,
@@ -285,20 +426,37 @@ def build_parser() -> argparse.ArgumentParser:
     run = add("run", cmd_run, "run the bot")
     run.add_argument("--console", action="store_true",
                      help="also speak on the terminal, even with chat platforms configured")
-    check = add("check-config", cmd_check_config, "validate a config and summarise it",
-                config=False)
-    check.add_argument("path", nargs="?", default=DEFAULT_CONFIG, help="the config file")
+    check = add("check-config", cmd_check_config, "validate a config and summarise it")
+    check.add_argument("path", nargs="?", help="the config file (the same as --config)")
+    health = add("healthcheck", cmd_healthcheck, "ask the running Roadie whether it is alive "
+                 "(/healthz) or ready (/readyz); for container health checks")
+    health.add_argument("--ready", action="store_true", help="ask /readyz instead")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
     add("doctor", cmd_doctor, "connect to Discord, Zulip and GitHub and say what Roadie may "
         "not do there")
 
-    db = sub.add_parser("db", help="the database schema").add_subparsers(
+    app_manifest = add("app-manifest", cmd_app_manifest, "print a GitHub App manifest with "
+                       "the permissions and events the enabled capabilities need")
+    app_manifest.add_argument("--url", required=True,
+                              help="where Roadie is reached, such as https://roadie.example.org")
+    app_manifest.add_argument("--name", help="the App's name (default: <org>-roadie)")
+
+    db = sub.add_parser("db", help="the database schema, backups").add_subparsers(
         dest="db_command", required=True, metavar="ACTION")
     add("upgrade", cmd_db_upgrade, "bring the schema up to date", parent=db)
     add("status", cmd_db_status, "say whether the schema is up to date", parent=db)
+    backup = add("backup", cmd_db_backup, "copy the database, consistently, while Roadie "
+                 "runs (SQLite: online backup; PostgreSQL: pg_dump)", parent=db)
+    backup.add_argument("target", metavar="PATH", help="the backup file to write (new)")
+
+    init = add("init", cmd_init, "write a starter config", config=False)
+    init.add_argument("target", metavar="PATH", help="where to write it, such as roadie.toml")
+    init.add_argument("--org", help="the GitHub organisation Roadie looks after")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
 
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
-    add("verify", cmd_audit_verify, "check the audit log's hash chain", parent=audit)
+    add_audit_commands(audit, add)
 
     webhook = sub.add_parser("webhook", help="GitHub webhook deliveries").add_subparsers(
         dest="webhook_command", required=True, metavar="ACTION")
@@ -322,15 +480,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    needs_config = hasattr(args, "config") and args.command != "check-config"
-    if needs_config and not Path(args.config).exists():
-        print(f"roadie: no config at {args.config}; pass --config PATH "
-              "(config.example.toml runs as is)", file=sys.stderr)
+    config_path = getattr(args, "path", None) or getattr(args, "config", None)
+    if config_path is not None and not Path(config_path).exists():
+        print(f"roadie: no config at {config_path}; pass --config PATH, or write a starter "
+              "config with `roadie init PATH`", file=sys.stderr)
         return 2
     try:
         return int(args.func(args))
     except ConfigError as error:
-        _print_problems(error.path or getattr(args, "config", "the config"), error)
+        _print_problems(error.path or config_path or "the config", error.problems)
         return 2
 
 

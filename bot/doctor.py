@@ -102,9 +102,12 @@ async def diagnose(config: RoadieConfig) -> Report:
                    for name, d in config.destinations.items()}
         await _section(report, f"Zulip ({config.zulip.site})", check_zulip(
             config.zulip.site, config.zulip.email, config.zulip.api_key.value() or "", streams))
-    from bot.github.doctor import check as check_github
+    from bot.github.doctor import check_github
+    from bot.github.needs import needs_of
+    from bot.runtime.loader import load_cog_settings
 
-    await _section(report, f"GitHub (org {config.bot.org})", check_github(
-        config.bot.org, config.github.token.value(), config.github.api_url,
-        config.github.token.source()))
+    needs = needs_of(cls for cls, _ in load_cog_settings(config))
+    how = f"App {config.github.app_id}" if config.github.auth == "app" else "token"
+    await _section(report, f"GitHub (org {config.bot.org}, {how})",
+                   check_github(config, needs))
     return report

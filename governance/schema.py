@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData, Table
 from sqlmodel import SQLModel
 
+from governance.audit import checkpoints as _checkpoints  # noqa: F401
 from governance.audit import log as _audit  # noqa: F401
 from governance.digest import models as _digest  # noqa: F401
 from governance.escalations import models as _escalations  # noqa: F401

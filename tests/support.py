@@ -91,6 +91,16 @@ def write_config(directory: Path, overrides: dict[str, Any] | None = None, *,
     return path
 
 
+def audit_key_file(directory: Path) -> str:
+    """A fresh audit key in a file of `directory` (signs checkpoints, seals secret ballots)."""
+    from governance.audit.keys import AuditKey
+
+    path = directory / "audit.key"
+    if not path.exists():
+        path.write_text(AuditKey.generate().text() + "\n")
+    return str(path)
+
+
 def make_config(directory: Path, overrides: dict[str, Any] | None = None, *,
                 database: str = "roadie.db") -> RoadieConfig:
     return load_config(write_config(directory, overrides, database=database))

@@ -29,6 +29,7 @@ from bot.core.events import GitHubEvent, MemberJoined
 from bot.core.outbox import Outbox
 from bot.core.ports import ChatPort, GitHubPort
 from bot.core.settings import NoSettings, Section
+from governance.audit.keys import AuditKey
 from governance.clock import Clock
 from governance.db import Database
 from governance.durations import parse_duration
@@ -101,6 +102,8 @@ class CogContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("roadie"))
     cogs: Sequence[Cog] = ()
     """Every loaded cog, set by the runtime once all exist (for `digest_sections`)."""
+    audit_key: AuditKey | None = None
+    """Signs checkpoints and seals secret ballots; None when no key is configured."""
 
 
 @dataclass(frozen=True)

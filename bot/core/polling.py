@@ -14,6 +14,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.core.logflood import RepeatedFailure
+
 log = logging.getLogger("roadie.polling")
 
 
@@ -30,6 +32,7 @@ class Poller:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._failures = RepeatedFailure(log, name)
 
     def wake(self) -> None:
         """Ask for a batch soon. Safe from any thread (a transaction may commit in one)."""
@@ -68,9 +71,11 @@ class Poller:
             self._wake.clear()
             try:
                 done = await self._batch()
-            except Exception:
-                log.exception("%s failed; trying again", self.name)
+            except Exception as error:
+                self._failures.failed(error, "failed; trying again")
                 done = 0
+            else:
+                self._failures.succeeded()
             if done:
                 continue
             if not self._wake.is_set():  # else: woken meanwhile, go again at once

@@ -69,7 +69,10 @@ class ChatPort(Protocol):
         ...
 
     async def edit(self, place: str, remote_id: str, message: Message, *,
-                   mentions: dict[str, str]) -> None: ...
+                   mentions: dict[str, str]) -> str | None:
+        """Change a posted message. Where the platform no longer allows that (Zulip's edit
+        window), post the new version anew and return its id: later edits go to it."""
+        ...
 
     async def ban(self, user_id: str, *, reason: str, delete_message_days: int = 0) -> None:
         """Ban (Discord) or deactivate (Zulip) a user, optionally deleting recent messages."""

@@ -21,6 +21,15 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(format_duration)]
 
 
+class DestinationName:
+    """Marks a setting that names a destination: the runtime checks it against
+    `[destinations]` at load, so that a misspelt name is refused instead of posting nowhere."""
+
+
+DESTINATION = DestinationName()
+Destination = Annotated[str, Field(min_length=1), DESTINATION]
+
+
 def _duration_or_off(value: Any) -> timedelta:
     if isinstance(value, str) and value.strip().lower() in ("off", "0", "0s"):
         return timedelta(0)

@@ -66,12 +66,15 @@ def _issue(repo: str, issue: Issue) -> GitHubIssue:
 
 
 class PyGithubPort:
-    def __init__(self, *, org: str, token: str | None, api_url: str = "https://api.github.com",
-                 timeout: int = 15, throttle: bool = True) -> None:
+    def __init__(self, *, org: str, token: str | None = None,
+                 api_url: str = "https://api.github.com", timeout: int = 15,
+                 throttle: bool = True, auth: Auth.Auth | None = None) -> None:
+        """Authenticated by `auth` (an App installation, see bot.github.app) or `token`."""
         self.org = org
         spacing: dict[str, Any] = {} if throttle else {"seconds_between_requests": None,
                                                        "seconds_between_writes": None}
-        self._gh = Github(auth=Auth.Token(token) if token else None, base_url=api_url,
+        auth = auth or (Auth.Token(token) if token else None)
+        self._gh = Github(auth=auth, base_url=api_url,
                           timeout=timeout, retry=None, lazy=True, **spacing)
 
     async def _call(self, func: Callable[..., T], *args: Any) -> T:
@@ -84,6 +87,10 @@ class PyGithubPort:
         """The JSON answer of a REST call (PyGithub answers headers and data)."""
         _headers, data = self._gh.requester.requestJsonAndCheck(verb, url, input=body)
         return data
+
+    async def check_auth(self) -> None:
+        """Raise PlatformError unless GitHub accepts the credentials for the org."""
+        await self._call(self._request, "GET", f"/orgs/{self.org}")
 
     # --- people -----------------------------------------------------------------------
 

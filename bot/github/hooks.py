@@ -37,10 +37,12 @@ class HookDelivery:
 
 
 class OrgHooks:
-    def __init__(self, *, org: str, token: str, api_url: str, timeout: int = 15) -> None:
+    def __init__(self, *, org: str, token: str | None = None, api_url: str, timeout: int = 15,
+                 auth: Auth.Auth | None = None) -> None:
         self.org = org
-        self._gh = Github(auth=Auth.Token(token), base_url=api_url, timeout=timeout, retry=None,
-                          seconds_between_requests=None, seconds_between_writes=None)
+        self._gh = Github(auth=auth or Auth.Token(token or ""), base_url=api_url,
+                          timeout=timeout, retry=None, seconds_between_requests=None,
+                          seconds_between_writes=None)
 
     def _get(self, url: str, parameters: dict[str, Any] | None = None) -> tuple[Any, str]:
         try:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import RoadieConfig
 from bot.core.cog import Cog, CogContext, Destinations, Feed, Job
@@ -16,6 +20,7 @@ from bot.core.outbox import Outbox, outbox_scope
 from bot.core.ports import GitHubPort
 from bot.runtime.builtin import Builtins
 from bot.runtime.dispatcher import Dispatcher, Speaker
+from bot.runtime.health import Readiness
 from bot.runtime.instance import InstanceName
 from bot.runtime.loader import load_cog_settings
 from bot.runtime.metrics import Metrics
@@ -38,6 +43,39 @@ log = logging.getLogger("roadie")
 
 class StartupError(Exception):
     """Roadie cannot start; the message says what to do."""
+
+
+RELOADABLE = {"people", "projects", "bot"}
+"""The sections SIGHUP applies; of [bot], only the log settings (`_restart_needed`)."""
+
+
+def database_problem(url: str, error: BaseException) -> str:
+    """One line: which database could not be opened, why, and where to fix it."""
+    parsed = make_url(url)
+    reason = str(getattr(error, "orig", None) or getattr(error, "strerror", None) or error)
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(error).__name__
+    if parsed.get_backend_name() == "sqlite":
+        return (f"cannot open the SQLite database {parsed.database}: {reason}; check "
+                "[database] url, that its directory exists and that this user may write there")
+    return (f"cannot open the database {parsed.render_as_string(hide_password=True)}: "
+            f"{reason}; check [database] url (or url_env/url_file) and that the server runs")
+
+
+def _restart_needed(old: RoadieConfig, new: RoadieConfig) -> list[str]:
+    """The sections that changed but only take effect after a restart."""
+    logs = {"log_level", "log_format", "log_levels"}
+    changed = [name for name in sorted(set(type(old).model_fields) | set(old.cog_sections)
+                                       | set(new.cog_sections))
+               if name not in RELOADABLE and _section(old, name) != _section(new, name)]
+    if old.bot.model_dump(exclude=logs) != new.bot.model_dump(exclude=logs):
+        changed.insert(0, "bot")
+    return changed
+
+
+def _section(config: RoadieConfig, name: str) -> Any:
+    value = getattr(config, name, None) if name in type(config).model_fields else \
+        config.cog_sections.get(name)
+    return value.model_dump() if hasattr(value, "model_dump") else value
 
 
 def build_transports(config: RoadieConfig) -> list[Transport]:
@@ -64,12 +102,13 @@ def build_transports(config: RoadieConfig) -> list[Transport]:
 
 
 def build_github(config: RoadieConfig) -> GitHubPort | None:
-    token = config.github.token.value()
-    if token is None:
-        return None
+    from bot.github.app import github_auth
     from bot.github.client import PyGithubPort
 
-    return PyGithubPort(org=config.bot.org, token=token, api_url=config.github.api_url)
+    auth = github_auth(config)
+    if auth is None:
+        return None
+    return PyGithubPort(org=config.bot.org, auth=auth, api_url=config.github.api_url)
 
 
 class Roadie:
@@ -81,7 +120,10 @@ class Roadie:
         self.clock = clock or SystemClock()
         self._name = InstanceName(instance or config.instance_name)
         self.instance = self._name.name
-        self.db = db or Database(config.database_url)
+        try:
+            self.db = db or Database(config.database_url)
+        except OSError as error:  # the SQLite file's directory cannot be made
+            raise StartupError(database_problem(config.database_url, error)) from None
         self.metrics = Metrics()
         self.transports = list(build_transports(config) if transports is None else transports)
         self.ports = {t.platform: t for t in self.transports}
@@ -89,7 +131,7 @@ class Roadie:
             config)
         self.sender = OutboxSender(self.db, self.clock, self.ports, config.outbox, self.metrics,
                                    self.instance)
-        self.metrics.watch_outbox(self._outbox_depth)
+        self.metrics.watch_outbox(self._outbox_depth, list(self.ports))
         self.outbox = Outbox(self.clock, self._platforms_for, wake=self.sender.wake)
         self.destinations = Destinations(
             frozenset(config.destinations),
@@ -100,7 +142,7 @@ class Roadie:
         self.context = CogContext(db=self.db, clock=self.clock, outbox=self.outbox,
                                   destinations=self.destinations, org=config.bot.org,
                                   bot_login=config.bot.github_login, github=self.github,
-                                  chat=self.ports, log=log)
+                                  chat=self.ports, log=log, audit_key=config.audit_key())
         self.cogs: list[Cog] = [cls(self.context, settings)
                                 for cls, settings in load_cog_settings(config)]
         self.context.cogs = tuple(self.cogs)
@@ -124,11 +166,14 @@ class Roadie:
         self.receiver = self._receiver()
         if self.receiver is not None:  # acknowledging deliveries goes first
             self.webhook_worker.between = self.sender.between = self.receiver.quiet
+        self.readiness = Readiness(self.db, self.transports, self.github)
         self.server = Server(
             build_app(self.db, self.metrics, receiver=self.receiver,
                       webhook_path=config.github.webhook_path, max_body=config.github.max_body,
-                      status={"instance": self.instance}),
-            config.server.host, config.server.port) if config.server.enabled else None
+                      status={"instance": self.instance}, readiness=self.readiness.check),
+            config.server.host, config.server.port, metrics=self.metrics,
+            idle_timeout=config.server.idle_timeout.total_seconds(),
+            max_connections=config.server.max_connections) if config.server.enabled else None
         self._completers = {source: func for cog in self.cogs
                             for source, func in cog.completers().items()}
         self._started = False
@@ -157,6 +202,8 @@ class Roadie:
         return WebhookReceiver(self.db, self.clock, self.metrics,
                                secret=secret.encode() if secret else None,
                                max_body=self.config.github.max_body,
+                               body_memory=self.config.github.body_memory,
+                               read_timeout=self.config.github.read_timeout.total_seconds(),
                                on_stored=self.webhook_worker.wake)
 
     # --- life cycle ---------------------------------------------------------------------
@@ -186,8 +233,25 @@ class Roadie:
                 register_project(session, name=name, now=now, actor=Actor.system(),
                                  source="config", reason="listed in the config")
 
+    def reload(self, config: RoadieConfig) -> list[str]:
+        """Apply a changed config's seeded people, roles and projects; answer what was done
+        and which changed sections need a restart."""
+        old, self.config = self.config, config
+        self.seed()
+        people = config.people
+        done = [f"people and roles seeded again ({len(people.admins)} admin(s), "
+                f"{len(people.moderators)} moderator(s), {len(people.members)} member(s)), "
+                f"{len(config.projects.names)} project(s) registered"]
+        restart = _restart_needed(old, config)
+        if restart:
+            done.append(f"changed, applied at the next restart: {', '.join(restart)}")
+        return done
+
     async def start(self) -> None:
-        await asyncio.to_thread(self.prepare_database)
+        try:
+            await asyncio.to_thread(self.prepare_database)
+        except SQLAlchemyError as error:
+            raise StartupError(database_problem(self.db.url, error)) from None
         self.db.checkpoint_in_background()
         for cog in self.cogs:
             await cog.start()
@@ -195,7 +259,14 @@ class Roadie:
         self.webhook_worker.start()
         self.scheduler.start()
         if self.server is not None:
-            await self.server.start()
+            try:
+                await self.server.start()
+            except OSError as error:
+                reason = os.strerror(error.errno).lower() if error.errno else str(error)
+                raise StartupError(
+                    f"cannot listen on {self.config.server.bind}: "
+                    f"{reason}; another process may have the port: change "
+                    "[server] bind (or stop the other process)") from None
         if self.receiver is None:
             # Expected when trying Roadie on the console; a real deployment needs webhooks.
             level = logging.WARNING if self.config.chat_platforms else logging.INFO
@@ -205,9 +276,11 @@ class Roadie:
         for transport in self.transports:
             await transport.start(self)
         self._started = True
-        log.info("Roadie is up as %s: platforms %s, %d cogs, %d commands, %d jobs",
-                 self.instance, ", ".join(self.ports) or "none", len(self.cogs),
-                 len(self.registry), len(self.jobs))
+        web = (f"http://{self.server.host}:{self.server.port}" if self.server is not None
+               else "off")
+        log.info("Roadie is up as %s: platforms %s, %d cogs, %d commands, %d jobs, web server "
+                 "%s", self.instance, ", ".join(self.ports) or "none", len(self.cogs),
+                 len(self.registry), len(self.jobs), web)
 
     async def stop(self) -> None:
         if self.server is not None:

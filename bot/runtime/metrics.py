@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import platform as python_platform
+from collections.abc import Callable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bot import roadie_version
+from governance.outbox.models import FAILED, PENDING
+
 
 class _OutboxDepth(Collector):
-    def __init__(self, read: Callable[[], dict[tuple[str, str], int]]) -> None:
+    """Rows waiting or failed per platform and status; 0 (not absent) when there are none."""
+
+    def __init__(self, read: Callable[[], dict[tuple[str, str], int]],
+                 platforms: Sequence[str]) -> None:
         self._read = read
+        self._platforms = platforms
 
     def collect(self):  # type: ignore[no-untyped-def]
         family = GaugeMetricFamily("roadie_outbox_depth", "Outbox rows waiting or failed",
                                    labels=["platform", "status"])
         try:
-            for (platform, status), count in self._read().items():
-                family.add_metric([platform, status], count)
-        except Exception:  # the database is down: /healthz says so; report no samples
-            pass
+            depth = {(p, s): 0 for p in self._platforms for s in (PENDING, FAILED)}
+            depth.update(self._read())
+        except Exception:  # the database is down: /readyz says so; report no samples
+            depth = {}
+        for (platform, status), count in sorted(depth.items()):
+            family.add_metric([platform, status], count)
         yield family
 
 
@@ -39,11 +58,19 @@ class Metrics:
         self.sweeps = Histogram("roadie_sweep_duration_seconds", "Scheduled job durations",
                                 ["job"], registry=self.registry,
                                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        self.connections_refused = Counter("roadie_http_connections_refused",
+                                           "Connections refused beyond server.max_connections",
+                                           registry=self.registry)
         self.leader = Gauge("roadie_scheduler_leader", "1 when this replica runs the sweeps",
                             registry=self.registry)
+        ProcessCollector(registry=self.registry)  # CPU, memory, open files, start time
+        PlatformCollector(registry=self.registry)  # the Python version
+        Info("roadie_build", "The running Roadie", registry=self.registry).info(
+            {"version": roadie_version(), "python": python_platform.python_version()})
 
-    def watch_outbox(self, read: Callable[[], dict[tuple[str, str], int]]) -> None:
-        self.registry.register(_OutboxDepth(read))
+    def watch_outbox(self, read: Callable[[], dict[tuple[str, str], int]],
+                     platforms: Sequence[str] = ()) -> None:
+        self.registry.register(_OutboxDepth(read, platforms))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.cog import Job
+from bot.core.logflood import RepeatedFailure
 from bot.runtime.metrics import Metrics
 from governance.clock import Clock
 from governance.db import Database
@@ -58,6 +59,9 @@ class Scheduler:
         self._lease_until: datetime | None = None
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._lease_task: asyncio.Task[None] | None = None
+        self._lease_failures = RepeatedFailure(log, "the scheduler lease")
+        self._job_failures = {job.name: RepeatedFailure(log, f"scheduled job {job.name}")
+                              for job in self._jobs}
 
     @property
     def is_leader(self) -> bool:
@@ -68,9 +72,11 @@ class Scheduler:
         try:
             held = await self._db.run(lambda session: scheduling.try_hold_lease(
                 session, name=LEASE, holder=self.holder, now=now, ttl=self._ttl))
-        except Exception:
-            log.exception("could not renew the scheduler lease")
+        except Exception as error:
+            self._lease_failures.failed(error, "could not be renewed")
             held = False
+        else:
+            self._lease_failures.succeeded()
         was_leader = self.is_leader
         # Stop a little before the lease really ends, so two holders never overlap.
         self._lease_until = now + self._ttl * 0.8 if held else None
@@ -112,15 +118,24 @@ class Scheduler:
         if not self.is_leader:
             return False
         now = self._clock.now()
+        failures = self._job_failures.setdefault(
+            job.name, RepeatedFailure(log, f"scheduled job {job.name}"))
         tick = tick_of(job, now)
-        if not await self._db.run(lambda session: scheduling.claim_tick(
-                session, job=job.name, tick=tick, holder=self.holder, now=now)):
+        try:
+            claimed = await self._db.run(lambda session: scheduling.claim_tick(
+                session, job=job.name, tick=tick, holder=self.holder, now=now))
+        except Exception as error:
+            failures.failed(error, "could not be claimed; it runs again at its next tick")
+            return False
+        if not claimed:
             return False
         started = time.perf_counter()
         try:
             await job.run()
-        except Exception:
-            log.exception("scheduled job %s failed; it runs again at its next tick", job.name)
+        except Exception as error:
+            failures.failed(error, "failed; it runs again at its next tick")
+        else:
+            failures.succeeded()
         finally:
             self._metrics.sweeps.labels(job.name).observe(time.perf_counter() - started)
         return True

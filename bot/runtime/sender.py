@@ -16,6 +16,7 @@ from typing import NamedTuple
 from sqlmodel import Session
 
 from bot.config import OutboxSection
+from bot.core.logflood import RepeatedFailure
 from bot.core.messages import Message
 from bot.core.polling import Poller
 from bot.core.ports import ChatPort, PlatformError
@@ -62,6 +63,7 @@ class OutboxSender:
         self._workers: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._queued: set[int] = set()
         self._idle = asyncio.Event()  # set when nothing is queued for sending
+        self._lane_failures = RepeatedFailure(log, "sending outbox rows")
         self._poller = Poller("outbox-sender", self._look,
                               poll=settings.poll_interval.total_seconds(), pause=COLLECT_PAUSE)
         self.between: Callable[[], Awaitable[None]] | None = None  # awaited between sends
@@ -138,8 +140,10 @@ class OutboxSender:
                 if self.between is not None:
                     await self.between()
                 settled = await self._deliver(row_id, port, place, windows)
-            except Exception:
-                log.exception("outbox row %s: unexpected error", row_id)
+            except Exception as error:
+                self._lane_failures.failed(error, f"failed (row {row_id})")
+            else:
+                self._lane_failures.succeeded()
             finally:
                 self._queued.discard(row_id)
             if not settled:
@@ -185,9 +189,10 @@ class OutboxSender:
             await self._limiter.acquire(windows)
             if not await self._still_mine(row_id, since=now):
                 return False
+            replacement = None
             if row.edit_of and original is not None:
-                await port.edit(place, original[1], message, mentions=mentions)
-                remote_id = original[1]
+                replacement = await port.edit(place, original[1], message, mentions=mentions)
+                remote_id = replacement or original[1]
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
@@ -195,9 +200,14 @@ class OutboxSender:
         except Exception as error:  # a transport bug must not lose the message
             log.exception("outbox row %s: %s failed", row_id, row.platform)
             return await self._failed(row, PlatformError(row.platform, repr(error)), windows)
-        sent_at = self._clock.now()
-        await self._db.run(lambda session: rows.mark_sent(session, row_id, remote_id=remote_id,
-                                                          now=sent_at))
+        sent_at, edit_of = self._clock.now(), row.edit_of
+
+        def mark_sent(session: Session) -> None:
+            rows.mark_sent(session, row_id, remote_id=remote_id, now=sent_at)
+            if replacement is not None and edit_of:
+                rows.repoint(session, row.platform, edit_of, remote_id=replacement)
+
+        await self._db.run(mark_sent)
         self._metrics.sent.labels(row.platform, "sent").inc()
         return True
 

@@ -15,17 +15,19 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from sqlmodel import Session
 
 from bot.core.cog import GitHubHandler
-from bot.core.events import GitHubEvent
+from bot.core.events import GitHubEvent, MalformedEvent, might_be_unsafe
+from bot.core.logflood import RepeatedFailure
 from bot.core.outbox import outbox_scope
 from bot.core.polling import Poller
 from bot.core.ports import PlatformError
@@ -53,6 +55,18 @@ LONGEST_BEFORE_WORK = 0.1
 a second."""
 _EVENT_NAME = re.compile(r"[a-z_]{1,40}")
 _HEADERS = ("x-hub-signature-256", "x-github-event", "x-github-delivery", "x-github-hook-id")
+_SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{64}")
+_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")
+"""GitHub's delivery ids are GUIDs; anything printable up to 200 characters is kept whole."""
+_HOOK_ID = re.compile(r"[0-9]{1,40}")
+_EVENT_HEADER = re.compile(r"[a-z0-9_]{1,60}")
+_ACTION = re.compile(r"[A-Za-z0-9_]{0,60}")
+SMALL_BODY = 1024 * 1024
+"""Bodies up to this size draw on the whole body budget; larger ones leave it a reserve, so
+that large bodies (rare from GitHub, cheap to send for anyone) cannot crowd out the usual
+deliveries of a few kilobytes."""
+SMALL_RESERVE = 16 * 1024 * 1024
+RETRY_AFTER = "5"
 
 
 def parse_json(text: str) -> Any:
@@ -86,6 +100,53 @@ class Refused:
     outcome: str
     text: str
     event: str = "unknown"
+
+
+WRONG_SIGNATURE = Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
+                          "body; sign it with the webhook secret (HMAC-SHA256)")
+
+
+class BodyBudget:
+    """The bytes of request bodies held at once, within a limit.
+
+    A body draws on it as its bytes arrive (a body declared larger than `SMALL_BODY` draws
+    its whole declared length up front), so that a connection that sends slowly holds only
+    what it sent. A draw that does not fit is refused at once: the request is answered 503
+    rather than queued, so that memory stays bounded whatever is sent.
+    """
+
+    def __init__(self, limit: int, *, largest: int) -> None:
+        """`largest`: the largest body that must always fit once nothing else is held."""
+        self.limit = max(limit, largest)
+        self.large_limit = max(largest, self.limit - SMALL_RESERVE)
+        self.held = 0
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[Holding]:
+        holding = Holding(self)
+        try:
+            yield holding
+        finally:
+            self.held -= holding.size
+
+
+class Holding:
+    """What one body holds of the budget."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self._budget = budget
+        self.size = 0
+
+    def grow_to(self, size: int) -> bool:
+        """Hold `size` bytes in all; False (holding what it held) when they do not fit."""
+        if size <= self.size:
+            return True
+        ceiling = self._budget.limit if size <= SMALL_BODY else self._budget.large_limit
+        if self._budget.held + size - self.size > ceiling:
+            return False
+        self._budget.held += size - self.size
+        self.size = size
+        return True
 
 
 class DeliveryStore:
@@ -152,12 +213,19 @@ class WebhookReceiver:
     """
 
     def __init__(self, db: Database, clock: Clock, metrics: Metrics, *, secret: bytes | None,
-                 max_body: int, on_stored: Callable[[], None]) -> None:
+                 max_body: int, on_stored: Callable[[], None], body_memory: int | None = None,
+                 read_timeout: float = 10.0) -> None:
+        """`body_memory`: bytes of bodies held at once (default: four of the largest);
+        `read_timeout`: seconds a body may take to arrive, GitHub's own 10 s by default."""
         self._metrics = metrics
         self._secret = secret
         self._max_body = max_body
+        self._budget = BodyBudget(max(body_memory or 4 * max_body, max_body), largest=max_body)
+        self._read_timeout = read_timeout
         self._on_stored = on_stored
         self._store = DeliveryStore(db, clock)
+        self._store_failures = RepeatedFailure(log, "storing deliveries")
+        self._aborted = RepeatedFailure(log, "webhook upload", traceback=False)
         self._in_flight = 0
         self._idle = asyncio.Event()  # set once nothing was answered for IDLE_BEFORE_WORK
         self._idle.set()
@@ -192,9 +260,16 @@ class WebhookReceiver:
         self._turn_free.clear()
         loop.call_soon(self._turn_free.set)
 
-    def _refuse(self, refused: Refused) -> web.Response:
+    def _refuse(self, refused: Refused, request: web.Request | None = None) -> web.Response:
         self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
-        return web.json_response({"error": refused.text}, status=refused.status)
+        response = web.json_response({"error": refused.text}, status=refused.status)
+        if refused.status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER
+        if request is not None and not request.content.is_eof():
+            # What is left of the body is not read: close, rather than read it to keep the
+            # connection.
+            response.force_close()
+        return response
 
     async def handle(self, request: web.Request) -> web.Response:
         self._in_flight += 1
@@ -210,29 +285,96 @@ class WebhookReceiver:
                 self._idle_timer = asyncio.get_running_loop().call_later(IDLE_BEFORE_WORK,
                                                                          self._idle.set)
 
-    async def _answer(self, request: web.Request) -> web.Response:
-        too_large = Refused(413, "too_large", f"the body is larger than {self._max_body} bytes; "
-                                              "GitHub never sends more than 25 MB")
+    def _before_reading(self, request: web.Request) -> Refused | None:
+        """What the headers alone show to be refused: nothing of the body is read for it."""
+        if self._secret is not None and not _SIGNATURE.fullmatch(
+                request.headers.get("X-Hub-Signature-256", "").strip()):
+            return Refused(401, "bad_signature", "missing or malformed X-Hub-Signature-256 "
+                           "(sha256=<64 hex digits>); sign it with the webhook secret "
+                           "(HMAC-SHA256)")
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return Refused(415, "bad_encoding", f"Content-Encoding {encoding[:40]!r} is not "
+                           "accepted: GitHub sends deliveries uncompressed; send the body as is")
         if request.content_length is not None and request.content_length > self._max_body:
-            return self._refuse(too_large)
+            return self._too_large()
+        return None
+
+    def _too_large(self) -> Refused:
+        return Refused(413, "too_large", f"the body is larger than {self._max_body} bytes; "
+                                         "GitHub never sends more than 25 MB")
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        refused = self._before_reading(request)
+        if refused is not None:
+            return self._refuse(refused, request)
+        with self._budget.holding() as holding:
+            declared = request.content_length
+            if declared is not None and declared > SMALL_BODY and not holding.grow_to(declared):
+                return self._refuse(self._busy(), request)
+            # A body that holds its declared length up front is read into a buffer of that
+            # size: growing one would, for a moment, take twice that.
+            body = bytearray(holding.size)
+            refused = await self._read(request, body, holding)
+            if refused is not None:
+                return self._refuse(refused, request)
+            return await self._accept(request, body)
+
+    def _busy(self) -> Refused:
+        return Refused(503, "busy", "Roadie holds as many bodies as it may at once; "
+                       f"redeliver in {RETRY_AFTER} s")
+
+    async def _read(self, request: web.Request, body: bytearray,
+                    holding: Holding) -> Refused | None:
+        """Read the body into `body`, holding its bytes in the budget as it grows, and check
+        its signature on the way (no second pass over a large body)."""
+        mac = hmac.new(self._secret, digestmod=hashlib.sha256) if self._secret else None
+        filled, sized = 0, len(body)
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return self._refuse(too_large)
-        if len(body) > self._max_body:
-            return self._refuse(too_large)
+            async with asyncio.timeout(self._read_timeout):
+                while chunk := await request.content.readany():
+                    size = filled + len(chunk)
+                    if size > self._max_body:
+                        return self._too_large()
+                    if not holding.grow_to(size):
+                        return self._busy()
+                    if size <= sized:
+                        body[filled:size] = chunk
+                    else:
+                        body[filled:] = chunk
+                    filled = size
+                    if mac is not None:
+                        mac.update(chunk)
+            if filled < sized:  # the sender said more than it sent
+                del body[filled:]
+        except TimeoutError:
+            return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
+                           "to arrive; send it at once")
+        except (ConnectionError, web.RequestPayloadError, HttpProcessingError) as error:
+            self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
+                                        f"{filled} of {request.content_length or '?'} bytes")
+            return Refused(400, "aborted", "the body did not arrive whole")
+        signature = request.headers.get("X-Hub-Signature-256", "").strip()
+        if mac is not None and not hmac.compare_digest("sha256=" + mac.hexdigest(), signature):
+            return WRONG_SIGNATURE
+        return None
+
+    async def _accept(self, request: web.Request, body: bytearray) -> web.Response:
         headers = {name: request.headers.get(name, "") for name in _HEADERS}
-        checked = (self.check(body, headers) if len(body) <= OFFLOAD_ABOVE
-                   else await asyncio.to_thread(self.check, body, headers))
+        checked = (self.check(body, headers, signature_checked=True)
+                   if len(body) <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(self.check, body, headers,
+                                                signature_checked=True))
         if isinstance(checked, Refused):
             return self._refuse(checked)
         try:
             stored = await self._store.store(checked)
-        except Exception:
-            log.exception("delivery %s (%s) could not be stored", checked.delivery_id,
-                          checked.event)
+        except Exception as error:
+            self._store_failures.failed(error, f"failed (delivery {checked.delivery_id}, "
+                                               f"{_label(checked.event)})")
             return self._refuse(Refused(503, "store_failed", "Roadie could not store the "
                                         "delivery; redeliver it later", _label(checked.event)))
+        self._store_failures.succeeded()
         if not stored:
             self._metrics.webhooks.labels(_label(checked.event), "duplicate").inc()
             return web.json_response({"status": "duplicate", "delivery": checked.delivery_id},
@@ -242,21 +384,28 @@ class WebhookReceiver:
         return web.json_response({"status": "accepted", "delivery": checked.delivery_id},
                                  status=202)
 
-    def check(self, body: bytes, headers: Mapping[str, str]) -> inbox.NewDelivery | Refused:
+    def check(self, body: bytes | bytearray, headers: Mapping[str, str], *,
+              signature_checked: bool = False) -> inbox.NewDelivery | Refused:
         """The delivery in a request, or why it is refused. `headers` are GitHub's, named in
         lower case."""
-        if self._secret is not None and not signature_ok(
+        if self._secret is not None and not signature_checked and not signature_ok(
             self._secret, body, headers.get("x-hub-signature-256")
         ):
-            return Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
-                           "body; sign it with the webhook secret (HMAC-SHA256)")
+            return WRONG_SIGNATURE
         event = headers.get("x-github-event", "").strip()
         if not event:
             return Refused(400, "bad_request", "the X-GitHub-Event header is missing")
+        if not _EVENT_HEADER.fullmatch(event):
+            return Refused(400, "bad_request", "the X-GitHub-Event header is not an event name "
+                           "(lower-case letters, digits and _, up to 60)")
         label = _label(event)
         delivery_id = headers.get("x-github-delivery", "").strip()
         if not delivery_id:
             return Refused(400, "bad_request", "the X-GitHub-Delivery header is missing", label)
+        if not _DELIVERY_ID.fullmatch(delivery_id):
+            return Refused(400, "bad_request", "the X-GitHub-Delivery header is not a delivery "
+                           "id (up to 200 printable characters without spaces, as GitHub's "
+                           "GUIDs)", label)
         try:
             text = body.decode("utf-8")
             payload = parse_json(text)
@@ -264,10 +413,13 @@ class WebhookReceiver:
             return Refused(400, "bad_request", "the body is not JSON in UTF-8", label)
         if not isinstance(payload, dict):
             return Refused(400, "bad_request", "the body is not a JSON object", label)
-        action = payload.get("action") if isinstance(payload.get("action"), str) else ""
-        return inbox.NewDelivery(delivery_id=delivery_id[:100], event=event[:60],
-                                 action=action[:60],
-                                 hook_id=headers.get("x-github-hook-id", "")[:40], payload=text)
+        action = payload.get("action")
+        if not isinstance(action, str) or not _ACTION.fullmatch(action):
+            action = ""  # no action name: no handler acts on an action it does not know
+        hook_id = headers.get("x-github-hook-id", "").strip()
+        return inbox.NewDelivery(delivery_id=delivery_id, event=event, action=action,
+                                 hook_id=hook_id if _HOOK_ID.fullmatch(hook_id) else "",
+                                 payload=text)
 
 
 def delivery_owner(payload: dict[str, Any]) -> str:
@@ -350,12 +502,24 @@ class WebhookWorker:
             return
         if received_at.tzinfo is None:  # databases hand back naive UTC
             received_at = received_at.replace(tzinfo=UTC)
-        github_event = GitHubEvent(event, action, delivery_id, payload, received_at)
+        try:
+            github_event, note = GitHubEvent.parse(event, action, delivery_id, payload,
+                                                   received_at,
+                                                   check_text=might_be_unsafe(payload_text))
+        except MalformedEvent as error:
+            log.warning("delivery %s (%s): refused: %s", delivery_id, event, error)
+            now, note = self._clock.now(), f"refused: {error}"
+            await self._db.run(lambda session: inbox.settle(session, row_id, handled=False,
+                                                            now=now, note=note))
+            self._metrics.webhook_processing.labels(_label(event), "malformed").inc()
+            return
+        if note:
+            log.warning("delivery %s (%s): %s", delivery_id, event, note)
         handled, transient, broken = False, [], []
         wait = 0.0  # the longest wait a platform asked for
         for name, handler in self._handlers.get(event, ()):
             try:
-                with outbox_scope(f"gh:{delivery_id}:{name}"):
+                with outbox_scope(f"gh:{github_event.delivery_id}:{name}"):
                     handled = bool(await handler(github_event)) or handled
             except PlatformError as error:
                 if error.permanent:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from bot.core.settings import Duration, Section, duration_default
+from bot.core.settings import Destination, Duration, Section, duration_default
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 
@@ -17,7 +17,7 @@ _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 class DigestSettings(Section):
     time: str = "09:00"
     timezone: str = "UTC"
-    destination: str = Field(default="digest", min_length=1)
+    destination: Destination = "digest"
     quiet_day: Literal["line", "skip"] = "line"
     quiet_line: str = Field(default="A quiet day: nothing is stuck, overdue or new.",
                             min_length=1, max_length=300)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from bot.core.settings import Duration, Section
+from bot.core.settings import Destination, Duration, Section
 
 
 class DirectPushSettings(Section):
@@ -19,8 +19,8 @@ class Settings(Section):
     flap_window: Duration = Field(default="1h", validate_default=True)  # type: ignore[assignment]
     max_commits: int = Field(default=5, ge=1, le=50)
     excerpt_length: int = Field(default=300, ge=40, le=2000)
-    org_destination: str = "admins"
-    block_destination: str = "modlog"
-    ping_destination: str = "admins"
-    security_destination: str = "admins"
+    org_destination: Destination = "admins"
+    block_destination: Destination = "modlog"
+    ping_destination: Destination = "admins"
+    security_destination: Destination = "admins"
     direct_push: DirectPushSettings = DirectPushSettings()

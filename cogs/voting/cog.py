@@ -181,8 +181,8 @@ class VotingCog(Cog):
 
         def cast(session: Session) -> tuple[service.Casting, bool]:
             casting = service.cast(session, number=number, login=login, choice=choice,
-                                   reason=reason, now=call.now)
-            return casting, service.early_close_due(session, number)
+                                   reason=reason, now=call.now, key=self.ctx.audit_key)
+            return casting, service.early_close_due(session, number, self.ctx.audit_key)
 
         casting, settled = await self.ctx.db.run(cast)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
@@ -364,7 +364,7 @@ class VotingCog(Cog):
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
-            closing = service.close(session, number=number, now=now)
+            closing = service.close(session, number=number, now=now, key=self.ctx.audit_key)
             if closing is None:
                 return
             vote = closing.vote

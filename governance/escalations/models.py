@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 OPEN, ACKNOWLEDGED, RESOLVED, DECLINED = "open", "acknowledged", "resolved", "declined"
 ACTIVE_STATES = (OPEN, ACKNOWLEDGED)
 CLOSED_STATES = (RESOLVED, DECLINED)
@@ -127,3 +129,8 @@ class MirrorTask(SQLModel, table=True):
     created_at: datetime
     done_at: datetime | None = None
     last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+project(Projection(Ticket, "escalation", ("project", "kind", "severity", "reporter", "assignee",
+                                          "state", "ack_due_at", "resolve_due_at", "closed_at",
+                                          "closed_by", "outcome")))

@@ -15,7 +15,7 @@ class WebhookDelivery(SQLModel, table=True):
     __table_args__ = (Index("ix_webhook_delivery_due", "status", "not_before"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    delivery_id: str = Field(max_length=100, unique=True)
+    delivery_id: str = Field(max_length=200, unique=True)
     event: str = Field(max_length=60, index=True)
     action: str = Field(default="", max_length=60)
     hook_id: str = Field(default="", max_length=40)

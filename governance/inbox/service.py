@@ -82,15 +82,17 @@ def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 
     return rows
 
 
-def settle(session: Session, row_id: int, *, handled: bool, now: datetime) -> None:
-    """Mark a delivery processed: `handled` when some handler acted on it, else ignored."""
+def settle(session: Session, row_id: int, *, handled: bool, now: datetime,
+           note: str = "") -> None:
+    """Mark a delivery processed: `handled` when some handler acted on it, else ignored
+    (`note` says why, when no handler saw it)."""
     # On the table, not the model: the ORM's bulk update costs twice as much, once per
     # delivery, and there is no loaded row to keep in step.
     table = WebhookDelivery.__table__  # type: ignore[attr-defined]
     session.connection().execute(
         update(table).where(table.c.id == row_id)
         .values(status=DONE if handled else IGNORED, processed_at=now, claimed_until=None,
-                attempts=table.c.attempts + 1))
+                attempts=table.c.attempts + 1, **({"error": note[:4000]} if note else {})))
 
 
 def retry_later(session: Session, row_id: int, *, error: str, now: datetime,

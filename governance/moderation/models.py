@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 # Case states.
 AWAITING = "awaiting"  # waits for a second moderator until `confirm_by`
 ACTIVE = "active"  # the block stands (its accounts may still be pending on some platform)
@@ -168,3 +170,8 @@ class AppealRequest(SQLModel, table=True):
     decided_at: datetime | None = None
     decided_by: str = Field(default="", max_length=200)
     decision: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+project(Projection(ModerationCase, "case", ("subject", "actor", "reason", "state", "scope",
+                                            "expires_at", "confirmed_by", "confirmed_at",
+                                            "lifted_at", "lifted_by")))

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 # Checklist states.
 OPENING = "opening"  # recorded; its GitHub issue is being opened
 OPEN = "open"  # tracked (on its issue; or in Roadie alone when GitHub would not open one)
@@ -85,3 +87,9 @@ class ChecklistItem(SQLModel, table=True):
     @property
     def done(self) -> bool:
         return self.done_at is not None
+
+
+project(Projection(Checklist, "checklist", ("project", "repo", "state", "completed_at",
+                                            "completed_by")))
+project(Projection(ChecklistItem, "checklist item", ("checklist_id", "key", "done_at",
+                                                     "done_by")))

@@ -160,6 +160,16 @@ def sent_remote_id(session: Session, platform: str, key: str) -> tuple[str, str]
     return (row[0], row[1]) if row else None
 
 
+def repoint(session: Session, platform: str, key: str, *, remote_id: str) -> None:
+    """The message with this key now shows on the platform as `remote_id` (posted anew
+    where the first could no longer be edited): later edits go to that one."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.platform == platform, OutboxMessage.key == key)
+        .values(remote_id=remote_id)
+    )
+
+
 def mark_sent(session: Session, row_id: int, *, remote_id: str, now: datetime) -> None:
     row = session.get(OutboxMessage, row_id)
     if row is not None:

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 
 class Person(SQLModel, table=True):
     """Someone Roadie knows, keyed by GitHub login (stored lower-case, shown as written)."""
@@ -69,3 +71,11 @@ class LinkCode(SQLModel, table=True):
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+project(Projection(RoleGrant, "role grant", ("person_id", "role", "project", "source",
+                                             "granted_by", "granted_at", "revoked_at",
+                                             "revoked_by")))
+project(Projection(ChatIdentity, "chat link", ("platform", "user_id", "person_id", "linked_at",
+                                               "linked_by"),
+                   counts=lambda row: row.person_id is not None))

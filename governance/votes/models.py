@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from governance.audit.projection import Projection, project
+
 NOMINATION, DISPUTE = "nomination", "dispute"
 PENDING, OPEN, CLOSED, CANCELLED, DECLINED, LAPSED = (
     "pending", "open", "closed", "cancelled", "declined", "lapsed")
@@ -73,9 +75,11 @@ class Vote(SQLModel, table=True):
 class Ballot(SQLModel, table=True):
     """A person's ballot on a vote; changing it updates this row (one per person).
 
-    `binding` is decided when the ballot is cast: in the electorate, or advisory. `salt`
-    belongs to secret votes: the audit log holds a commitment (a hash of the choice, the
-    reason and the salt) until the close reveals them.
+    `binding` is decided when the ballot is cast: in the electorate, or advisory. On a
+    secret vote, `choice`, `reason` and `salt` stay empty until the close: the ballot is
+    `sealed` (encrypted with a key kept outside the database), and the audit log holds a
+    commitment to it (a hash of the choice, the reason and the salt). The close opens the
+    seal, checks the commitment, and writes the ballot in the clear.
     """
 
     __tablename__ = "vote_ballot"
@@ -91,6 +95,7 @@ class Ballot(SQLModel, table=True):
     cast_at: datetime
     changed_at: datetime
     salt: str = Field(default="", max_length=32)
+    sealed: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Concern(SQLModel, table=True):
@@ -110,3 +115,11 @@ class Concern(SQLModel, table=True):
     raised_at: datetime
     resolved_at: datetime | None = None
     resolved_by: str = Field(default="", max_length=39)
+
+
+project(Projection(Vote, "vote", ("kind", "project", "subject", "proposer", "state", "rules",
+                                  "electorate", "closes_at", "closed_at", "outcome", "tally")))
+project(Projection(Ballot, "ballot", ("vote", "voter", "binding", "choice", "reason"),
+                   hashed=("sealed",)))
+project(Projection(Concern, "concern", ("vote", "name", "author", "resolved_at",
+                                        "resolved_by")))

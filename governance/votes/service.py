@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, func, select
 
 from governance.audit import Actor, record
+from governance.audit.keys import AuditKey, SealError
+from governance.audit.log import AuditEntry
 from governance.errors import Conflict, Forbidden, NotFound, Refusal
 from governance.people.roles import Role
 from governance.people.service import ensure_person, grant_role, profile_for_login
@@ -54,6 +56,35 @@ def commitment(number: int, voter: str, choice: str, reason: str, salt: str) -> 
     """What the audit log holds of a secret ballot until the close reveals it."""
     material = json.dumps([number, voter, choice, reason, salt], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def seal_context(number: int, voter: str) -> str:
+    return f"vote:{number}:{voter}"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A secret ballot as its seal holds it."""
+
+    choice: str
+    reason: str
+    salt: str
+
+
+def open_sealed(key: AuditKey | None, ballot: Ballot) -> Opened:
+    """A secret ballot in the clear; only the close (and the voter's own change) does this."""
+    if not ballot.sealed:
+        return Opened(ballot.choice, ballot.reason, ballot.salt)
+    if key is None:
+        raise Conflict(f"The ballots of vote #{ballot.vote} are sealed, and Roadie has no audit "
+                       "key to open them.", NO_KEY_HINT)
+    choice, reason, salt = json.loads(key.open(seal_context(ballot.vote, ballot.voter),
+                                               ballot.sealed))
+    return Opened(choice, reason, salt)
+
+
+NO_KEY_HINT = ("An admin sets the audit key (`[audit] key_file`, or the variable named by "
+               "`key_env`); `roadie audit keygen` makes one.")
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -302,10 +333,16 @@ class Casting:
 
 
 def cast(session: Session, *, number: int, login: str, choice: str, reason: str,
-         now: datetime) -> Casting:
-    """Cast or change `login`'s ballot. The choice is as written (+1, 0, -1, an option)."""
+         now: datetime, key: AuditKey | None = None) -> Casting:
+    """Cast or change `login`'s ballot. The choice is as written (+1, 0, -1, an option).
+
+    On a secret vote the ballot is sealed with `key` before it reaches the database; the
+    returned `Casting` shows the ballot in the clear, for the voter's eyes only."""
     vote = require_vote(session, number, lock=True)
     rules = Rules.from_data(vote.rules_data())
+    if rules.secret and key is None:
+        raise Refusal(f"Vote #{number} is secret, and Roadie has no audit key to seal its "
+                      "ballots with: no ballot was cast.", NO_KEY_HINT)
     _check_open_for_ballots(session, vote, now)
     voter = login.lower()
     if vote.kind == NOMINATION and vote.subject.lower() == voter:
@@ -319,22 +356,26 @@ def cast(session: Session, *, number: int, login: str, choice: str, reason: str,
         binding = existing.binding
     elif not binding:
         _check_advisory(session, vote, rules, login)
-    previous = existing.choice if existing else None
+    previous = open_sealed(key, existing).choice if existing else None
     ballot = existing or Ballot(vote=number, voter=voter, display=login, choice=choice,
                                 binding=binding, cast_at=now, changed_at=now)
     ballot.choice, ballot.reason, ballot.changed_at = choice, reason, now
-    if rules.secret:
-        ballot.salt = secrets.token_hex(16)
-    session.add(ballot)
-    session.flush()
     data: dict[str, object] = {"binding": binding}
     if rules.secret:
-        data["commitment"] = commitment(number, voter, choice, reason, ballot.salt)
+        assert key is not None
+        salt = secrets.token_hex(16)
+        ballot.choice, ballot.reason, ballot.salt = "", "", ""
+        ballot.sealed = key.seal(seal_context(number, voter),
+                                 json.dumps([choice, reason, salt]).encode())
+        data["commitment"] = commitment(number, voter, choice, reason, salt)
     else:
         data.update(choice=choice, reason=reason)
+    session.add(ballot)
+    session.flush()
     record(session, actor=Actor.github(login), action="vote.ballot", target=target(number),
            at=now, data=data)
-    return Casting(vote, ballot, previous, rules)
+    shown = Ballot(**{**ballot.model_dump(), "choice": choice, "reason": reason, "sealed": ""})
+    return Casting(vote, shown, previous, rules)
 
 
 def _check_open_for_ballots(session: Session, vote: Vote, now: datetime) -> None:
@@ -481,15 +522,30 @@ def due_to_close(session: Session, *, now: datetime) -> list[int]:
                              .order_by(col(Vote.closes_at))).all())  # type: ignore[arg-type]
 
 
-def early_close_due(session: Session, number: int) -> bool:
-    """Every voter has voted and nobody could change the outcome now, with no concern open."""
+def early_close_due(session: Session, number: int, key: AuditKey | None = None) -> bool:
+    """Every voter has voted and nobody could change the outcome now, with no concern open.
+    The seals of a secret vote are opened for this in memory only, and only once everyone
+    has voted."""
     vote = find_vote(session, number)
     if vote is None or vote.state != OPEN or open_concerns(session, number):
         return False
     if sum(standing(session, vote, latest=0).binding.values()) < len(vote.voters()):
         return False
     rules = Rules.from_data(vote.rules_data())
-    return settled(rules, casts(ballots_of(session, number)), vote.voters())
+    ballots = ballots_of(session, number)
+    if rules.secret:
+        if key is None:
+            return False
+        try:
+            ballots = [_in_clear(b, open_sealed(key, b)) for b in ballots]
+        except SealError:
+            return False  # the close reports it
+    return settled(rules, casts(ballots), vote.voters())
+
+
+def _in_clear(ballot: Ballot, opened: Opened) -> Ballot:
+    return Ballot(**{**ballot.model_dump(), "choice": opened.choice, "reason": opened.reason,
+                     "salt": opened.salt, "sealed": ""})
 
 
 @dataclass(frozen=True)
@@ -502,9 +558,14 @@ class Closing:
     newly_held: bool = False
 
 
-def close(session: Session, *, number: int, now: datetime) -> Closing | None:
+def close(session: Session, *, number: int, now: datetime,
+          key: AuditKey | None = None) -> Closing | None:
     """Close an open vote at or after its deadline (or when settled): count, record, and
-    arm what follows. None when the vote is no longer open (another replica closed it)."""
+    arm what follows. None when the vote is no longer open (another replica closed it).
+
+    A secret vote's ballots are unsealed here, each checked against the commitment its
+    voter's last `vote.ballot` entry holds, and written in the clear; a ballot that does
+    not open or does not match is refused (`Conflict`), and the vote stays open."""
     vote = require_vote(session, number, lock=True)
     if vote.state != OPEN:
         return None
@@ -515,6 +576,7 @@ def close(session: Session, *, number: int, now: datetime) -> Closing | None:
         return Closing(vote, None, tuple(c.name for c in concerns), newly_held)
     ballots = ballots_of(session, number)
     rules = Rules.from_data(vote.rules_data())
+    _unseal(session, number, ballots, key)
     outcome = count(rules, casts(ballots))
     vote.state, vote.closed_at, vote.remind_at = CLOSED, now, None
     vote.outcome, vote.explanation = outcome.result, outcome.explanation
@@ -526,6 +588,38 @@ def close(session: Session, *, number: int, now: datetime) -> Closing | None:
                  "ballots": [{"voter": b.voter, "choice": b.choice, "reason": b.reason,
                               "binding": b.binding, "salt": b.salt} for b in ballots]})
     return Closing(vote, outcome)
+
+
+def _unseal(session: Session, number: int, ballots: list[Ballot],
+            key: AuditKey | None) -> None:
+    sealed = [b for b in ballots if b.sealed]
+    if not sealed:
+        return
+    committed: dict[str, str] = {}
+    entries = session.exec(select(AuditEntry).where(AuditEntry.target == target(number),
+                                                    AuditEntry.action == "vote.ballot")
+                           .order_by(col(AuditEntry.seq))).all()
+    for entry in entries:
+        committed[entry.actor.removeprefix("github:").lower()] = (
+            entry.payload().get("commitment", ""))
+    bad = []
+    for ballot in sealed:
+        try:
+            opened = open_sealed(key, ballot)
+        except SealError:
+            bad.append(ballot.voter)
+            continue
+        if commitment(number, ballot.voter, opened.choice, opened.reason,
+                      opened.salt) != committed.get(ballot.voter):
+            bad.append(ballot.voter)
+            continue
+        ballot.choice, ballot.reason, ballot.salt = opened.choice, opened.reason, opened.salt
+        ballot.sealed = ""
+    if bad:
+        raise Conflict(f"Vote #{number} cannot be counted: the sealed ballot(s) of "
+                       f"{', '.join(sorted(bad))} do not match what the audit log committed "
+                       "to when they were cast.",
+                       "Someone changed the ballot table; `roadie audit verify` shows what.")
 
 
 def _appoint(session: Session, vote: Vote, now: datetime) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.config import ConfigError, load_config
 from tests.support import EXAMPLE, write_config
 
@@ -69,13 +70,8 @@ def test_references_are_checked(tmp_path: Path) -> None:
 
 
 def test_unknown_sections_and_cogs(tmp_path: Path) -> None:
-    from bot.runtime.loader import load_cog_settings
-
-    config = load_config(write_config(tmp_path, {"escalatoins": {"x": 1},
-                                                 "bot": {"cogs": ["cogs.nope"]}}))
-    with pytest.raises(ConfigError) as error:
-        load_cog_settings(config)
-    text = "\n".join(error.value.problems)
+    text = "\n".join(_problems(write_config(tmp_path, {"escalatoins": {"x": 1},
+                                                       "bot": {"cogs": ["cogs.nope"]}})))
     assert "cannot import 'cogs.nope'" in text
     assert "escalatoins: unknown section" in text
 
@@ -85,3 +81,32 @@ def test_sections_of_left_out_builtin_cogs_are_kept(tmp_path: Path) -> None:
 
     config = load_config(write_config(tmp_path, {"bot": {"cogs": ["cogs.people"]}}))
     assert [cls.name for cls, _ in load_cog_settings(config)] == ["people"]
+
+
+def test_the_database_url_comes_from_a_variable(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROADIE_DATABASE_URL", "postgresql://roadie:s3cret@db.example.org/roadie")
+    config = load_config(write_config(tmp_path, {"database": {
+        "url_env": "ROADIE_DATABASE_URL"}}))
+    assert config.database_url == "postgresql+psycopg://roadie:s3cret@db.example.org/roadie"
+
+
+def test_the_database_url_comes_from_a_file(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    secret = tmp_path / "database-url"
+    secret.write_text("postgresql://roadie:s3cret@db.example.org/roadie\n")
+    path = write_config(tmp_path, {"database": {"url_file": str(secret)}})
+    assert load_config(path).database_url.endswith("roadie:s3cret@db.example.org/roadie")
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "database: postgresql+psycopg://roadie:***@db.example.org/roadie" in out
+    assert "s3cret" not in out
+
+
+def test_a_missing_database_url_variable_or_file_is_named(tmp_path: Path) -> None:
+    problems = _problems(write_config(tmp_path, {"database": {"url_env": "NOT_SET_HERE"}}))
+    assert problems == ["database.url_env: $NOT_SET_HERE is not set; set it to the database "
+                        "URL, such as postgresql://roadie:PASSWORD@db/roadie"]
+    problems = _problems(write_config(tmp_path, {"database": {"url_file": str(tmp_path / "x")}}))
+    assert problems == [f"database.url_file: {tmp_path / 'x'} does not exist; fix the path or "
+                        "the file's permissions, or remove the key"]

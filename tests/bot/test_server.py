@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlmodel import Session
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
 from bot.runtime.dispatcher import Speaker
+from bot.runtime.server import fit_open_files
 from bot.runtime.webhooks import signature_for
 from governance.db import Database
 from governance.people.service import profile_for_chat, start_link
@@ -128,3 +130,113 @@ async def test_a_link_is_proven_by_a_signed_comment(tmp_path: Path, sqlite_db: D
     assert profile.login == "frank"
     assert (profile.role.label == "member") is member
     assert "[@frank] **Your chat account is linked**" in console.text
+
+
+async def test_metrics_always_carry_outbox_depth_process_and_build(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    from bot import roadie_version
+
+    console = Console()
+    async with running(make_config(tmp_path), db=sqlite_db,
+                       transports=[console.transport]) as roadie, \
+            aiohttp.ClientSession() as http, http.get(base(roadie) + "/metrics") as response:
+        text = await response.text()
+    assert 'roadie_outbox_depth{platform="console",status="pending"} 0.0' in text
+    assert 'roadie_outbox_depth{platform="console",status="failed"} 0.0' in text
+    assert "process_resident_memory_bytes " in text
+    assert "process_start_time_seconds " in text
+    assert 'roadie_build_info{python="' in text
+    assert f'version="{roadie_version()}"' in text
+
+
+async def test_readyz_is_ready_with_the_database_and_no_platform_down(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    console = Console()
+    async with running(make_config(tmp_path), db=sqlite_db,
+                       transports=[console.transport]) as roadie, \
+            aiohttp.ClientSession() as http, http.get(base(roadie) + "/readyz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["status"] == "ready"
+    assert body["database"] == "ok"
+    assert body["console"] == "connected"
+
+
+async def test_readyz_says_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    roadie = Roadie(config, db=db, transports=[], use_config_github=False)
+    assert roadie.server is not None
+    await roadie.server.start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(base(roadie) + "/readyz") as resp:
+            assert resp.status == 503
+            assert (await resp.json())["database"] in ("unavailable", "busy")
+    finally:
+        await roadie.server.stop()
+
+
+async def _healthz(roadie: Roadie) -> int:
+    async with aiohttp.ClientSession() as http, http.get(
+            base(roadie) + "/healthz", timeout=aiohttp.ClientTimeout(total=5)) as response:
+        return response.status
+
+
+async def _closed_by_server(reader: asyncio.StreamReader, within: float) -> bool:
+    try:
+        async with asyncio.timeout(within):
+            while await reader.read(4096):
+                pass
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_slow_and_idle_connections_are_closed(tmp_path: Path,
+                                                    sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"server": {"idle_timeout": "1s"}})
+    async with running(config, db=sqlite_db) as roadie:
+        assert roadie.server is not None
+        slow = []
+        for _ in range(20):  # each sends half a request head, and no more
+            reader, writer = await asyncio.open_connection("127.0.0.1", roadie.server.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append((reader, writer))
+        assert await _healthz(roadie) == 200
+        closed = await asyncio.gather(*(_closed_by_server(r, within=4.0) for r, _ in slow))
+        assert all(closed)
+        for _, writer in slow:
+            writer.close()
+        assert await _healthz(roadie) == 200
+
+
+async def test_connections_beyond_the_limit_are_answered_503(tmp_path: Path,
+                                                             sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"server": {"max_connections": 16}})
+    async with running(config, db=sqlite_db) as roadie:
+        assert roadie.server is not None
+        held = [await asyncio.open_connection("127.0.0.1", roadie.server.port)
+                for _ in range(16)]
+        await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", roadie.server.port)
+        answer = await asyncio.wait_for(reader.read(), 3)
+        assert answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5")
+        writer.close()
+        for _, held_writer in held:
+            held_writer.close()
+        await asyncio.sleep(0.1)
+        assert await _healthz(roadie) == 200
+        async with aiohttp.ClientSession() as http, http.get(base(roadie) + "/metrics") as resp:
+            assert "roadie_http_connections_refused_total 1.0" in await resp.text()
+
+
+def test_the_open_files_limit_is_raised_to_fit_the_connections() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+        assert fit_open_files(1000) == (1000 if hard >= 1256 else hard - 256)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= min(1256, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -91,11 +91,39 @@ def test_zulip_mentions_become_targets() -> None:
 
 
 def test_zulip_never_sends_an_empty_message() -> None:
-    assert text.render(Message(), lambda login: login) == "(empty message)"
+    assert text.render(Message(), lambda login: login, limit=10000) == "(empty message)"
 
 
-def test_zulip_places_keep_topics_within_60_characters() -> None:
-    place = text.stream_place("governance", "t" * 70)
+def test_zulip_places_keep_topics_within_the_realm_s_limit() -> None:
+    place = text.stream_place("governance", "t" * 70, 60)
     assert text.split_place(place) == ("governance", "t" * 59 + "…")
-    assert text.with_topic("governance\nadmins", "escalation #4") == "governance\nescalation #4"
-    assert text.with_topic("dm:12", "ignored") == "dm:12"
+    assert text.split_place(text.stream_place("governance", "t" * 70, 20))[1] == "t" * 19 + "…"
+    assert text.with_topic("governance\nadmins", "escalation #4", 60) == \
+        "governance\nescalation #4"
+    assert text.with_topic("dm:12", "ignored", 60) == "dm:12"
+
+
+def test_zulip_content_is_clipped_to_the_realm_s_limit() -> None:
+    rendered = text.render(Message(body="x" * 500), lambda login: login, limit=100)
+    assert len(rendered) == 100
+    assert rendered.endswith("…")
+    replaced = text.replacing("y" * 500, 1234, limit=300)
+    assert len(replaced) == 300
+    assert replaced.endswith("[an earlier message](#narrow/near/1234), which Zulip no longer "
+                             "lets Roadie edit.*")
+
+
+def test_zulip_realm_rules_come_from_register() -> None:
+    default = text.RealmRules()
+    rules = text.RealmRules.from_register(
+        {"max_message_length": 5000, "max_topic_length": 40,
+         "realm_message_content_edit_limit_seconds": None,
+         "realm_allow_message_editing": True}, default)
+    assert (rules.content, rules.topic, rules.edit_window) == (5000, 40, None)
+    assert rules.may_edit(10**9)
+    timed = rules.updated({"message_content_edit_limit_seconds": 3})
+    assert timed.may_edit(2.5)
+    assert not timed.may_edit(3.5)
+    assert timed.may_edit(None)
+    assert not timed.updated({"allow_message_editing": False}).may_edit(0)
+    assert text.RealmRules.from_register({}, timed) == timed

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
 import json
 import re
 from datetime import timedelta
@@ -91,8 +93,9 @@ async def test_a_chunked_body_too_large_is_refused(tmp_path: Path, sqlite_db: Da
 
         url = f"http://127.0.0.1:{roadie.server.port}/github/webhook"
         async with aiohttp.ClientSession() as session, session.post(
-                url, data=chunks(), headers={"X-GitHub-Event": "ping",
-                                             "X-GitHub-Delivery": "x"}) as answer:
+                url, data=chunks(), headers={"X-GitHub-Event": "ping", "X-GitHub-Delivery": "x",
+                                             "X-Hub-Signature-256": "sha256=" + "0" * 64}
+        ) as answer:
             assert answer.status == 413
         assert await stored(roadie) == 0
         assert counted(await metrics(roadie), "unknown", "too_large") == 1
@@ -201,3 +204,172 @@ async def test_odd_bodies_are_refused_cleanly(body: bytes, tmp_path: Path,
         status, answer = await post_webhook(feed.roadie, "push", body, secret=SECRET)
         assert status in (400, 202), answer
         assert (status == 202) == body.startswith(b"{")
+
+
+# --- hostile senders --------------------------------------------------------------------------
+
+
+def request_head(roadie: Roadie, length: int | None, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {roadie.config.github.webhook_path} HTTP/1.1", "Host: 127.0.0.1",
+             "Content-Type: application/json", "X-GitHub-Event: ping",
+             "X-GitHub-Delivery: d-raw"]
+    lines.append(f"Content-Length: {length}" if length is not None
+                 else "Transfer-Encoding: chunked")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def open_upload(roadie: Roadie, length: int | None, sent: bytes, *,
+                      headers: dict[str, str] | None = None,
+                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that declared `length` bytes of body and sent only `sent` so far."""
+    assert roadie.server is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", roadie.server.port)
+    writer.write(request_head(roadie, length, headers or {}) + sent)
+    await writer.drain()
+    return reader, writer
+
+
+async def answer_of(reader: asyncio.StreamReader, within: float = 3.0) -> tuple[int, bytes]:
+    """The status and the whole answer (headers and body) read before the server closed or
+    `within` seconds passed; (0, b"") when nothing came."""
+    data = b""
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(within):
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                data += chunk
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else 0
+    return status, data
+
+
+WELL_FORMED_SIGNATURE = {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+
+
+async def test_an_unsigned_body_is_refused_before_it_is_read(tmp_path: Path,
+                                                             sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        # 20 MB declared, 10 bytes sent: the answer comes without the rest.
+        reader, writer = await open_upload(feed.roadie, 20_000_000, b'{"zen": "a')
+        status, answer = await answer_of(reader)
+        writer.close()
+        assert status == 401
+        assert b"missing or malformed X-Hub-Signature-256" in answer
+        assert await stored(feed.roadie) == 0
+        assert counted(await metrics(feed.roadie), "unknown", "bad_signature") == 1
+
+
+async def test_a_compressed_body_is_refused_and_never_inflated(tmp_path: Path,
+                                                               sqlite_db: Database) -> None:
+    # A gzip bomb: 8 MB of JSON in 8 KB, signed as GitHub would sign the JSON.
+    body = b'{"zen": "' + b"a" * 8_000_000 + b'"}'
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        status, answer = await post_webhook(
+            feed.roadie, "ping", gzip.compress(body), secret=None,
+            headers={"Content-Encoding": "gzip",
+                     "X-Hub-Signature-256": signature_for(SECRET.encode(), body)})
+        assert status == 415
+        assert "GitHub sends deliveries uncompressed" in answer["error"]
+        assert await stored(feed.roadie) == 0
+        status, _ = await post_webhook(feed.roadie, "ping", SMALL, secret=SECRET,
+                                       headers={"Content-Encoding": "identity"})
+        assert status == 202
+
+
+async def test_bodies_beyond_the_budget_are_answered_503_not_queued(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    two_mb = 2 * 1024 * 1024
+    config = {"github": {"max_body": two_mb, "body_memory": 3 * 1024 * 1024}}
+    async with feed_roadie(tmp_path, sqlite_db, config=config) as feed:
+        _first, holding = await open_upload(feed.roadie, two_mb, b"{" + b" " * 1000,
+                                           headers=WELL_FORMED_SIGNATURE)
+        second, _ = await open_upload(feed.roadie, two_mb, b"{", headers=WELL_FORMED_SIGNATURE)
+        status, answer = await answer_of(second)
+        assert status == 503
+        assert b"Retry-After: 5" in answer
+        # The usual small deliveries still have room.
+        status, _ = await post_webhook(feed.roadie, "ping", SMALL, secret=SECRET)
+        assert status == 202
+        holding.close()
+        assert counted(await metrics(feed.roadie), "unknown", "busy") == 1
+
+
+async def test_a_body_that_is_slow_to_arrive_is_cut_off(tmp_path: Path,
+                                                        sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db, config={"github": {"read_timeout": "1s"}}) as feed:
+        reader, writer = await open_upload(feed.roadie, 5000, b'{"zen": ',
+                                           headers=WELL_FORMED_SIGNATURE)
+        status, answer = await answer_of(reader, within=4.0)
+        writer.close()
+        assert status == 408
+        assert b"took longer than 1 s" in answer
+        assert counted(await metrics(feed.roadie), "unknown", "timeout") == 1
+
+
+async def test_an_aborted_upload_is_one_line_and_counted(
+        tmp_path: Path, sqlite_db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        for _ in range(3):
+            _reader, writer = await open_upload(feed.roadie, 100_000, b"{" + b" " * 5000,
+                                               headers=WELL_FORMED_SIGNATURE)
+            writer.close()
+            await writer.wait_closed()
+        for _ in range(100):
+            if counted(await metrics(feed.roadie), "unknown", "aborted") == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert counted(await metrics(feed.roadie), "unknown", "aborted") == 3
+        status, _ = await post_webhook(feed.roadie, "ping", SMALL, secret=SECRET)
+        assert status == 202
+    assert [r for r in caplog.records if r.exc_info] == []
+    aborted = [r.getMessage() for r in caplog.records if "aborted after" in r.getMessage()]
+    assert len(aborted) == 1  # the next ones are counted, once a minute
+    assert "aborted after 5001 of 100000 bytes" in aborted[0]
+
+
+async def test_delivery_ids_count_whole(tmp_path: Path, db: Database) -> None:
+    prefix = "d" * 100
+    async with feed_roadie(tmp_path, db) as feed:
+        for suffix in ("-one", "-two"):
+            status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                                delivery=prefix + suffix)
+            assert (status, answer["delivery"]) == (202, prefix + suffix)
+        status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                            delivery="x" * 201)
+        assert status == 400
+        assert "not a delivery id" in answer["error"]
+        assert await stored(feed.roadie) == 2
+        await feed.roadie.settle()
+        assert len(feed.texts("admins")) == 2  # each processed: the pings' notices
+
+
+async def test_a_repository_name_that_is_not_github_s_is_refused_with_a_reason(
+        tmp_path: Path, db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    payload = github_payload("repository/created")
+    payload["repository"]["name"] = "evil\u0000name"
+    async with feed_roadie(tmp_path, db) as feed:
+        status = await feed.deliver("repository", payload)
+        assert status == 202
+        (row,) = await feed.roadie.db.run(
+            lambda session: session.exec(select(WebhookDelivery)).all())
+        assert row.status == "ignored"  # by every handler: none saw it
+        assert "refused: repository.name is not a GitHub name" in row.error
+        assert feed.texts() == []
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert any("refused: repository.name" in r.getMessage() for r in caplog.records)
+
+
+async def test_control_characters_in_text_are_neutralised(tmp_path: Path, db: Database) -> None:
+    payload = github_payload("issues/opened")
+    payload["issue"]["title"] = "Broken\u0000 \ud800 build\u001b[31m"
+    async with feed_roadie(tmp_path, db) as feed:
+        assert await feed.deliver("issues", payload) == 202
+        await feed.later(600)
+        (row,) = await feed.roadie.db.run(
+            lambda session: session.exec(select(WebhookDelivery)).all())
+        assert row.status in ("done", "ignored"), row.error
+        text_ = "\n".join(feed.texts())
+        assert "Broken\ufffd \ufffd build\ufffd[31m" in text_
+        assert "\u0000" not in text_

@@ -97,11 +97,18 @@ OPERATIONS: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("post", "/repos/{owner}/{repo}/issues"),
         ("get", "/repos/{owner}/{repo}/issues/{issue_number}"),
         ("patch", "/repos/{owner}/{repo}/issues/{issue_number}"),
+        ("get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
         ("post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"),
         ("get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"),
         ("get", "/orgs/{org}/hooks"),
         ("get", "/orgs/{org}/hooks/{hook_id}/deliveries"),
         ("post", "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts"),
+        ("get", "/app"),
+        ("get", "/app/hook/config"),
+        ("get", "/app/installations"),
+        ("get", "/app/installations/{installation_id}"),
+        ("get", "/orgs/{org}/installation"),
+        ("post", "/app/installations/{installation_id}/access_tokens"),
     ]),
 }
 

@@ -21,6 +21,9 @@ Zulip stream `governance`, topic = the destination's name. Streams `general` and
                                "voting": {"period": "3d"}}) as world:
             ...
 
+`make_world(config, zulip_realm={"edit_limit_seconds": 2})`: the fake Zulip realm with other
+rules (an edit window, `max_message_length`, `max_topic_length`; see tests/fakes/zulip.py).
+
 `tests/e2e/probe_cog.py` is a cog for tests: `make_world(probe_cog.CONFIG)` loads it, and
 `probe_cog.probe_of(world.roadie)` finds it. It records member joins (`.joined`), has a
 command that answers only when released (`/probe wait public|private`, `.release`), and posts
@@ -61,7 +64,16 @@ What a World offers
 - Failures: `world.discord.fail_api("POST", f"/channels/{id}/messages", status=503)`,
   `world.discord.rate_limit(..., retry_after=0.05)`, `await world.discord.drop()` (the
   gateway dies; the bot resumes and gets the missed events), `world.zulip.fail_api(...)`,
-  `world.zulip.rate_limit(...)`, `world.zulip.expire_queues()`.
+  `world.zulip.rate_limit(...)`, `world.zulip.expire_queues()`. Discord's gateway:
+  `await world.discord.request_reconnect()` (op 7), `invalidate_session()` (op 9),
+  `close_gateway(4004)`; `world.discord.application_flags = 0` (the Server Members intent
+  off, so an IDENTIFY asking for it is closed with 4014).
+- The fakes keep the services' rules: Discord refuses content, embeds and components over
+  its limits (400, 50035), refuses answers to an interaction after 3 s
+  (`world.discord.interaction_deadline`; `FakeInteraction.refusals` lists what it refused),
+  and rate-limits per route and globally (`world.discord.rate_limits`); Zulip's realm has an
+  edit window, truncates long content and topics, and rate-limits (see the fakes' docstrings).
+  Every exchange is checked against the services' descriptions (tests/fakes/contract.py).
 - `await world.restart()`: a new Roadie process on the same database and fakes.
 """
 
@@ -82,8 +94,9 @@ MakeWorld = Callable[..., AbstractAsyncContextManager[World]]
 
 @pytest.fixture
 def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Database) -> MakeWorld:
-    def make(config: dict[str, Any] | None = None) -> AbstractAsyncContextManager[World]:
-        return running_world(tmp_path, monkeypatch, db, config=config)
+    def make(config: dict[str, Any] | None = None, *,
+             zulip_realm: dict[str, Any] | None = None) -> AbstractAsyncContextManager[World]:
+        return running_world(tmp_path, monkeypatch, db, config=config, zulip_realm=zulip_realm)
     return make
 
 

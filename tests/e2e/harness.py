@@ -192,9 +192,12 @@ def _wire(discord: FakeDiscord, zulip: FakeZulip,
 @asynccontextmanager
 async def running_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db: Database, *,
                         config: dict[str, Any] | None = None,
-                        destinations: tuple[str, ...] = DESTINATIONS) -> AsyncIterator[World]:
-    """Start the fakes and a Roadie wired to them; stop everything at the end."""
-    fake_discord, fake_zulip, fake_github = FakeDiscord(), FakeZulip(), FakeGitHub(ORG)
+                        destinations: tuple[str, ...] = DESTINATIONS,
+                        zulip_realm: dict[str, Any] | None = None) -> AsyncIterator[World]:
+    """Start the fakes and a Roadie wired to them; stop everything at the end.
+    `zulip_realm` sets the fake Zulip's rules (`edit_limit_seconds`, `max_topic_length`...)."""
+    fake_discord, fake_zulip = FakeDiscord(), FakeZulip(**(zulip_realm or {}))
+    fake_github = FakeGitHub(ORG)
     for fake in (fake_discord, fake_zulip, fake_github):
         await fake.start()
     monkeypatch.setattr(discord.http.Route, "BASE", fake_discord.rest_base)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 
 from bot.core.messages import Choice, Field, Message
 from bot.core.ports import PlatformError
@@ -179,3 +184,78 @@ async def test_ban_unban_and_lookup(world: World) -> None:
         await transport.ban(spammer.id, reason="again")
     assert refused.value.permanent
     assert refused.value.status == 403
+
+
+async def test_a_slow_command_is_deferred_within_discords_three_seconds(
+        make_world: MakeWorld) -> None:
+    """The fake refuses an answer that comes after 3 s; the command takes 3.5 s."""
+    async with make_world(probe_cog.CONFIG) as world:
+        probe = probe_cog.probe_of(world.roadie)
+        carol = world.discord_user("carol")
+        asked = await world.discord.dispatch_slash(carol, "probe wait", answer="public")
+        await asyncio.sleep(world.discord.interaction_deadline + 0.5)
+        assert asked.deferred
+        assert asked.acknowledged
+        probe.release.set()
+        await eventually(lambda: asked.answered.is_set())
+        assert asked.answer().text == "Released (public)."
+        assert asked.refusals == []  # nothing came too late, nothing was answered twice
+
+
+async def test_many_choices_become_rows_of_buttons_with_unique_ids(world: World) -> None:
+    choices = tuple(Choice(f"Option {n}", f"whoami {n}") for n in range(12))
+    await world.post("feed", Message(title="Pick one", choices=(
+        *choices, Choice("Option 0 again", "whoami 0"),
+        Choice("Long", "whoami " + "x" * 120))))
+    [message] = world.discord.messages_in(world.channels["feed"])  # Discord accepted it
+    rows = [[b["label"] for b in row["components"]] for row in message["components"]]
+    assert rows == [[f"Option {n}" for n in range(5)], [f"Option {n}" for n in range(5, 10)],
+                    ["Option 10", "Option 11", "Long"]]
+    custom_ids = [b["custom_id"] for b in buttons_of(message)]
+    assert len(set(custom_ids)) == len(custom_ids)
+    assert max(map(len, custom_ids)) <= 100
+
+    many = tuple(Choice(f"#{n}", f"whoami {n}") for n in range(30))
+    await world.post("feed", Message(title="Pick from many", choices=many))
+    _, crowded = world.discord.messages_in(world.channels["feed"])
+    assert len(crowded["components"]) == 5
+    assert len(buttons_of(crowded)) == 25
+    assert "Also: #25: `/whoami 25`" in text_of(crowded)
+
+
+async def test_long_text_is_shortened_not_refused(world: World) -> None:
+    await world.post("feed", Message(body="y" * 7000, mentions=tuple(
+        f"person{n}" for n in range(400))))
+    [message] = world.discord.messages_in(world.channels["feed"])  # Discord accepted it
+    assert len(message["content"]) == 2000
+    assert message["content"].endswith("…")
+    assert len(message["embeds"][0]["description"]) == 4096
+
+
+async def test_a_slow_database_still_gets_every_interaction_answered_in_time(
+        world: World) -> None:
+    """Every statement takes 1.6 s: a command is deferred before Discord's 3 s are up and
+    answered later. Suggestions cannot be deferred: when they would come too late (2.5 s a
+    statement), none are offered, in time."""
+    carol = world.discord_user("carol")
+    delay = 1.6
+
+    def slow(*_args: Any) -> None:
+        time.sleep(delay)
+
+    engine = world.roadie.db.engine
+    event.listen(engine, "before_cursor_execute", slow)
+    try:
+        asked = await world.discord.dispatch_slash(carol, "whoami")
+        await asyncio.wait_for(asked.answered.wait(), 30)
+        delay = 2.5
+        suggesting = await world.discord.dispatch_slash(
+            carol, "grant", focused="project", login="bob", role="lead", project="dj")
+        await asyncio.wait_for(suggesting.answered.wait(), 10)
+    finally:
+        event.remove(engine, "before_cursor_execute", slow)
+    assert asked.deferred
+    assert "You are carol on discord" in asked.answer().text
+    assert suggesting.choices == []
+    assert asked.refusals == []  # nothing came too late
+    assert suggesting.refusals == []

@@ -4,7 +4,7 @@ Zulip queue, a permanent refusal. Nothing is lost and nothing is doubled."""
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.core.messages import Message
 from bot.core.ports import PlatformError
@@ -56,6 +56,32 @@ async def test_a_discord_429_waits_as_asked(world: World) -> None:
     assert "rate limited" in row.last_error
     await world.advance(1)
     assert world.on_discord("digest") == ["Daily digest", "Another digest"]
+
+
+async def test_discord_buckets_and_its_global_limit_lose_and_double_nothing(
+        world: World) -> None:
+    """Discord's rate-limit headers reach discord.py, which waits for a spent bucket; over
+    the global limit, Discord answers 429s, which discord.py waits out and retries a few
+    times, then the outbox, as long as Discord asked."""
+    world.discord.rate_limits.limits["messages"] = (2, 1.0)
+    world.discord.rate_limits.global_limit = 3
+    places = ("admins", "feed", "digest")
+
+    def burst(session: Session) -> None:
+        for n in range(4):
+            for place in places:
+                world.roadie.outbox.post(session, place, Message(body=f"{place} {n}"))
+
+    await world.roadie.db.run(burst)
+    for _ in range(30):  # discord.py retries a few 429s itself, the outbox the rest, later
+        if all(len(world.on_discord(p)) == 4 for p in places):
+            break
+        await world.advance(1)
+    for place in places:
+        assert world.on_discord(place) == [f"{place} {n}" for n in range(4)]
+    posts = sum(posts_to(world, world.channels[p]) for p in places)
+    assert posts > 12  # some were refused with a 429 and sent again
+    assert {row.status for row in await outbox(world, "discord")} == {SENT}
 
 
 async def test_a_long_discord_rate_limit_becomes_a_platform_error(world: World) -> None:
@@ -118,6 +144,14 @@ async def test_a_zulip_429_waits_as_asked(world: World) -> None:
     assert row.not_before > world.clock.now()
     await world.advance(1)
     assert world.on_zulip("modlog") == ["**Unblocked**"]
+
+
+async def test_a_zulip_answer_held_back_by_a_rate_limit_still_comes(world: World) -> None:
+    ann = world.zulip_user("Ann Lee")
+    world.zulip.rate_limit("POST", "/messages", retry_after=0.2, times=2)
+    reply = await world.zulip.command(ann, "/whoami", stream="general", topic="chat")
+    assert "Ann Lee" in reply["content"]
+    assert len([m for m in world.zulip.messages_in("general", "chat")]) == 1
 
 
 async def test_failed_event_polls_lose_nothing(world: World) -> None:

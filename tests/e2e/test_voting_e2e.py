@@ -9,13 +9,15 @@ of a vote of the org, plus the admins (alice); the nominee does not vote."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.discord import buttons_of, text_of
-from tests.support import eventually, github_payload
+from tests.support import audit_key_file, eventually, github_payload
 
 ORG_MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 """The org on GitHub, so the electorate of a vote of the org (the nominee aside)."""
@@ -157,8 +159,10 @@ async def test_a_nomination_voted_with_buttons_on_discord(make_world: MakeWorld)
                                "after that. `/vote 1` shows the result.")
 
 
-async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWorld) -> None:
-    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}}}
+async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWorld,
+                                                             tmp_path: Path) -> None:
+    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}},
+              "audit": {"key_file": audit_key_file(tmp_path)}}
     async with make_world(config) as world:
         org_on_github(world)
         names = {"alice": "Alice Liddell", "carol": "Carol Danvers", "dave": "Dave Grohl",
@@ -242,8 +246,9 @@ async def test_a_secret_nomination_voted_by_command_on_zulip(make_world: MakeWor
 
 
 async def test_a_secret_ballot_cast_in_a_discord_channel_is_answered_privately(
-        make_world: MakeWorld) -> None:
-    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}}}
+        make_world: MakeWorld, tmp_path: Path) -> None:
+    config = {"voting": {"nomination": {**MINUTE_VOTES["nomination"], "secret": True}},
+              "audit": {"key_file": audit_key_file(tmp_path)}}
     async with make_world(config) as world:
         org_on_github(world)
         carol, dave = world.discord_user("carol"), world.discord_user("dave")
@@ -326,3 +331,61 @@ async def test_a_dispute_opened_from_a_direct_push_alert_ends_in_a_revert(
         await world.settle()
         assert text_of(world.discord.dms_to(carol)[-1]).startswith(
             "Escalation #1 was opened for you")  # carol opened the dispute
+
+
+async def test_a_zulip_vote_stays_current_past_the_realm_s_edit_window(
+        make_world: MakeWorld) -> None:
+    """The realm lets messages be edited for 2 s: once a status is older, its new version
+    is posted anew, saying which message it replaces, and later changes go to that one; a
+    restarted Roadie, which does not know when the status was sent, learns it from Zulip's
+    refusal."""
+    window = 2.0
+    async with make_world({"voting": MINUTE_VOTES},
+                          zulip_realm={"edit_limit_seconds": window}) as world:
+        org_on_github(world)
+        names = {"alice": "Alice Liddell", "carol": "Carol Danvers", "dave": "Dave Grohl",
+                 "erin": "Erin Brockovich"}
+        people = {login: world.zulip_user(name) for login, name in names.items()}
+        for login, user in people.items():
+            await world.link(login, zulip=user)
+        alice, carol, dave, erin = people.values()
+        assert world.zulip_transport.rules.edit_window == window  # from /register
+
+        await world.zulip.command(carol, "/nominate carol django-sample I would lead it",
+                                  stream="general", topic="leads")
+        await world.settle()
+        [first] = votes_on_zulip(world)
+        await world.zulip.command(dave, "vote 1 +1")
+        await world.settle()
+        assert line(first["content"], "Ballots") == "dave +1"  # within the window: edited
+
+        await asyncio.sleep(window + 0.2)
+        await world.zulip.command(erin, "vote 1 0")
+        await world.settle()
+        first_now, second = votes_on_zulip(world)
+        assert first_now["id"] == first["id"]
+        assert line(first["content"], "Ballots") == "dave +1"  # Zulip keeps the old one as is
+        assert line(second["content"], "Ballots") == "dave +1; erin 0"
+        assert second["content"].endswith(
+            f"*This replaces [an earlier message](#narrow/near/{first['id']}), which Zulip no "
+            "longer lets Roadie edit.*")
+        assert not world.zulip.called("PATCH", f"/api/v1/messages/{first['id']}")[1:]
+
+        await world.zulip.command(alice, "vote 1 +1")  # the new status is young: edited
+        await world.settle()
+        assert line(second["content"], "Ballots") == "dave +1; erin 0; alice +1"
+        assert len(votes_on_zulip(world)) == 2
+
+        await world.restart()
+        await asyncio.sleep(window + 0.2)
+        await world.advance(61)
+        await eventually(lambda: len(votes_on_zulip(world)) == 4)
+        _, _, third, result = votes_on_zulip(world)
+        assert line(second["content"], "Result") == ""
+        assert line(third["content"], "Ballots") == "dave +1; erin 0; alice +1"
+        assert line(third["content"], "Result") == (
+            "passed (no reasoned objection: 2 for, 0 against, 1 abstaining)")
+        assert f"#narrow/near/{second['id']})" in third["content"]
+        assert result["content"].startswith("**Vote #1 closed: carol as lead of django-sample**")
+        refused = world.zulip.called("PATCH", f"/api/v1/messages/{second['id']}")
+        assert len(refused) == 2  # one edit in the window, one refused after the restart

@@ -6,6 +6,7 @@ import pytest
 
 from bot.core.messages import Choice, Message
 from bot.core.ports import PlatformError
+from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
 from tests.fakes.zulip import MEMBER
 
@@ -122,3 +123,23 @@ async def test_ban_deactivates_and_deletes_recent_messages(world: World) -> None
         await transport.ban(str(spammer.user_id), reason="spam")
     assert refused.value.permanent
     assert "Insufficient permission" in refused.value.detail
+
+
+async def test_limits_come_from_register_and_long_text_is_cut_by_roadie(
+        make_world: MakeWorld) -> None:
+    """A realm with other limits than Zulip's defaults: Roadie cuts to them itself (with
+    "…"), so that Zulip never truncates ("[message truncated]", "...")."""
+    async with make_world(zulip_realm={"max_message_length": 500,
+                                       "max_topic_length": 30}) as world:
+        rules = world.zulip_transport.rules
+        assert (rules.content, rules.topic) == (500, 30)
+        await world.post("feed", Message(body="b" * 2000, topic="t" * 50))
+        [notice] = world.zulip.messages_in("governance")[-1:]
+        assert notice["subject"] == "t" * 29 + "…"
+        assert len(notice["content"]) == 500
+        assert notice["content"].endswith("…")
+
+        ann = world.zulip_user("Ann Lee")
+        reply = await world.zulip.command(ann, "/help", stream="general", topic="chat")
+        assert len(reply["content"]) <= 500
+        assert "[message truncated]" not in reply["content"]

@@ -18,12 +18,14 @@ it keeps GitHub's rules that the description does not carry:
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from tests.fakes import github_shapes as shapes
@@ -100,6 +102,10 @@ class FakeGitHub(FakeService):
         self.token_login = "roadie-bot"
         self.token_scopes: str | None = "admin:org, repo"
         """X-OAuth-Scopes of the token (a classic token); None for a fine-grained one."""
+        self.org_hook_events: list[str] = ["*"]
+        self.org_hook_secret = True
+        self.app: FakeApp | None = None
+        """The GitHub App installed on the org (`install_app`); None: token access only."""
         self.max_per_page = 3
         self.rate_limit = 5000
         self.rate_limit_remaining = 5000
@@ -232,11 +238,13 @@ class FakeGitHub(FakeService):
         r.add_get(f"/repos/{org}/{{repo}}/issues", self._list_issues)
         r.add_route("*", f"/repos/{org}/{{repo}}/issues/{{number}}", self._issue)
         r.add_post(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comment)
+        r.add_get(f"/repos/{org}/{{repo}}/issues/{{number}}/comments", self._comments)
         r.add_get(f"/repos/{org}/{{repo}}/commits/{{sha}}/pulls", self._commit_pulls)
         r.add_get(f"/orgs/{org}/hooks", self._hooks)
         r.add_get(f"/orgs/{org}/hooks/{{hook}}/deliveries", self._deliveries)
         r.add_post(f"/orgs/{org}/hooks/{{hook}}/deliveries/{{delivery}}/attempts",
                    self._redeliver)
+        self._app_routes(app)
 
     async def _block(self, request: web.Request) -> web.Response:
         login = request.match_info["login"].lower()
@@ -422,6 +430,13 @@ class FakeGitHub(FakeService):
         issue.comments.append(comment)
         return json_response(comment, 201)
 
+    async def _comments(self, request: web.Request) -> web.Response:
+        """Oldest first, a page at a time, as every list."""
+        issue = self._find(request)
+        if issue is None:
+            return json_response({"message": "Not Found"}, 404)
+        return self._page(request, issue.comments)
+
     async def _commit_pulls(self, request: web.Request) -> web.Response:
         repo, sha = request.match_info["repo"], request.match_info["sha"]
         repository = self._repository(repo, full=False)
@@ -434,8 +449,11 @@ class FakeGitHub(FakeService):
             for pull in self.commit_pulls.get((repo, sha), [])])
 
     async def _hooks(self, request: web.Request) -> web.Response:
-        return self._page(request, [shapes.org_hook(self.url, self.org, 1,
-                                                    "http://127.0.0.1/github/webhook")])
+        hook = shapes.org_hook(self.url, self.org, 1, "http://127.0.0.1/github/webhook")
+        hook["events"] = list(self.org_hook_events)
+        if self.org_hook_secret:
+            hook["config"]["secret"] = "********"  # GitHub's answer when one is set
+        return self._page(request, [hook])
 
     async def _deliveries(self, request: web.Request) -> web.Response:
         """Newest first, `per_page` at a time, with a cursor in the Link header as GitHub."""
@@ -452,3 +470,144 @@ class FakeGitHub(FakeService):
     async def _redeliver(self, request: web.Request) -> web.Response:
         self.redelivered.append(int(request.match_info["delivery"]))
         return json_response({}, 202)
+
+    # --- the GitHub App -----------------------------------------------------------------------
+
+    def install_app(self, public_key: str, *, app_id: int = 4242, slug: str = "roadie-test",
+                    permissions: dict[str, str] | None = None, events: list[str] | None = None,
+                    token_lifetime: timedelta = timedelta(hours=1)) -> FakeApp:
+        """A GitHub App, whose JWTs verify with `public_key` (PEM), installed on the org."""
+        self.app = FakeApp(app_id=app_id, slug=slug, public_key=public_key,
+                           installation_id=next(self._ids), permissions=dict(
+                               permissions or {}), events=list(events or []),
+                           token_lifetime=token_lifetime)
+        return self.app
+
+    def _app_routes(self, app: web.Application) -> None:
+        r = app.router
+        r.add_get("/app", self._the_app)
+        r.add_get("/app/hook/config", self._app_hook_config)
+        r.add_get("/app/installations", self._app_installations)
+        r.add_get("/app/installations/{installation}", self._app_installation)
+        r.add_get(f"/orgs/{self.org}/installation", self._org_installation)
+        r.add_post("/app/installations/{installation}/access_tokens", self._access_token)
+
+    def _jwt_refusal(self, request: web.Request) -> web.Response | None:
+        """GitHub's answer to a request whose JWT is missing, malformed, badly signed,
+        expired, issued for more than ten minutes, or by another App; None when it is good."""
+        app = self.app
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        refusal = json_response({"message": "A JSON web token could not be decoded",
+                                 "documentation_url": "https://docs.github.com/rest"}, 401)
+        if app is None or scheme.lower() != "bearer" or not token:
+            return refusal
+        try:
+            claims = jwt.decode(token, app.public_key, algorithms=["RS256"],
+                                options={"require": ["iat", "exp", "iss"]}, leeway=60)
+        except jwt.PyJWTError:
+            return refusal
+        if str(claims["iss"]) != str(app.app_id) or claims["exp"] - claims["iat"] > 660:
+            return json_response({"message": "'Expiration time' claim ('exp') is too far in "
+                                  "the future", "documentation_url":
+                                  "https://docs.github.com/rest"}, 401)
+        return None
+
+    def _installation_json(self, app: FakeApp) -> dict[str, Any]:
+        return {"id": app.installation_id, "app_id": app.app_id, "app_slug": app.slug,
+                "client_id": f"Iv1.{app.app_id:016x}", "target_id": 1,
+                "target_type": "Organization", "repository_selection": "all",
+                "account": shapes.simple_user(self.url, self.org, 1, kind="Organization"),
+                "access_tokens_url":
+                    f"{self.url}/app/installations/{app.installation_id}/access_tokens",
+                "repositories_url": f"{self.url}/installation/repositories",
+                "html_url": f"https://github.com/organizations/{self.org}/settings/"
+                            f"installations/{app.installation_id}",
+                "permissions": app.permissions, "events": app.events,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+                "single_file_name": None, "suspended_by": None, "suspended_at": None}
+
+    async def _the_app(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None or self.app is None:
+            return refused or json_response({"message": "Not Found"}, 404)
+        app = self.app
+        return json_response({
+            "id": app.app_id, "slug": app.slug, "node_id": f"A_{app.app_id}",
+            "client_id": f"Iv1.{app.app_id:016x}", "name": app.slug.title(),
+            "owner": shapes.simple_user(self.url, self.org, 1, kind="Organization"),
+            "description": "", "external_url": "https://example.org",
+            "html_url": f"https://github.com/apps/{app.slug}",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "permissions": app.permissions, "events": app.events, "installations_count": 1})
+
+    async def _app_hook_config(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None or self.app is None:
+            return refused or json_response({"message": "Not Found"}, 404)
+        app = self.app
+        config: dict[str, Any] = {"content_type": "json", "insecure_ssl": "0",
+                                  "url": app.hook_url}
+        if app.hook_secret:
+            config["secret"] = "********"
+        return json_response(config)
+
+    async def _app_installations(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None or self.app is None:
+            return refused or json_response({"message": "Not Found"}, 404)
+        return json_response([self._installation_json(self.app)] if self.app.installed else [])
+
+    def _installation(self, request: web.Request, key: str) -> FakeApp | None:
+        app = self.app
+        if app is None or not app.installed:
+            return None
+        if key and request.match_info[key] != str(app.installation_id):
+            return None
+        return app
+
+    async def _app_installation(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None:
+            return refused
+        app = self._installation(request, "installation")
+        return json_response(self._installation_json(app)) if app else json_response(
+            {"message": "Not Found"}, 404)
+
+    async def _org_installation(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None:
+            return refused
+        app = self._installation(request, "")
+        return json_response(self._installation_json(app)) if app else json_response(
+            {"message": "Not Found"}, 404)
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        refused = self._jwt_refusal(request)
+        if refused is not None:
+            return refused
+        app = self._installation(request, "installation")
+        if app is None:
+            return json_response({"message": "Not Found"}, 404)
+        token = "ghs_" + secrets.token_hex(18)
+        expires = datetime.now(UTC).replace(microsecond=0) + app.token_lifetime
+        app.tokens[token] = expires
+        return json_response({"token": token, "expires_at": expires.strftime(
+            "%Y-%m-%dT%H:%M:%SZ"), "permissions": app.permissions,
+            "repository_selection": "all"}, 201)
+
+
+@dataclass
+class FakeApp:
+    app_id: int
+    slug: str
+    public_key: str
+    installation_id: int
+    permissions: dict[str, str]
+    events: list[str]
+    token_lifetime: timedelta
+    installed: bool = True
+    hook_url: str = ""
+    """The App's own webhook URL; empty: the App has none (the org webhook is used)."""
+    hook_secret: bool = True
+    tokens: dict[str, datetime] = field(default_factory=dict)
+    """Installation tokens issued, with their expiry."""

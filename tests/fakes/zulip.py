@@ -10,12 +10,22 @@ Tests play the people: `await fake.say(user, "/whoami", stream="general", topic=
 `await fake.join("Eve")`, and wait for what the bot sends with `await fake.reply_to(...)`.
 Failures on demand: `fail(...)` (any status), `rate_limit(...)` (429 with retry-after),
 `expire_queues()` (the bot's event queue is gone, as after a server restart).
+
+The realm keeps Zulip's rules (the README of ../shared/testdata/api-specs): only the
+sender may edit a message's content, and only within `edit_limit_seconds` of sending it
+(default 600; None for no limit), in the server's real time; content longer than
+`max_message_length` and topics longer than `max_topic_length` are truncated, not refused;
+all three are given by `/register` (with `realm` among the fetched types). A reaction given
+twice is refused, a direct message to a deactivated user too, and every answer carries
+`X-RateLimit-*` headers: past `rate_limit` requests in `rate_window` seconds (the long poll
+aside) comes a 429 with `Retry-After`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import itertools
 import json
@@ -30,6 +40,10 @@ from tests.fakes.http import BODY, FakeService, answer, json_response
 
 API = "/api/v1"
 OWNER, ADMIN, MODERATOR, MEMBER = 100, 200, 300, 400
+MESSAGE_TRUNCATED = "\n[message truncated]"
+TOPIC_TRUNCATED = "..."
+HIDDEN = ("edits", "sent_at")
+"""What the fake keeps of a message that Zulip does not show."""
 
 
 def ok(**data: Any) -> web.Response:
@@ -56,7 +70,8 @@ class ZulipUser:
                 "role": self.role, "is_bot": self.is_bot, "is_active": self.is_active,
                 "is_admin": self.role <= ADMIN, "is_owner": self.role == OWNER,
                 "is_guest": False, "date_joined": self.date_joined, "timezone": "",
-                "avatar_url": None, "delivery_email": None}
+                "avatar_url": f"https://secure.gravatar.com/avatar/{self.user_id}?d=identicon",
+                "avatar_version": 1, "delivery_email": self.email}
 
     @property
     def mention(self) -> str:
@@ -74,16 +89,31 @@ class Queue:
         self.events.append({**event, "id": next(self.ids)})
 
 
+def truncated(text: str, limit: int, marker: str) -> str:
+    """What Zulip makes of text over a limit (in code points): cut, ending with `marker`."""
+    return text if len(text) <= limit else text[:limit - len(marker)] + marker
+
+
+def visible(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in HIDDEN}
+
+
 class FakeZulip(FakeService):
     contract_name = "zulip"
     api_prefix = API
-    strict_responses = False
-    """Answers not yet complete against the description are counted in the traffic
-    report, not failed; set True once they are."""
+    strict_responses = True
 
-    def __init__(self, *, poll_timeout: float = 1.0) -> None:
+    def __init__(self, *, poll_timeout: float = 1.0, edit_limit_seconds: float | None = 600,
+                 max_message_length: int = 10000, max_topic_length: int = 60,
+                 rate_limit: int = 200, rate_window: float = 60.0) -> None:
         super().__init__()
         self.poll_timeout = poll_timeout
+        self.edit_limit_seconds = edit_limit_seconds
+        """The realm's `message_content_edit_limit_seconds`; None: edits at any age."""
+        self.max_message_length = max_message_length
+        self.max_topic_length = max_topic_length
+        self.request_limit, self.rate_window = rate_limit, rate_window
+        self._requests: collections.deque[float] = collections.deque()
         self._user_ids = itertools.count(100)
         self._message_ids = itertools.count(1000)
         self._queue_ids = itertools.count(1)
@@ -125,11 +155,12 @@ class FakeZulip(FakeService):
 
     def _store(self, sender: ZulipUser, content: str, *, stream: str | None = None,
                topic: str = "", to: list[ZulipUser] | None = None) -> dict[str, Any]:
+        now = time.time()
         message: dict[str, Any] = {
             "id": next(self._message_ids), "sender_id": sender.user_id,
             "sender_email": sender.email, "sender_full_name": sender.full_name,
-            "content": content, "timestamp": int(time.time()), "reactions": [], "edits": [],
-            "client": "test"}
+            "content": content, "timestamp": int(now), "reactions": [], "edits": [],
+            "client": "test", "sent_at": now}
         if stream is not None:
             message.update({"type": "stream", "display_recipient": stream, "subject": topic,
                             "stream_id": self.streams[stream]})
@@ -149,8 +180,7 @@ class FakeZulip(FakeService):
             self._changed.notify_all()
 
     async def _published(self, message: dict[str, Any]) -> None:
-        visible = {k: v for k, v in message.items() if k != "edits"}
-        await self._push({"type": "message", "message": visible, "flags": []})
+        await self._push({"type": "message", "message": visible(message), "flags": []})
 
     async def say(self, user: ZulipUser, content: str, *, stream: str, topic: str) -> int:
         """`user` posts in a stream topic; returns the message id."""
@@ -227,8 +257,11 @@ class FakeZulip(FakeService):
         self.queues.clear()
 
     def rate_limit(self, method: str, path: str, *, retry_after: float, times: int = 1) -> None:
+        reset = time.time() + retry_after
         self.fail(method, API + path, status=429, times=times,
-                  headers={"Retry-After": str(retry_after)},
+                  headers={"Retry-After": str(retry_after),
+                           "X-RateLimit-Limit": str(self.request_limit),
+                           "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset))},
                   body={"result": "error", "msg": "API usage exceeded rate limit",
                         "code": "RATE_LIMIT_HIT", "retry-after": retry_after})
 
@@ -239,6 +272,7 @@ class FakeZulip(FakeService):
     # --- routes -----------------------------------------------------------------------------
 
     def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._rate_limited)
         app.middlewares.append(self._authenticate)
         r, a = app.router, API
         r.add_get(a + "/server_settings", answer(lambda: ok(
@@ -261,6 +295,30 @@ class FakeZulip(FakeService):
         r.add_get(a + "/streams", answer(lambda: ok(streams=[
             {"name": n, "stream_id": i, "invite_only": False} for n, i in self.streams.items()])))
         r.add_get(a + "/get_stream_id", self._stream_id)
+
+    @web.middleware
+    async def _rate_limited(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Zulip's per-user limit, with its headers on every answer; the long poll is free."""
+        if request.method == "GET" and request.path == API + "/events":
+            return await handler(request)
+        now = time.time()
+        while self._requests and now - self._requests[0] >= self.rate_window:
+            self._requests.popleft()
+        if len(self._requests) >= self.request_limit:
+            retry_after = self._requests[0] + self.rate_window - now
+            response: web.StreamResponse = json_response(
+                {"result": "error", "msg": "API usage exceeded rate limit",
+                 "code": "RATE_LIMIT_HIT", "retry-after": retry_after}, 429,
+                {"Retry-After": f"{retry_after:.3f}"})
+        else:
+            self._requests.append(now)
+            response = await handler(request)
+        reset = (self._requests[0] + self.rate_window) if self._requests else now
+        response.headers.update({"X-RateLimit-Limit": str(self.request_limit),
+                                 "X-RateLimit-Remaining": str(max(
+                                     0, self.request_limit - len(self._requests))),
+                                 "X-RateLimit-Reset": str(int(reset))})
+        return response
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -295,8 +353,15 @@ class FakeZulip(FakeService):
         extra: dict[str, Any] = {}
         if "realm_user" in queue.event_types:
             extra["realm_users"] = [u.payload for u in self.users.values() if u.is_active]
+        if "realm" in self._json(form.get("fetch_event_types"), queue.event_types):
+            extra.update(max_message_length=self.max_message_length,
+                         max_topic_length=self.max_topic_length,
+                         realm_allow_message_editing=True,
+                         realm_message_content_edit_limit_seconds=self.edit_limit_seconds)
         max_id = max((m["id"] for m in self.messages), default=-1)
-        return ok(queue_id=queue.id, last_event_id=-1, max_message_id=max_id, **extra)
+        return ok(queue_id=queue.id, last_event_id=-1, max_message_id=max_id,
+                  zulip_version="9.0", zulip_feature_level=247, zulip_merge_base="9.0",
+                  **extra)
 
     async def _events(self, request: web.Request) -> web.Response:
         form = self._form(request)
@@ -332,15 +397,13 @@ class FakeZulip(FakeService):
         content = form.get("content", "")
         if not content.strip():
             return error("Message must not be empty")
-        if len(content) > 10000:
-            return error("Message too long")
+        content = truncated(content, self.max_message_length, MESSAGE_TRUNCATED)
         if form.get("type") == "stream":
             stream, topic = form.get("to", ""), form.get("topic", "")
             stream = self._json(stream, stream) if stream.startswith("[") else stream
             if stream not in self.streams:
                 return error(f"Stream '{stream}' does not exist", "STREAM_DOES_NOT_EXIST")
-            if len(topic) > 60:
-                return error("Topic too long")
+            topic = truncated(topic.strip(), self.max_topic_length, TOPIC_TRUNCATED)
             message = self._store(self.bot, content, stream=stream, topic=topic)
         else:
             recipients = []
@@ -349,6 +412,8 @@ class FakeZulip(FakeService):
                     (u for u in self.users.values() if u.email == item), None)
                 if user is None:
                     return error(f"Invalid user ID {item}")
+                if not user.is_active:
+                    return error(f"'{user.email}' is no longer using Zulip.")
                 recipients.append(user)
             message = self._store(self.bot, content, to=recipients)
         await self._published(message)
@@ -363,10 +428,16 @@ class FakeZulip(FakeService):
         if message is None:
             return error("Invalid message(s)")
         if request.method == "PATCH":
-            if message["sender_id"] != self.bot.user_id:
-                return error("You don't have permission to edit this message")
-            message["edits"].append(message["content"])
-            message["content"] = self._form(request).get("content", message["content"])
+            content = self._form(request).get("content")
+            if content is not None:
+                if message["sender_id"] != self.bot.user_id:
+                    return error("You don't have permission to edit this message")
+                limit = self.edit_limit_seconds
+                if limit is not None and time.time() - message["sent_at"] > limit:
+                    return error("The time limit for editing this message has past")
+                message["edits"].append(message["content"])
+                message["content"] = truncated(content, self.max_message_length,
+                                               MESSAGE_TRUNCATED)
             return ok()
         if request.method == "DELETE":
             if self.bot.role > ADMIN:
@@ -374,7 +445,7 @@ class FakeZulip(FakeService):
             self.messages.remove(message)
             self.deleted.append(message)
             return ok()
-        return ok(message=message)
+        return ok(message=visible(message), raw_content=message["content"])
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         form = self._form(request)
@@ -394,14 +465,16 @@ class FakeZulip(FakeService):
             point = int(anchor)
             chosen = [m for m in found if m["id"] < point][-before:] if before else []
             chosen += [m for m in found if m["id"] >= point][:after + 1]
-        return ok(messages=[{k: v for k, v in m.items() if k != "edits"} for m in chosen],
-                  found_anchor=True)
+        return ok(messages=[visible(m) for m in chosen], found_anchor=True)
 
     async def _add_reaction(self, request: web.Request) -> web.Response:
         message = self._find(request)
         if message is None:
             return error("Invalid message(s)")
         name = self._form(request).get("emoji_name", "")
+        if any(r["emoji_name"] == name and r["user_id"] == self.bot.user_id
+               for r in message["reactions"]):
+            return error("Reaction already exists.", "REACTION_ALREADY_EXISTS")
         message["reactions"].append({"emoji_name": name, "user_id": self.bot.user_id})
         await self._push({"type": "reaction", "op": "add", "user_id": self.bot.user_id,
                           "message_id": message["id"], "emoji_name": name})

@@ -15,7 +15,8 @@ from bot.transports.common import choice_digest, clip
 
 TITLE, DESCRIPTION, FIELDS, FIELD_NAME, FIELD_VALUE = 256, 4096, 25, 256, 1024
 FOOTER, EMBED_TOTAL, CONTENT = 2048, 6000, 2000
-BUTTONS, BUTTON_LABEL, CUSTOM_ID = 25, 80, 100
+ROWS, ROW_WIDTH, BUTTON_LABEL, CUSTOM_ID = 5, 5, 80, 100
+BUTTONS = ROWS * ROW_WIDTH
 KEEP_OF_DESCRIPTION = 200
 """When an embed is over the total, the description shrinks first, but not below this."""
 BLANK = "\u200b"
@@ -106,8 +107,10 @@ class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button[Any]],  # type: igno
     sent before a restart: the client only needs `add_dynamic_items(ChoiceButton)`."""
 
     def __init__(self, custom_id: str, *, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
-        super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id))
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary,
+                 row: int | None = None) -> None:
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id),
+                         row=row)
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction,
@@ -123,19 +126,40 @@ class ChoiceButton(discord.ui.DynamicItem[discord.ui.Button[Any]],  # type: igno
             await handler(interaction, self.custom_id)
 
 
+def as_buttons(choices: tuple[Choice, ...]) -> tuple[list[Choice], list[Choice]]:
+    """(the choices that become buttons, the rest). A custom_id must be unique in a message,
+    so a second choice of the same command is not a button; Discord takes 5 rows of 5."""
+    buttons: list[Choice] = []
+    rest: list[Choice] = []
+    seen: set[str] = set()
+    for choice in choices:
+        custom_id = custom_id_for(choice.command)
+        if custom_id in seen:
+            continue
+        if len(buttons) < BUTTONS:
+            seen.add(custom_id)
+            buttons.append(choice)
+        else:
+            rest.append(choice)
+    return buttons, rest
+
+
 def choices_view(choices: tuple[Choice, ...]) -> discord.ui.View | None:
-    if not choices:
+    """The choices as buttons, five to a row."""
+    buttons, _ = as_buttons(choices)
+    if not buttons:
         return None
     view = discord.ui.View(timeout=None)
-    for choice in choices[:BUTTONS]:
-        view.add_item(ChoiceButton(custom_id_for(choice.command),
-                                   label=clip(choice.label, BUTTON_LABEL) or choice.command[:80],
-                                   style=STYLES.get(choice.style, discord.ButtonStyle.secondary)))
+    for index, choice in enumerate(buttons):
+        label = clip(choice.label, BUTTON_LABEL) or clip(choice.command, BUTTON_LABEL)
+        view.add_item(ChoiceButton(custom_id_for(choice.command), label=label,
+                                   style=STYLES.get(choice.style, discord.ButtonStyle.secondary),
+                                   row=index // ROW_WIDTH))
     return view
 
 
 def overflow_choices(choices: tuple[Choice, ...]) -> str:
-    rest = choices[BUTTONS:]
+    _, rest = as_buttons(choices)
     return "Also: " + " · ".join(f"{c.label}: `/{c.command}`" for c in rest) if rest else ""
 
 

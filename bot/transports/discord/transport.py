@@ -4,6 +4,9 @@ Only REST calls and the gateway are used; nothing depends on discord.py's caches
 warm, so sending works as soon as the bot has logged in. Every interaction is answered
 within Discord's 3 seconds: when a command takes longer than `defer_after`, the answer is
 deferred (privately) and sent when the command is done.
+
+The Server Members intent is privileged: when the application does not have it, the gateway
+closes with 4014; Roadie says so in one line and goes on without it (member joins unheard).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -39,6 +42,15 @@ AUDIT_REASON = 512
 MENTION = re.compile(r"<@!?(\d{15,21})>")
 UNKNOWN_BAN = 10026
 MAX_RATE_LIMIT_WAIT = 30.0  # the least discord.py accepts
+DEFER_AFTER = 1.5
+"""Seconds before a slow answer is deferred: Discord refuses answers after 3 s, and the
+deferral itself must reach it in time."""
+MEMBERS_INTENT_OFF = (
+    "Discord: the Server Members intent is off for this bot (gateway close code 4014): turn "
+    "on Server Members Intent in the Developer Portal (Bot > Privileged Gateway Intents). "
+    "Until then Roadie serves Discord without it: member joins go unheard (no spam signals).")
+CLOSE_HINTS = {4004: "the bot token was refused; check discord.token_env (or token_file)",
+               4014: MEMBERS_INTENT_OFF}
 
 
 def platform_error(error: BaseException) -> PlatformError:
@@ -97,7 +109,7 @@ class DiscordTransport:
     platform = PLATFORM
 
     def __init__(self, *, token: str, guild_id: str, channels: Mapping[str, str],
-                 defer_after: float = 2.0, connect_timeout: float = 30.0) -> None:
+                 defer_after: float = DEFER_AFTER, connect_timeout: float = 30.0) -> None:
         self._token = token
         self.guild_id = int(guild_id)
         self._channels = {name: channel for name, channel in channels.items() if channel}
@@ -111,6 +123,8 @@ class DiscordTransport:
         self._gateway: asyncio.Task[None] | None = None
         self._dm_channels: dict[str, int] = {}
         self._guild: discord.Guild | None = None
+        self.members_intent = True
+        """False once Discord refused the Server Members intent (close code 4014)."""
 
     # --- ChatPort ---------------------------------------------------------------------
 
@@ -184,11 +198,11 @@ class DiscordTransport:
     def commands(self) -> list[CommandSpec]:
         return []
 
-    async def start(self, hub: Hub) -> None:
-        self._hub = hub
+    def _build_client(self, hub: Hub) -> int:
+        """A discord.py client with its command tree; the number of slash commands."""
         intents = discord.Intents.none()
         intents.guilds = True
-        intents.members = True  # privileged: member joins feed the spam signals
+        intents.members = self.members_intent  # privileged: member joins feed spam signals
         # A 429 asking for more than MAX_RATE_LIMIT_WAIT s is not waited out by discord.py but
         # handed to the outbox, which then holds back the channel (or Discord) as asked.
         self.client = RoadieClient(
@@ -196,8 +210,15 @@ class DiscordTransport:
             max_ratelimit_timeout=MAX_RATE_LIMIT_WAIT, allowed_mentions=render.NO_MENTIONS)
         self.tree = app_commands.CommandTree(self.client)
         self.tree.error(self._on_tree_error)
+        return build_tree(self.tree, hub.registry, discord.Object(self.guild_id),
+                          self._run_command, hub.complete)
+
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+        count = self._build_client(hub)
         guild = discord.Object(self.guild_id)
-        count = build_tree(self.tree, hub.registry, guild, self._run_command, hub.complete)
+        assert self.client is not None
+        assert self.tree is not None
         try:
             await self.client.login(self._token)
         except discord.LoginFailure as error:
@@ -214,21 +235,63 @@ class DiscordTransport:
                                 "invited with the applications.commands scope?",
                                 permanent=cause.permanent, status=cause.status) from error
         self._gateway = asyncio.create_task(self._connect(), name="discord-gateway")
-        try:
-            await asyncio.wait_for(self.connected.wait(), self._connect_timeout)
-        except TimeoutError:
+        ready = asyncio.ensure_future(self.connected.wait())
+        await asyncio.wait({ready, self._gateway}, timeout=self._connect_timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if not self.connected.is_set() and not self._gateway.done():
             log.warning("Discord: guild %s not available after %ss; still trying",
                         self.guild_id, self._connect_timeout)
         log.info("Discord: %d slash commands in guild %s", count, self.guild_id)
 
+    def ready(self) -> bool:
+        """The guild was available and the gateway socket is open (for /readyz)."""
+        client = self.client
+        socket = getattr(client, "ws", None) if client is not None else None
+        return (client is not None and not client.is_closed() and self.connected.is_set()
+                and socket is not None and socket.open and self._gateway is not None
+                and not self._gateway.done())
+
     async def _connect(self) -> None:
+        """Keep the gateway connection (discord.py resumes and reconnects as Discord asks);
+        end, with one line that says why, only when Discord refuses for good."""
+        while self.client is not None:
+            try:
+                await self.client.connect(reconnect=True)
+                return  # closed by stop()
+            except asyncio.CancelledError:
+                raise
+            except discord.PrivilegedIntentsRequired:
+                if not self.members_intent:
+                    log.error("Discord: the gateway refused even the unprivileged intents")
+                    return
+                log.error(MEMBERS_INTENT_OFF)
+                if not await self._restart_without_members():
+                    return
+            except discord.ConnectionClosed as error:
+                hint = CLOSE_HINTS.get(error.code, "Roadie no longer hears Discord")
+                log.error("Discord: the gateway closed the connection for good (close code "
+                          "%s%s): %s", error.code, f", {error.reason}" if error.reason else "",
+                          hint)
+                return
+            except Exception:
+                log.exception("Discord: the gateway connection ended for good")
+                return
+
+    async def _restart_without_members(self) -> bool:
+        """A new client without the Server Members intent, logged in; False if it failed."""
+        assert self._hub is not None
+        assert self.client is not None
+        await self.client.close()
+        self.members_intent = False
+        self._build_client(self._hub)
         assert self.client is not None
         try:
-            await self.client.connect(reconnect=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Discord: the gateway connection ended for good")
+            await self.client.login(self._token)
+        except (discord.LoginFailure, *NETWORK_ERRORS) as error:
+            log.error("Discord: could not log in again: %s", platform_error(error).detail)
+            return False
+        return True
 
     async def stop(self) -> None:
         if self.client is not None:
@@ -269,22 +332,18 @@ class DiscordTransport:
 
     async def _answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *,
                       private: bool = False) -> None:
-        """Answer within Discord's 3 seconds: at once, or deferred (privately) and then sent."""
-        assert self._hub is not None
-        task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        """Answer within Discord's 3 seconds: at once, or deferred (privately) and then sent.
+        The wait covers all the work before the answer can go, its rendering included."""
+        task = asyncio.ensure_future(self._prepared(work, private))
+        # Counted from when Discord made the interaction: a busy moment may have held it up.
+        waited = (datetime.now(UTC) - interaction.created_at).total_seconds()
+        done, _ = await asyncio.wait({task}, timeout=min(self.defer_after,
+                                                         max(0.0, self.defer_after - waited)))
         deferred = not done
         if deferred:
             with contextlib.suppress(*NETWORK_ERRORS):
                 await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            answer = await task
-        except Exception:  # the dispatcher answers command errors; this is a bug of ours
-            log.exception("Discord: an interaction failed")
-            answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
-                                   "The operators can find the error in Roadie's log.")
-        rendered = render.reply(answer, await mention_ids(self._hub.db, PLATFORM, answer.message))
-        ephemeral = private or answer.private
+        rendered, ephemeral = await task
         try:
             if not deferred:
                 await interaction.response.send_message(**rendered.send_kwargs(),
@@ -298,6 +357,19 @@ class DiscordTransport:
         except NETWORK_ERRORS:
             log.exception("Discord: could not answer an interaction (%s)",
                           interaction.command.qualified_name if interaction.command else "button")
+
+    async def _prepared(self, work: Awaitable[Reply],
+                        private: bool) -> tuple[render.Rendered, bool]:
+        """The answer, rendered, and whether only the asker may see it."""
+        assert self._hub is not None
+        try:
+            answer = await work
+        except Exception:  # the dispatcher answers command errors; this is a bug of ours
+            log.exception("Discord: an interaction failed")
+            answer = refusal_reply("Something went wrong inside Roadie; nothing was changed.",
+                                   "The operators can find the error in Roadie's log.")
+        rendered = render.reply(answer, await mention_ids(self._hub.db, PLATFORM, answer.message))
+        return rendered, private or answer.private
 
     async def _on_tree_error(self, interaction: discord.Interaction,
                              error: app_commands.AppCommandError) -> None:

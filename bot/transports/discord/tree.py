@@ -8,6 +8,7 @@ parameter's own name, which need not be a Python identifier).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,9 @@ DESCRIPTION = 100
 TOP_LEVEL = 100
 CHOICES = 25
 AUTOCOMPLETE_RESULTS = 25
+AUTOCOMPLETE_WAIT = 2.0
+"""Suggestions cannot be deferred: later than Discord's 3 s, none are shown (and the
+interaction fails), so a slow lookup gives up first and offers none."""
 
 Run = Callable[[discord.Interaction, tuple[str, ...], dict[str, Any]], Awaitable[None]]
 Complete = Callable[[str, str], Awaitable[list[tuple[str, str]]]]
@@ -46,7 +50,14 @@ def _autocomplete(param: Param, complete: Complete) -> Callable[..., Awaitable[A
     async def suggest(interaction: discord.Interaction,
                       current: str) -> list[app_commands.Choice[Any]]:
         found: list[app_commands.Choice[Any]] = []
-        for label, value in await complete(param.autocomplete, str(current or "")):
+        try:
+            pairs = await asyncio.wait_for(complete(param.autocomplete, str(current or "")),
+                                           AUTOCOMPLETE_WAIT)
+        except TimeoutError:
+            log.warning("Discord: suggestions for %s took over %ss; none offered",
+                        param.autocomplete, AUTOCOMPLETE_WAIT)
+            return []
+        for label, value in pairs:
             if as_int:
                 digits = value.removeprefix("#")
                 if not digits.isdigit():

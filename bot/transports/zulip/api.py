@@ -40,6 +40,8 @@ class ZulipApi:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zulip-api")
         self._local = threading.local()
         self._stopping = threading.Event()
+        self.poll_failures = 0
+        """Event polls failed in a row; 0 once one succeeds (readiness reads it)."""
         self._poller: threading.Thread | None = None
         self.queue_id: str | None = None
 
@@ -129,12 +131,13 @@ class ZulipApi:
                     last_event_id = max(last_event_id, int(event["id"]))
                     if event.get("type") != "heartbeat":
                         deliver(event)
-                failures = 0
+                failures = self.poll_failures = 0
             except (PlatformError, requests.RequestException, zulip.ZulipError, OSError,
                     KeyError, ValueError) as error:
                 if self._stopping.is_set():
                     break
                 failures += 1
+                self.poll_failures = failures
                 wait = getattr(error, "retry_after", None) or min(MAX_BACKOFF,
                                                                   0.1 * 2 ** failures)
                 log.warning("Zulip: event polling failed (%s); again in %.1fs", error, wait)

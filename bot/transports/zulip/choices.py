@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from bot.core.messages import Choice, Message
 from bot.transports.common import choices_of_sent
-from bot.transports.zulip import text
 from governance.db import Database
 from governance.outbox import service as outbox_rows
 
@@ -20,8 +19,10 @@ REMEMBERED = 1000
 
 
 class OfferedChoices:
-    def __init__(self, place_for: Callable[[str], str | None]) -> None:
+    def __init__(self, place_for: Callable[[str], str | None],
+                 with_topic: Callable[[str, str], str]) -> None:
         self._place_for = place_for
+        self._with_topic = with_topic
         self._by_message: OrderedDict[int, tuple[Choice, ...]] = OrderedDict()
         self._latest: dict[str, int] = {}
 
@@ -47,6 +48,6 @@ class OfferedChoices:
         for row in rows:
             message = Message.from_json(row.payload)
             mapped = self._place_for(row.destination)
-            if message.choices and mapped and text.with_topic(mapped, message.topic) == place:
+            if message.choices and mapped and self._with_topic(mapped, message.topic) == place:
                 return message.choices
         return ()

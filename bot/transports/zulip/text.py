@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.messages import Choice, Message, Reply, render_text
 from bot.core.outbox import DIRECT_PREFIX
 from bot.transports.common import clip
 
-TOPIC = 60
-CONTENT = 10000
 MENTION = re.compile(r"@_?\*\*(?P<name>[^*|]+?)(?:\|(?P<id>\d+))?\*\*")
 LEADING_MENTION = re.compile(r"\s*" + MENTION.pattern + r"[\s:,]*")
 DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -19,12 +18,50 @@ DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 SEPARATOR = "\n"
 
 
+@dataclass(frozen=True)
+class RealmRules:
+    """What a Zulip organization allows, as `POST /register` tells it.
+
+    Longer content or topics the server would cut with its own marker, so Roadie clips them
+    first; content may be edited only within `edit_window` seconds of sending (None: always),
+    and not at all unless `editing`.
+    """
+
+    content: int = 10000
+    topic: int = 60
+    edit_window: float | None = 600.0
+    editing: bool = True
+
+    @classmethod
+    def from_register(cls, registered: Mapping[str, Any], current: RealmRules) -> RealmRules:
+        """The rules in a `/register` answer; what it does not say stays as it was."""
+        window = registered.get("realm_message_content_edit_limit_seconds", current.edit_window)
+        return cls(content=int(registered.get("max_message_length") or current.content),
+                   topic=int(registered.get("max_topic_length") or current.topic),
+                   # 0 meant "no limit" before Zulip 6.0
+                   edit_window=float(window) if window else None,
+                   editing=bool(registered.get("realm_allow_message_editing", current.editing)))
+
+    def updated(self, changes: Mapping[str, Any]) -> RealmRules:
+        """The rules after a `realm` update event's data."""
+        renamed = {f"realm_{name}": value for name, value in changes.items()
+                   if name in ("message_content_edit_limit_seconds", "allow_message_editing")}
+        return RealmRules.from_register(renamed, self) if renamed else self
+
+    def may_edit(self, age: float | None) -> bool:
+        """Whether content sent `age` seconds ago may still be edited (None: age unknown)."""
+        if not self.editing:
+            return False
+        return age is None or self.edit_window is None or age < self.edit_window
+
+
 # --- places -----------------------------------------------------------------------------------
 
 
-def stream_place(stream: str, topic: str) -> str:
-    """A place in a stream: `stream` and `topic`, which neither may contain a newline."""
-    return f"{stream}{SEPARATOR}{clip(topic, TOPIC)}"
+def stream_place(stream: str, topic: str, topic_limit: int) -> str:
+    """A place in a stream: `stream` and `topic` (clipped to the realm's limit), which
+    neither may contain a newline."""
+    return f"{stream}{SEPARATOR}{clip(topic, topic_limit)}"
 
 
 def split_place(place: str) -> tuple[str, str]:
@@ -32,11 +69,11 @@ def split_place(place: str) -> tuple[str, str]:
     return stream, topic
 
 
-def with_topic(place: str, topic: str) -> str:
+def with_topic(place: str, topic: str, topic_limit: int) -> str:
     """The place with the message's own topic, when it has one."""
     if not topic or place.startswith(DIRECT_PREFIX):
         return place
-    return stream_place(split_place(place)[0], topic)
+    return stream_place(split_place(place)[0], topic, topic_limit)
 
 
 # --- commands in messages -------------------------------------------------------------------
@@ -97,17 +134,26 @@ def offers_reactions(message: Message) -> bool:
     return 0 < len(message.choices) <= len(DIGITS) and not message.private_choices
 
 
-def render(message: Message, mention: Callable[[str], str], *, reactions: bool = False) -> str:
+def render(message: Message, mention: Callable[[str], str], *, limit: int,
+           reactions: bool = False) -> str:
     text = render_text(message, mention=mention, choice_hint=False)
     if message.choices:
         block = choices_block(message.choices, reactions=reactions,
                               private=message.private_choices)
         text = f"{text}\n{block}".strip()
-    return clip(text or "(empty message)", CONTENT)  # Zulip refuses empty messages
+    return clip(text or "(empty message)", limit)  # Zulip refuses empty messages
 
 
-def render_reply(answer: Reply, mention: Callable[[str], str]) -> str:
+def render_reply(answer: Reply, mention: Callable[[str], str], *, limit: int) -> str:
     parts = [answer.text] if answer.text else []
     if answer.message is not None:
-        parts.append(render(answer.message, mention))
-    return clip("\n".join(parts) or "Done.", CONTENT)
+        parts.append(render(answer.message, mention, limit=limit))
+    return clip("\n".join(parts) or "Done.", limit)
+
+
+def replacing(content: str, earlier_id: int, *, limit: int) -> str:
+    """Content posted anew because the realm no longer lets Roadie edit message
+    `earlier_id`: it says which message it replaces (a link Zulip renders)."""
+    note = (f"\n*This replaces [an earlier message](#narrow/near/{earlier_id}), which Zulip no "
+            "longer lets Roadie edit.*")
+    return clip(content, limit - len(note)) + note

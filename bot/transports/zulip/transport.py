@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,11 +32,18 @@ from governance.errors import Refusal
 
 log = logging.getLogger("roadie.zulip")
 
-EVENT_TYPES = ["message", "realm_user", "reaction"]
+EVENT_TYPES = ["message", "realm_user", "reaction", "realm"]
+"""`realm` brings the realm's limits and edit window with the registration, and changes to
+them as they happen."""
 ROLES = {100: "owner", 200: "administrator", 300: "moderator", 400: "member", 600: "guest"}
 CATCH_UP = 200
 DELETE_BATCH = 1000
 REGISTRATION_SLACK = timedelta(minutes=1)
+REMEMBERED_SENDS = 1000
+REPLY_ATTEMPTS, MAX_REPLY_WAIT = 3, 30.0
+"""An answer held back by a rate limit is tried again, as long as the asker still waits."""
+EDIT_REFUSALS = ("time limit for editing", "turned off message editing")
+"""What Zulip answers (400) to an edit the realm's rules no longer allow."""
 
 
 def _joined(value: Any, fallback: datetime) -> datetime:
@@ -65,7 +73,10 @@ class ZulipTransport:
         self.registrations = 0
         self._registered_at = 0.0
         self._last_message_id = 0
-        self._offered = OfferedChoices(self.place_for)
+        self.rules = text.RealmRules()
+        """The realm's limits and edit window, as the last registration told them."""
+        self._sent_at: OrderedDict[int, float] = OrderedDict()
+        self._offered = OfferedChoices(self.place_for, self._with_topic)
         self._consumer: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -75,7 +86,7 @@ class ZulipTransport:
         if destination.startswith(DIRECT_PREFIX):
             return destination
         mapped = self._streams.get(destination)
-        return text.stream_place(*mapped) if mapped else None
+        return self._stream_place(*mapped) if mapped else None
 
     def rates(self) -> tuple[Rate | None, Rate | None]:
         # Zulip allows 200 requests a minute; the rest is left for replies, reactions, polls.
@@ -94,24 +105,48 @@ class ZulipTransport:
 
     async def send(self, place: str, message: Message, *, key: str,
                    mentions: dict[str, str]) -> str:
-        reactions = text.offers_reactions(message)
-        content = text.render(message, self._mention_login(mentions), reactions=reactions)
-        where = text.with_topic(place, message.topic)
-        result = await self._api.call("send_message", self._request(where, content))
-        message_id = int(result["id"])
-        self._offered.remember(message_id, where, self._choosable(message))
-        if reactions:
-            await self._react(message_id, len(message.choices))
-        return str(message_id)
+        content = self._render(message, mentions)
+        return str(await self._post(self._with_topic(place, message.topic), content, message))
 
     async def edit(self, place: str, remote_id: str, message: Message, *,
-                   mentions: dict[str, str]) -> None:
-        reactions = text.offers_reactions(message)
-        content = text.render(message, self._mention_login(mentions), reactions=reactions)
-        await self._api.call("update_message", {"message_id": int(remote_id),
-                                                "content": content})
-        self._offered.remember(int(remote_id), text.with_topic(place, message.topic),
-                               self._choosable(message))
+                   mentions: dict[str, str]) -> str | None:
+        """Edit the message in place while the realm allows it. Past the realm's edit window
+        (or where editing is off), post the new version as a fresh message that says which
+        one it replaces, and return its id: later edits go to it."""
+        content = self._render(message, mentions)
+        where = self._with_topic(place, message.topic)
+        earlier = int(remote_id)
+        sent_at = self._sent_at.get(earlier)
+        if self.rules.may_edit(None if sent_at is None else time.monotonic() - sent_at):
+            try:
+                await self._api.call("update_message", {"message_id": earlier,
+                                                        "content": content})
+            except PlatformError as error:
+                if error.status != 400 or not any(r in error.detail for r in EDIT_REFUSALS):
+                    raise
+            else:
+                self._offered.remember(earlier, where, self._choosable(message))
+                return None
+        log.info("Zulip: message %s can no longer be edited; posting its new version anew",
+                 earlier)
+        content = text.replacing(content, earlier, limit=self.rules.content)
+        return str(await self._post(where, content, message))
+
+    def _render(self, message: Message, mentions: Mapping[str, str]) -> str:
+        return text.render(message, self._mention_login(mentions), limit=self.rules.content,
+                           reactions=text.offers_reactions(message))
+
+    async def _post(self, where: str, content: str, message: Message) -> int:
+        """Send a notice; remember when (for the edit window) and what it offers."""
+        result = await self._api.call("send_message", self._request(where, content))
+        message_id = int(result["id"])
+        self._sent_at[message_id] = time.monotonic()
+        while len(self._sent_at) > REMEMBERED_SENDS:
+            self._sent_at.popitem(last=False)
+        self._offered.remember(message_id, where, self._choosable(message))
+        if text.offers_reactions(message):
+            await self._react(message_id, len(message.choices))
+        return message_id
 
     @staticmethod
     def _choosable(message: Message) -> tuple[Choice, ...]:
@@ -188,6 +223,11 @@ class ZulipTransport:
             log.warning("Zulip: no event queue after %ss; still trying", self._register_timeout)
         log.info("Zulip: serving as %s (user %s)", self.full_name, self.user_id)
 
+    def ready(self) -> bool:
+        """An event queue registered and the last poll answered (for /readyz)."""
+        return (self.registered.is_set() and self._api.queue_id is not None
+                and getattr(self._api, "poll_failures", 0) == 0)
+
     async def stop(self) -> None:
         await self._api.stop()
         tasks = [t for t in (self._consumer, *self._tasks) if t is not None]
@@ -219,11 +259,16 @@ class ZulipTransport:
                 known["full_name"] = event["person"]["full_name"]
         elif kind == "reaction" and event.get("op") == "add":
             self._spawn(self._on_reaction(event))
+        elif kind == "realm" and event.get("op") == "update_dict":
+            self.rules = self.rules.updated(event.get("data") or {})
+        elif kind == "realm" and event.get("op") == "update":
+            self.rules = self.rules.updated({event.get("property", ""): event.get("value")})
 
     async def _registered(self, event: dict[str, Any]) -> None:
         """A (new) event queue: after the first, catch up on what the old one missed."""
         users = event.get("realm_users") or []
         first = self.registrations == 0
+        self.rules = text.RealmRules.from_register(event, self.rules)
         known = set(self._users)
         for user in users:
             self._remember_user(user)
@@ -286,7 +331,7 @@ class ZulipTransport:
         names = {u.get("full_name", "").lower(): uid for uid, u in self._users.items()}
         answer = await self._hub.run_text(speaker, text.rewrite_mentions(line, names))
         if message.get("type") == "stream" and not answer.private:
-            where = text.stream_place(message["display_recipient"], message["subject"])
+            where = self._stream_place(message["display_recipient"], message["subject"])
             request = self._request(where, await self._render_reply(answer))
         elif message.get("type") != "stream" and not answer.private:
             where = DIRECT_PREFIX + str(sender)
@@ -350,8 +395,14 @@ class ZulipTransport:
 
     def _place_of(self, message: dict[str, Any]) -> str:
         if message.get("type") == "stream":
-            return text.stream_place(message["display_recipient"], message["subject"])
+            return self._stream_place(message["display_recipient"], message["subject"])
         return DIRECT_PREFIX + str(message["sender_id"])
+
+    def _stream_place(self, stream: str, topic: str) -> str:
+        return text.stream_place(stream, topic, self.rules.topic)
+
+    def _with_topic(self, place: str, topic: str) -> str:
+        return text.with_topic(place, topic, self.rules.topic)
 
     @staticmethod
     def _request(place: str, content: str) -> dict[str, Any]:
@@ -364,14 +415,21 @@ class ZulipTransport:
     async def _render_reply(self, answer: Reply) -> str:
         assert self._hub is not None
         mentions = await mention_ids(self._hub.db, PLATFORM, answer.message)
-        return text.render_reply(answer, self._mention_login(mentions))
+        return text.render_reply(answer, self._mention_login(mentions), limit=self.rules.content)
 
     async def _answer(self, request: dict[str, Any], where: str, answer: Reply) -> None:
-        try:
-            result = await self._api.call("send_message", request)
-        except PlatformError as error:
-            log.error("Zulip: could not answer in %s: %s", where.replace("\n", " > "), error)
-            return
+        """Answer a command; a rate limit is waited out (a little), anything else logged."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                result = await self._api.call("send_message", request)
+                break
+            except PlatformError as error:
+                wait = error.retry_after
+                if wait is None or wait > MAX_REPLY_WAIT or attempt == REPLY_ATTEMPTS:
+                    log.error("Zulip: could not answer in %s: %s", where.replace("\n", " > "),
+                              error)
+                    return
+                await asyncio.sleep(wait)
         if answer.message is not None:
             self._offered.remember(int(result["id"]), where, answer.message.choices)
 
@@ -382,6 +440,8 @@ class ZulipTransport:
                 await self._api.call("add_reaction", {"message_id": message_id,
                                                       "emoji_name": name})
             except PlatformError as error:
+                if "REACTION_ALREADY_EXISTS" in error.detail:
+                    continue  # offered already, by an earlier attempt
                 log.warning("Zulip: could not add the reaction %s to message %s: %s", name,
                             message_id, error)
                 return

@@ -12,7 +12,7 @@ from bot.runtime.app import Roadie
 from cogs.voting.cog import VotingCog
 from governance.clock import FakeClock
 from governance.db import Database
-from tests.support import Console, deep_merge, make_config, running
+from tests.support import Console, audit_key_file, deep_merge, make_config, running
 
 START = FakeClock().now()
 
@@ -25,7 +25,8 @@ def voting_config(tmp_path: Path, voting: dict[str, Any] | None = None,
     return make_config(tmp_path, deep_merge({
         "people": {"admins": ["alice"], "moderators": ["bob"],
                    "members": ["carol", "dave", "erin", "frank"]},
-        "voting": deep_merge(base, voting or {})}, extra or {}))
+        "voting": deep_merge(base, voting or {}),
+        "audit": {"key_file": audit_key_file(tmp_path)}}, extra or {}))
 
 
 class Scene:
