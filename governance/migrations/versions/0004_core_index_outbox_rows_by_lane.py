@@ -1,7 +1,7 @@
 """index outbox rows by lane
 
-Revision ID: 0003_core
-Revises: 0002_core
+Revision ID: 0004_core
+Revises: 0003_core
 Create Date: 2026-12-02 14:04:28.686691
 """
 
@@ -12,8 +12,8 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = '0003_core'
-down_revision: str | Sequence[str] | None = '0002_core'
+revision: str = '0004_core'
+down_revision: str | Sequence[str] | None = '0003_core'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
