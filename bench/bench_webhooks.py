@@ -233,11 +233,13 @@ def serve_roadie(config_path: str, chat_url: str) -> None:
     config = load_config(config_path)
     # A fixed replica name, as a StatefulSet gives: after a restart, the replica takes back
     # at once the deliveries and messages it had claimed when it was killed.
-    roadie = Roadie(config, transports=[HttpChat(chat_url)], instance="bench-roadie")
+    roadie = Roadie(config, transports=[HttpChat(chat_url)],
+                    instance=config.bot.instance or "bench-roadie")
     asyncio.run(_serve(roadie))
 
 
-def write_roadie_config(directory: Path, port: int) -> Path:
+def write_roadie_config(directory: Path, port: int, database: str = "") -> Path:
+    """A config for Roadie on `database` (a URL; by default a SQLite file of its own)."""
     secret = directory / "secret"
     secret.write_bytes(SECRET)
     feeds = "\n".join(f'[[feeds]]\nrepos = ["bench-{i}"]\ndestination = "{place}"\n'
@@ -250,7 +252,7 @@ def write_roadie_config(directory: Path, port: int) -> Path:
 org = "bench"
 log_level = "WARNING"
 [database]
-url = "{directory / 'roadie.db'}"
+url = "{database or directory / 'roadie.db'}"
 [server]
 bind = "127.0.0.1:{port}"
 [github]
@@ -471,7 +473,8 @@ class Bench:
 
     # --- 1. throughput --------------------------------------------------------------------
 
-    async def throughput(self) -> None:
+    async def throughput(self) -> tuple[float, float]:
+        """Deliveries acknowledged per second: (bare aiohttp, Roadie)."""
         count, concurrency = (1000 if self.quick else 4000), 32
         print(f"\n1. Acknowledgement throughput: {count} signed deliveries (issues.opened, "
               f"12 KB), {concurrency} in flight, best of 2 rounds", flush=True)
@@ -499,10 +502,12 @@ class Bench:
         self.verdict(f"Roadie acknowledges at least half of bare "
                      f"({roadie_rate:,.0f}/s vs {bare_rate:,.0f}/s)",
                      roadie_rate >= bare_rate / 2)
+        return bare_rate, roadie_rate
 
     # --- 2. latency -----------------------------------------------------------------------
 
-    async def latency(self) -> None:
+    async def latency(self) -> tuple[float, float]:
+        """Acknowledgement latency at 200/s in ms: (p50, p99)."""
         rate, seconds = 200, (5 if self.quick else 15)
         print(f"\n2. Acknowledgement latency at {rate} deliveries/s for {seconds} s "
               "(Roadie processing and sending meanwhile)", flush=True)
@@ -514,13 +519,14 @@ class Bench:
         await chat_reset(self.chat)
         if not latencies:
             self.verdict("latency measured", False)
-            return
+            return float("nan"), float("nan")
         p50 = statistics.median(latencies)
         p99 = latencies[int(len(latencies) * 0.99) - 1]
         print(f"   {len(latencies)} acknowledged: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
               f"max {latencies[-1]:.1f} ms")
         self.verdict(f"p99 acknowledgement latency under 25 ms at {rate}/s ({p99:.1f} ms)",
                      p99 < 25 and len(latencies) == rate * seconds)
+        return p50, p99
 
     # --- 3 and 4. bursts ------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -20,8 +19,9 @@ from governance.durations import format_duration
 from governance.errors import Refusal
 from governance.moderation import newcomers
 from governance.people import service as people
-from governance.people.models import Person
+from governance.people.models import ChatIdentity, Person
 from governance.people.roles import GRANTABLE, Role
+from governance.people.service import Profile
 from governance.projects.service import require_project
 
 ROLE_NAMES = tuple(r.label for r in GRANTABLE)
@@ -58,7 +58,7 @@ class PeopleCog(Cog):
                                                                             call.now))
         claimed = login
 
-        def transact(session: Session) -> Any:
+        def confirm_and_tell(session: Session) -> tuple[ChatIdentity, Profile]:
             identity = people.confirm_link_by_admin(session, actor=call.actor, code=code,
                                                     login=claimed, now=call.now)
             person = people.profile_of(session, session.get(Person, identity.person_id))
@@ -67,7 +67,8 @@ class PeopleCog(Cog):
                 body=f"{call.profile.login} confirmed that this account is {person.login} on "
                      "GitHub."))
             return identity, person
-        identity, person = await self.ctx.db.run(transact)
+
+        identity, person = await self.ctx.db.run(confirm_and_tell)
         return f"Linked {identity.platform}:{identity.user_id} to {person.login}."
 
     @staticmethod
@@ -107,7 +108,7 @@ class PeopleCog(Cog):
                     "`/whoami`. Run `/link <github-login>` to link.")
         person_id = profile.person_id
         assert person_id is not None
-        identities = await self.ctx.db.read(
+        identities = await self.ctx.db.autocommit(
             lambda session: people.identities_of(session, person_id))
         accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
         roles = sorted(profile.roles, reverse=True)

@@ -15,13 +15,14 @@ import asyncio
 import contextvars
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import Connection, Engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
@@ -68,7 +69,7 @@ class Database:
         self.engine = _make_engine(url, self.dialect, pool_size)
         # Also the engine's own users (migrations, raw connections): no connection is taken
         # from the pool on a thread whose event loop runs.
-        event.listen(self.engine, "checkout", _refuse_checkout_on_event_loop)
+        event.listen(self.engine, "checkout", _refuse_checkout_on_event_loop, insert=True)
         self._checkpoints_stop: threading.Event | None = None
         # SQLite takes one writer at a time (every transaction begins IMMEDIATE): one worker
         # queues them in order, where several would poll the busy handler in turn.
@@ -134,11 +135,12 @@ class Database:
                 return work(session)
         return await self._off_loop(in_transaction)
 
-    async def read(self, work: Callable[[Session], T]) -> T:
+    async def autocommit(self, work: Callable[[Session], T]) -> T:
         """`work(session)` on a worker thread, each statement committed on its own: for work
-        that needs no transaction (reads; a single idempotent write). On PostgreSQL this
-        saves BEGIN and COMMIT, two of the three round trips of a one-query transaction; on
-        SQLite, where a round trip costs nothing, it is `run`."""
+        that needs no transaction (reads; writes of one statement each, such as an insert
+        that ignores conflicts). On PostgreSQL this saves BEGIN and COMMIT, two of the three
+        round trips of a one-statement transaction; on SQLite, where a round trip costs
+        nothing and every write takes the one lock anyway, it is `run`."""
         if self.is_sqlite:
             return await self.run(work)
 
@@ -220,8 +222,35 @@ def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=POSTGRES_OVERFLOW,
-                         pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=POSTGRES_OVERFLOW)
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+IDLE_BEFORE_PING = 30.0
+"""Seconds a pooled PostgreSQL connection may rest before it is pinged on its way out.
+
+SQLAlchemy's `pool_pre_ping` pings every time: a round trip more for every transaction,
+which at 5 ms is a fifth of a command. A connection in use a moment ago is alive; one that
+rested may have been cut (a server restart, a failover, an idle timeout) and is replaced."""
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()  # the ping began a transaction; the caller begins its own
+    except Exception as error:
+        raise exc.DisconnectionError(f"a rested connection is gone: {error}") from error
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

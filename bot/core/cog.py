@@ -154,6 +154,9 @@ class Cog:
     async def stop(self) -> None:
         """Called at shutdown."""
 
+    async def settle(self) -> None:
+        """Wait until work the cog put off for a moment (to do it once for many) is done."""
+
     def commands(self) -> list[CommandSpec]:
         return bound_specs(self, self.name)
 

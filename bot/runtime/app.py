@@ -332,5 +332,8 @@ class Roadie:
             return []
 
     async def settle(self) -> None:
-        await self.webhook_worker.drain(timeout=3.0)
-        await self.sender.drain(timeout=3.0)
+        # Generous bounds: each returns as soon as nothing is left to do.
+        await self.webhook_worker.drain(timeout=10.0)
+        for cog in self.cogs:
+            await cog.settle()
+        await self.sender.drain(timeout=10.0)

@@ -118,7 +118,7 @@ class Dispatcher:
 
     async def profile(self, speaker: Speaker) -> Profile:
         now = self.clock.now()
-        return await self.db.read(lambda session: speaker_profile(
+        return await self.db.autocommit(lambda session: speaker_profile(
             session, speaker.platform, speaker.user_id, speaker.display_name, now))
 
     async def invoke(self, speaker: Speaker, spec: CommandSpec, values: dict[str, Any]) -> Reply:

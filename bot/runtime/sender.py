@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlmodel import Session
@@ -30,8 +30,11 @@ from governance.people.service import chat_ids_for_logins
 
 log = logging.getLogger("roadie.sender")
 FAILURE_REPORT_DESTINATION = "admins"
-# Long enough to outlast any rate-limit wait, so no other replica takes a row being sent.
-CLAIM_HOLD = timedelta(minutes=5)
+CLAIM_HOLD = timedelta(seconds=30)
+"""How long a claim holds a row: a replica that dies while sending leaves its rows (and
+their lanes) to the others for at most this long; restarted under its name, it takes them
+back at once. A row waiting longer than a third of it for the rate limits is claimed again
+before it is sent, so no other replica takes a row being sent."""
 COLLECT_PAUSE = 0.01
 """Once woken, the sender waits this long before it looks: one read for the many wakes of a
 burst."""
@@ -132,22 +135,30 @@ class OutboxSender:
                                self._limiter.window((platform, ""), per_platform)) if w]
         while not queue.empty():
             row_id = queue.get_nowait()
+            settled = False
             try:
                 if self.between is not None:
                     await self.between()
-                await self._deliver(row_id, port, place, windows)
+                settled = await self._deliver(row_id, port, place, windows)
             except Exception as error:
                 self._lane_failures.failed(error, f"failed (row {row_id})")
             else:
                 self._lane_failures.succeeded()
             finally:
                 self._queued.discard(row_id)
+            if not settled:
+                # The row waits for a retry: what was queued after it waits too, and comes
+                # back behind it, so that the place gets its messages in order.
+                while not queue.empty():
+                    self._queued.discard(queue.get_nowait())
         if not self._queued:
             self._idle.set()
             self.wake()
 
     async def _deliver(self, row_id: int, port: ChatPort, place: str | None,
-                       windows: list[SlidingWindow]) -> None:
+                       windows: list[SlidingWindow]) -> bool:
+        """Send one row; True when it is settled (sent, failed for good, or not ours to send),
+        False when it stays pending for a later attempt."""
         now = self._clock.now()
 
         def claim(session: Session) -> Claimed | None:
@@ -162,20 +173,22 @@ class OutboxSender:
 
         claimed = await self._db.run(claim)
         if claimed is None:
-            return
+            return False  # another replica has it, or an earlier row of its lane
         row, message, mentions, original = claimed
         if place is None:
             await self._give_up(row,
                                 f"destination {row.destination!r} is not mapped on {row.platform}")
-            return
+            return True
         try:
             if row.edit_of and original is not None and original[0] != SENT:
                 await self._db.run(lambda session: rows.mark_retry(
                     session, row_id, error="waiting for the original message",
                     not_before=now + timedelta(seconds=1), count_attempt=False))
-                return
+                return False
             # Wait for the rate limits only now, so the windows hold the times of the requests.
             await self._limiter.acquire(windows)
+            if not await self._still_mine(row_id, since=now):
+                return False
             replacement = None
             if row.edit_of and original is not None:
                 replacement = await port.edit(place, original[1], message, mentions=mentions)
@@ -183,12 +196,10 @@ class OutboxSender:
             else:
                 remote_id = await port.send(place, message, key=row.key, mentions=mentions)
         except PlatformError as error:
-            await self._failed(row, error, windows)
-            return
+            return await self._failed(row, error, windows)
         except Exception as error:  # a transport bug must not lose the message
             log.exception("outbox row %s: %s failed", row_id, row.platform)
-            await self._failed(row, PlatformError(row.platform, repr(error)), windows)
-            return
+            return await self._failed(row, PlatformError(row.platform, repr(error)), windows)
         sent_at, edit_of = self._clock.now(), row.edit_of
 
         def mark_sent(session: Session) -> None:
@@ -198,9 +209,21 @@ class OutboxSender:
 
         await self._db.run(mark_sent)
         self._metrics.sent.labels(row.platform, "sent").inc()
+        return True
+
+    async def _still_mine(self, row_id: int, *, since: datetime) -> bool:
+        """After a long wait, hold the claimed row for another CLAIM_HOLD; False if another
+        replica took it meanwhile (it sends it)."""
+        now = self._clock.now()
+        if now - since < CLAIM_HOLD / 3:
+            return True
+        claimed = await self._db.run(lambda session: rows.claim(
+            session, row_id, worker=self._worker, now=now, hold=CLAIM_HOLD))
+        return claimed is not None
 
     async def _failed(self, row: OutboxMessage, error: PlatformError,
-                      windows: list[SlidingWindow]) -> None:
+                      windows: list[SlidingWindow]) -> bool:
+        """Record a failed attempt; True when the row failed for good."""
         assert row.id is not None
         now = self._clock.now()
         if error.retry_after is not None:
@@ -210,10 +233,10 @@ class OutboxSender:
             await self._db.run(lambda session: rows.mark_retry(
                 session, row_id, error=str(error), count_attempt=False, not_before=not_before))
             self._metrics.sent.labels(row.platform, "rate_limited").inc()
-            return
+            return False
         if error.permanent or row.attempts + 1 >= self._settings.give_up_after:
             await self._give_up(row, str(error))
-            return
+            return True
         backoff = min(timedelta(seconds=2 ** row.attempts), self._settings.max_backoff)
         row_id = row.id
         await self._db.run(lambda session: rows.mark_retry(
@@ -221,6 +244,7 @@ class OutboxSender:
         self._metrics.sent.labels(row.platform, "retry").inc()
         log.warning("outbox row %s to %s on %s failed (%s); retrying in %s", row.id,
                     row.destination, row.platform, error, backoff)
+        return False
 
     async def _give_up(self, row: OutboxMessage, error: str) -> None:
         assert row.id is not None

@@ -155,7 +155,7 @@ class DeliveryStore:
     The first delivery to wait starts a write a few turns of the event loop later; requests
     read meanwhile join it, so a burst costs a commit per dozen deliveries or so rather than
     one each, and a lone delivery waits for a few turns only. The write runs on a database
-    worker thread (`Database.run_connection`), so that a slow database stalls no request;
+    worker thread (`Database.autocommit`), so that a slow database stalls no request;
     requests that come meanwhile gather for the next write. Each request is answered only
     once the transaction that holds its delivery has committed.
     """
@@ -189,8 +189,9 @@ class DeliveryStore:
             del self._waiting[:self._max_batch]
             deliveries, now = [d for d, _ in batch], self._clock.now()
             try:
-                new = await self._db.run_connection(
-                    lambda connection: inbox.store_deliveries(connection, deliveries, now=now))
+                # One statement, so no transaction around it: one round trip on PostgreSQL.
+                new = await self._db.autocommit(
+                    lambda session: inbox.store_deliveries(session, deliveries, now=now))
             except Exception as error:
                 for _, future in batch:
                     if not future.done():

@@ -17,7 +17,7 @@ from cogs.escalation.settings import EscalationSettings
 from governance.durations import format_duration
 from governance.errors import Refusal
 from governance.escalations import away, service
-from governance.escalations.models import DECLINED, RESOLVED, Ticket, TicketEvent
+from governance.escalations.models import DECLINED, RESOLVED, AwayPeriod, Ticket, TicketEvent
 from governance.escalations.stats import window_stats
 from governance.people.roles import Role
 
@@ -104,12 +104,13 @@ class EscalationCog(Cog):
              Text("note", "where you are, or who stands in", optional=True), role=Role.ADMIN)
     async def away(self, call: Invocation, duration: timedelta, note: str) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+        def go_away(session: Session) -> tuple[AwayPeriod, list[Ticket]]:
             period = away.go_away(session, login=login, duration=duration, note=note,
                                   now=call.now, policy=self.policy)
             mine, _ = service.tickets_of(session, login)
             return period, mine
-        period, mine = await self.ctx.db.run(transact)
+
+        period, mine = await self.ctx.db.run(go_away)
         held = (f" You still hold {len(mine)} open escalation(s): "
                 + ", ".join(f"#{t.number}" for t in mine)
                 + "; `/escalation assign <N> <admin>` hands one over.") if mine else ""
@@ -195,11 +196,10 @@ class EscalationCog(Cog):
     @command("escalation show", "An escalation and its whole history", NUMBER,
              role=Role.MEMBER, group_default=True)
     async def show(self, call: Invocation, number: int) -> Message:
-        def transact(session: Session) -> Any:
-            ticket = service.require_ticket(session, number)
-            events = service.history(session, number)
-            return ticket, events
-        ticket, events = await self.ctx.db.run(transact)
+        def ticket_and_history(session: Session) -> tuple[Ticket, list[TicketEvent]]:
+            return service.require_ticket(session, number), service.history(session, number)
+
+        ticket, events = await self.ctx.db.run(ticket_and_history)
         url = (f"https://github.com/{self.ctx.org}/{self.settings.github_repo}/issues/"
                f"{ticket.github_issue}" if ticket.github_issue else "")
         owner = owners.owner_of(self.ctx, ticket)

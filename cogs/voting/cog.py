@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from governance.people.roles import Role
 from governance.people.service import profile_for_login
 from governance.projects.service import require_project
 from governance.votes import service
-from governance.votes.models import DISPUTE, NOMINATION, OPEN, PENDING, Vote
+from governance.votes.models import DISPUTE, NOMINATION, OPEN, PENDING, Concern, Vote
 from governance.votes.rules import PASSED, Rules
 
 NUMBER = Arg("number", "the vote's number", kind="int", autocomplete="votes")
@@ -41,6 +42,11 @@ class VotingCog(Cog):
     name = "voting"
     Settings = VotingSettings
     settings: VotingSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stale: set[int] = set()
+        self._refreshing: dict[int, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         kinds = known_kinds(self.ctx)
@@ -91,7 +97,8 @@ class VotingCog(Cog):
     async def _open(self, call: Invocation, proposal: service.Proposal) -> str:
         voters = await read_electorate(self.ctx, self.settings, proposal.rules, proposal.project)
         proposal = service.Proposal(**{**proposal.__dict__, "electorate": tuple(voters)})
-        def transact(session: Session) -> Any:
+
+        def open_and_tell(session: Session) -> tuple[Vote, bool]:
             vote = service.open_vote(session, proposal, now=call.now,
                                      accept_within=self.settings.nomination.accept_within,
                                      remind_before=self.settings.remind_before)
@@ -100,7 +107,8 @@ class VotingCog(Cog):
                 session, vote.subject, render.nominee_request(vote),
                 key=f"vote:{vote.number}:ask")
             return vote, told
-        vote, told = await self.ctx.db.run(transact)
+
+        vote, told = await self.ctx.db.run(open_and_tell)
         reply = render.opened_reply(vote)
         if not told:
             reply += (f" {vote.subject} has no chat account linked to Roadie, so could not be "
@@ -137,12 +145,14 @@ class VotingCog(Cog):
              role=Role.MEMBER)
     async def accept(self, call: Invocation, number: int) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def accept(session: Session) -> Vote:
             vote = service.accept(session, number=number, login=login, now=call.now,
                                   remind_before=self.settings.remind_before)
             self._show_status(session, vote, call.now)
             return vote
-        vote = await self.ctx.db.run(transact)
+
+        vote = await self.ctx.db.run(accept)
         assert vote.closes_at is not None
         return (f"You accepted nomination #{number}; the ballot is open until "
                 f"{render.when(vote.closes_at)}.")
@@ -169,19 +179,20 @@ class VotingCog(Cog):
         if not choice:
             return await self._status_of(number, call.now)
 
-        def transact(session: Session) -> Any:
+        def cast(session: Session) -> tuple[service.Casting, bool]:
             if not call.private:
                 self._refuse_public_secret_ballot(session, number)
             login = call.require_linked()
             casting = service.cast(session, number=number, login=login, choice=choice,
                                    reason=reason, now=call.now, key=self.ctx.audit_key)
-            self._show_status(session, casting.vote, call.now)
-            settled = service.early_close_due(session, number)
-            return casting, settled
-        casting, settled = await self.ctx.db.run(transact)
+            return casting, service.early_close_due(session, number)
+
+        casting, settled = await self.ctx.db.run(cast)
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules, closing=settled)
-        if settled:
+        if not settled:
+            self._status_soon(number)
+        else:
             await self.close_vote(number, call.now)
             reply += f" Everyone has voted and nothing can change the outcome: vote #{number} " \
                      "is closed."
@@ -216,12 +227,14 @@ class VotingCog(Cog):
              NUMBER, Text("name", "a short name for the concern"), role=Role.MEMBER)
     async def concern(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def raise_concern(session: Session) -> Concern:
             concern = service.raise_concern(session, number=number, login=login, name=name,
                                             now=call.now)
             self._show_status(session, service.require_vote(session, number), call.now)
             return concern
-        concern = await self.ctx.db.run(transact)
+
+        concern = await self.ctx.db.run(raise_concern)
         return (f"Concern {concern.name!r} holds vote #{number} until you or an admin resolve "
                 f"it: `/vote resolve {number} {concern.name}`.")
 
@@ -229,7 +242,8 @@ class VotingCog(Cog):
              Text("name", "the concern's name"), role=Role.MEMBER)
     async def resolve(self, call: Invocation, number: int, name: str) -> str:
         login = call.require_linked()
-        def transact(session: Session) -> Any:
+
+        def resolve(session: Session) -> tuple[Concern, list[Concern], bool]:
             concern = service.resolve_concern(session, number=number, login=login, name=name,
                                               now=call.now)
             vote = service.require_vote(session, number)
@@ -237,7 +251,8 @@ class VotingCog(Cog):
             self._show_status(session, vote, call.now)
             due = vote.closes_at is not None and vote.closes_at <= call.now and not remaining
             return concern, remaining, due
-        concern, remaining, due = await self.ctx.db.run(transact)
+
+        concern, remaining, due = await self.ctx.db.run(resolve)
         reply = f"Concern {concern.name!r} on vote #{number} is resolved."
         if remaining:
             reply += f" Still open: {', '.join(repr(c.name) for c in remaining)}."
@@ -297,6 +312,33 @@ class VotingCog(Cog):
                                 service.open_concerns(session, vote.number), now)
         return replace(message, url=message.url or self.ctx.pages.to("votes",
                                                                      f"vote-{vote.number}"))
+
+    def _status_soon(self, number: int) -> None:
+        """Show a vote's new ballots in its status message, once for the many cast at the
+        same moment: outside the ballot's transaction, which holds the vote's lock."""
+        self._stale.add(number)
+        if number not in self._refreshing:
+            self._refreshing[number] = asyncio.create_task(self._refresh_status(number))
+
+    async def _refresh_status(self, number: int) -> None:
+        try:
+            while number in self._stale:
+                await asyncio.sleep(0)  # ballots cast meanwhile come along
+                self._stale.discard(number)
+                now = self.ctx.clock.now()
+                await self.ctx.db.run(lambda session: self._show_status(
+                    session, service.require_vote(session, number), now))
+        except Exception:
+            self.log.exception("vote #%s: the status message could not be updated", number)
+        finally:
+            self._refreshing.pop(number, None)
+
+    async def settle(self) -> None:
+        while self._refreshing:
+            await asyncio.gather(*self._refreshing.values(), return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.settle()
 
     def _show_status(self, session: Session, vote: Vote, now: datetime, *,
                      first: bool = False) -> None:

@@ -20,6 +20,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_edit_of", "platform", "edit_of"),
         Index("ix_outbox_remote_id", "platform", "remote_id"),
+        Index("ix_outbox_lane", "platform", "destination", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -2,6 +2,13 @@
 
 A row is sent by whichever worker claims it; a claim expires, so a crashed worker's rows
 are taken up again. Rows are marked sent only after the platform accepted them.
+
+Messages to one destination on one platform (a lane) go out in the order they were queued:
+no worker takes a row while an earlier row of its lane waits for a retry, or is held by
+another live worker (a row queued to go out later, such as a gathered burst, holds up
+nothing). So a row held by a replica that died waits for its claim to expire (or
+for the replica to come back under its name) and then goes first; a rate-limited row goes
+before the ones queued after it.
 """
 
 from __future__ import annotations
@@ -10,7 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from governance.db import insert_ignoring_conflicts
@@ -70,6 +78,22 @@ def _due(now: datetime, platforms: Iterable[str], worker: str | None) -> tuple[A
             col(OutboxMessage.platform).in_(list(platforms)), or_(*free))
 
 
+def _held_earlier_in_lane(now: datetime, worker: str | None) -> Any:
+    """True for a row when an earlier row of its lane is pending and not to be sent now: it
+    waits for a retry (not for its first time, as a gathered burst does), or another worker
+    (any, when `worker` is None) holds a live claim on it."""
+    earlier = aliased(OutboxMessage)
+    claimed = col(earlier.claimed_until) >= now
+    if worker is not None:
+        claimed = claimed & (earlier.claimed_by != worker)
+    retrying = (earlier.not_before > now) & ((earlier.attempts > 0) | (earlier.last_error != ""))
+    return exists().where(
+        earlier.platform == OutboxMessage.platform,
+        earlier.destination == OutboxMessage.destination,
+        earlier.status == PENDING, col(earlier.id) < col(OutboxMessage.id),
+        or_(retrying, claimed))
+
+
 # In the due index's own order, so that the database reads `limit` rows rather than sorting
 # every waiting one: a burst leaves thousands.
 _DUE_ORDER = (col(OutboxMessage.not_before), col(OutboxMessage.id))
@@ -77,10 +101,11 @@ _DUE_ORDER = (col(OutboxMessage.not_before), col(OutboxMessage.id))
 
 def due(session: Session, *, platforms: Iterable[str], now: datetime,
         limit: int = 200) -> list[OutboxMessage]:
-    """Rows that are due and not held by a live claim, in the order they came due. Nothing
-    is claimed."""
+    """Rows that are due and not held by a live claim (nor behind one in their lane), in the
+    order they came due. Nothing is claimed."""
     return list(session.exec(
-        select(OutboxMessage).where(*_due(now, platforms, None)).order_by(*_DUE_ORDER)
+        select(OutboxMessage).where(*_due(now, platforms, None),
+                                    ~_held_earlier_in_lane(now, None)).order_by(*_DUE_ORDER)
         .limit(limit)
     ).all())
 
@@ -90,23 +115,28 @@ def due_lanes(session: Session, *, platforms: Iterable[str], now: datetime, work
     """(id, platform, destination) of the rows `due` would return, without their payloads.
 
     Claims of `worker` itself count as free, as in `claim`: a replica restarted under the
-    same name takes back at once the rows it was sending when it stopped.
+    same name takes back at once the rows it was sending when it stopped. Rows behind a row
+    of their lane that waits or that another worker holds are left out, as `claim` would
+    refuse them. They come in the order they were queued.
     """
-    return [(row[0], row[1], row[2]) for row in session.exec(
+    return sorted((row[0], row[1], row[2]) for row in session.exec(
         select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.destination)
-        .where(*_due(now, platforms, worker)).order_by(*_DUE_ORDER).limit(limit)
-    ).all()]
+        .where(*_due(now, platforms, worker), ~_held_earlier_in_lane(now, worker))
+        .order_by(*_DUE_ORDER).limit(limit)
+    ).all())
 
 
 def claim(session: Session, row_id: int, *, worker: str, now: datetime,
           hold: timedelta = timedelta(seconds=60)) -> OutboxMessage | None:
-    """Claim one row for sending; None when it is settled or another worker holds it."""
+    """Claim one row for sending (or hold it longer); None when it is settled, another
+    worker holds it, or an earlier row of its lane waits or is held by another worker."""
     result = session.execute(
         update(OutboxMessage)
         .where(col(OutboxMessage.id) == row_id, OutboxMessage.status == PENDING,
                or_(col(OutboxMessage.claimed_until).is_(None),
                    col(OutboxMessage.claimed_until) < now,
-                   col(OutboxMessage.claimed_by) == worker))
+                   col(OutboxMessage.claimed_by) == worker),
+               ~_held_earlier_in_lane(now, worker))
         .values(claimed_by=worker, claimed_until=now + hold)
     )
     if not getattr(result, "rowcount", 0):

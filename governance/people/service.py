@@ -127,7 +127,7 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
     """The profile of a chat account (its person, roles and leads) in one query, as every
     command needs it first. The account is recorded on first sight and its display name kept
     fresh, but only then is anything written: usually this is one round trip (with
-    `Database.read`)."""
+    `Database.autocommit`)."""
     connection = session.connection() if isinstance(session, Session) else session
     identity = ChatIdentity.__table__  # type: ignore[attr-defined]
     person = Person.__table__  # type: ignore[attr-defined]

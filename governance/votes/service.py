@@ -147,7 +147,7 @@ def standing(session: Session, vote: Vote, *, latest: int = 15) -> Standing:
         (binding if is_binding else advisory)[choice] = number
     recent = session.exec(select(Ballot).where(Ballot.vote == vote.number)
                           .order_by(col(Ballot.changed_at).desc(), col(Ballot.id).desc())
-                          .limit(latest)).all()
+                          .limit(latest)).all() if latest else []
     return Standing(binding, advisory, sum(binding.values()) + sum(advisory.values()),
                     list(reversed(recent)))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -11,7 +12,9 @@ from sqlmodel import Session, select
 from bot.core.messages import Message
 from bot.core.ports import PlatformError, Rate
 from bot.runtime.app import Roadie
-from governance.clock import SystemClock
+from bot.runtime.instance import InstanceName
+from bot.runtime.sender import CLAIM_HOLD
+from governance.clock import FakeClock, SystemClock
 from governance.db import Database
 from governance.outbox import service as outbox_rows
 from governance.outbox.models import FAILED, SENT, OutboxMessage
@@ -144,29 +147,61 @@ async def test_two_replicas_never_send_one_row_twice(tmp_path: Path, db: Databas
     assert sorted(texts) == sorted(f"m{i}" for i in range(40))
 
 
+def _claimed_in_flight(session: Session, now: datetime, worker: str) -> None:
+    """Three messages to one place, the first claimed by a replica that then died."""
+    for key in ("first", "second", "third"):
+        outbox_rows.enqueue(session, platforms=["recording"], destination="admins",
+                            payload=Message(body=key).to_json(), key=key, now=now)
+    first = session.exec(select(OutboxMessage.id).order_by(OutboxMessage.id)).first()
+    assert first is not None
+    assert outbox_rows.claim(session, first, worker=worker, now=now, hold=CLAIM_HOLD)
+
+
 async def test_a_replica_killed_while_sending_sends_on_once_restarted(tmp_path: Path,
                                                                       db: Database) -> None:
     now = SystemClock().now()
-    def transact(session: Session) -> None:
-        outbox_rows.enqueue(session, platforms=["recording"], destination="admins",
-                            payload=Message(body="in flight").to_json(), key="k", now=now)
-        row_id = session.exec(select(OutboxMessage.id)).one()
-        assert row_id is not None
-        assert outbox_rows.claim(session, row_id, worker="replica-1", now=now,
-                                 hold=timedelta(minutes=5))
-    await db.run(transact)
+    await db.run(lambda session: _claimed_in_flight(session, now, "replica-1"))
     chat = RecordingChat()
     other = Roadie(make_config(tmp_path), db=db, transports=[chat], instance="replica-2",
                    use_config_github=False)
     await other.start()
     await other.settle()
     await other.stop()
-    assert chat.sent == []  # another replica leaves a live claim alone
+    # Another replica leaves a live claim alone, and what comes after it in its lane.
+    assert chat.sent == []
     restarted = Roadie(make_config(tmp_path), db=Database(db.url), transports=[chat],
                        instance="replica-1", use_config_github=False)
     await restarted.start()
     try:
-        await eventually(lambda: chat.texts() == ["in flight"])
+        await eventually(lambda: chat.texts() == ["first", "second", "third"])
     finally:
         await restarted.stop()
 
+
+async def test_a_dead_replicas_claims_are_taken_over_in_order_once_they_run_out(
+        tmp_path: Path, db: Database) -> None:
+    clock = FakeClock()
+    await db.run(lambda session: _claimed_in_flight(session, clock.now(), "replica-1"))
+    chat = RecordingChat()
+    async with running(make_config(tmp_path), db=db, clock=clock, transports=[chat]) as other:
+        await other.settle()
+        assert chat.sent == []
+        clock.advance(CLAIM_HOLD + timedelta(seconds=1))
+        await other.settle()
+        await eventually(lambda: chat.texts() == ["first", "second", "third"])
+
+
+def test_a_replica_keeps_its_name_across_restarts(tmp_path: Path) -> None:
+    name = make_config(tmp_path).instance_name
+    assert name == make_config(tmp_path).instance_name
+    assert str(os.getpid()) not in name
+    held = InstanceName(name, lock_dir=tmp_path)
+    twin = InstanceName(name, lock_dir=tmp_path)
+    # Two at once never share a name: each would take the other's claims for its own.
+    assert held.name == name
+    assert twin.name.startswith(name + "-")
+    held.release()
+    twin.release()
+    again = InstanceName(name, lock_dir=tmp_path)
+    assert again.name == name
+    again.release()

@@ -803,9 +803,9 @@ class FakeDiscord(FakeService):
         await asyncio.wait_for(interaction.answered.wait(), 5)
         return interaction.choices or []
 
-    async def click(self, user: DiscordUser, message: dict[str, Any], label: str, *,
-                    timeout: float = 5.0) -> Answer:
-        """Click the button labelled `label` on a message; return the bot's answer."""
+    async def dispatch_click(self, user: DiscordUser, message: dict[str, Any],
+                             label: str) -> FakeInteraction:
+        """Click the button labelled `label` on a message; the interaction, not yet answered."""
         button = next((b for b in buttons_of(message) if b.get("label") == label), None)
         if button is None:
             raise AssertionError(f"no button {label!r}; there are "
@@ -814,6 +814,12 @@ class FakeDiscord(FakeService):
                                                   "component_type": 2},
                                         channel_id=message["channel_id"], message=message)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
+    async def click(self, user: DiscordUser, message: dict[str, Any], label: str, *,
+                    timeout: float = 5.0) -> Answer:
+        """Click the button labelled `label` on a message; return the bot's answer."""
+        interaction = await self.dispatch_click(user, message, label)
         await asyncio.wait_for(interaction.answered.wait(), timeout)
         return interaction.answer()
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from governance import db as db_module
 from governance.clock import FakeClock
 from governance.db import Database, OnEventLoop
 from governance.inbox import service as inbox
@@ -91,3 +92,16 @@ async def test_a_ping_answers_busy_rather_than_waiting(tmp_path: Path) -> None:
         await asyncio.to_thread(db.dispose)
     unreachable = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert await unreachable.ping_async(timeout=5) == "unavailable"
+
+
+def test_a_rested_connection_cut_by_the_server_is_replaced(pg_db: Database,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "IDLE_BEFORE_PING", 0.0)
+    with pg_db.transaction() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = Database(pg_db.url)
+    with admin.transaction() as session:
+        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    with pg_db.transaction() as session:
+        assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
