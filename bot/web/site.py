@@ -50,7 +50,7 @@ def mount(app: web.Application, *, db: Database, clock: Clock, settings: WebSect
 
     async def read(page: Page) -> dict[str, object]:
         scope = Scope(now=clock.now(), publish_private_repos=settings.publish_private_repos)
-        return await db.read(lambda session: page.read(session, scope))
+        return await db.autocommit(lambda session: page.read(session, scope))
 
     def html_view(page: Page) -> Callable[[web.Request], object]:
         async def view(request: web.Request) -> web.Response:
