@@ -12,9 +12,9 @@ from governance.audit.keys import AuditKey
 from governance.clock import FakeClock
 from governance.db import Database
 from tests.web.conftest import PATH
-from tests.web.world import World
+from tests.web.world import NAMED_ACCOUNT, PUBLIC_SUMMARY, World
 
-PAGES = ("overview", "escalations", "votes", "projects", "moderation", "audit")
+PAGES = ("overview", "digest", "escalations", "votes", "projects", "moderation", "audit")
 
 
 def text_of(html: str) -> str:
@@ -89,7 +89,13 @@ async def test_projects_show_leads_and_onboarding(client: TestClient, world: Wor
 
 async def test_moderation_and_audit(client: TestClient, world: World) -> None:
     moderation = await (await client.get(f"{PATH}/api/moderation")).json()
-    assert moderation["cases_by_state"] == {"active": 1}
+    assert moderation["cases_by_state"] == {"active": 2}
+    assert moderation["published"] == [{
+        "number": world.published_case, "summary": PUBLIC_SUMMARY, "account": NAMED_ACCOUNT,
+        "state": "active", "opened_at": "2026-01-05T09:00:00+00:00", "lifted_at": None,
+        "published_at": "2026-01-05T09:00:00+00:00"}]
+    text = await page(client, "moderation")
+    assert f"Case #{world.published_case}: {NAMED_ACCOUNT}, active {PUBLIC_SUMMARY}" in text
     audit = await (await client.get(f"{PATH}/api/audit")).json()
     assert audit["log"]["entries"] > 10
     assert len(audit["log"]["head_hash"]) == 64
