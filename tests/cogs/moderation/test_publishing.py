@@ -32,6 +32,10 @@ async def blocked_sam(w: World, *flags: str) -> None:
     assert "Case #1: block of sam." in blocked
 
 
+def audited(session: Session) -> list[str]:
+    return [e.action for e in history(session, target="case:1")]
+
+
 def verified(session: Session) -> Any:
     verdict = verify_database(session, [], None)
     assert verdict.replay is not None
@@ -70,9 +74,6 @@ async def test_a_moderator_publishes_a_case_and_takes_it_off(tmp_path: Path, db:
         assert "taken off the public pages by dana" in w.last("modlog")
         assert (await w.say("dana", "/case 1 unpublish")).startswith(
             "✋ Case #1 is not published.")
-
-        def audited(session: Session) -> list[str]:
-            return [e.action for e in history(session, target="case:1")]
         assert (await db.run(audited))[-3:] == ["moderation.publish", "moderation.publish",
                                                  "moderation.unpublish"]
         assert (await db.run(verified)).ok  # the log explains every published field
@@ -114,9 +115,6 @@ async def test_only_moderators_publish_and_bad_requests_change_nothing(
         after = await case_1(w)
         assert (after.public, after.public_summary, after.published_by) == (False, "", "")
         assert after.reason == before.reason
-
-        def audited(session: Session) -> list[str]:
-            return [e.action for e in history(session, target="case:1")]
         assert "moderation.publish" not in await db.run(audited)
         # A chat-only block of a linked person still knows the GitHub login to name; an
         # unlinked chat account has none.
