@@ -19,9 +19,8 @@ from bot.core.cog import (
 )
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
-from bot.core.messages import Message, Reply
-from bot.core.usertext import UserText
-from cogs.moderation import render
+from bot.core.messages import Reply
+from cogs.moderation import case_log
 from cogs.moderation.appeals import Appeals
 from cogs.moderation.blocking import Blocker, BlockRequest
 from cogs.moderation.render import case_summary
@@ -29,13 +28,12 @@ from cogs.moderation.settings import ModerationSettings
 from cogs.moderation.watch import SpamWatch
 from governance.audit import Actor
 from governance.errors import Refusal
-from governance.moderation import joins, publishing
+from governance.moderation import joins
 from governance.moderation import service as cases
-from governance.moderation.models import ACTIVE
 from governance.moderation.subjects import Requester, resolve
 from governance.people.roles import Role
 
-CASE_ACTIONS = ("reason", "appeal", "publish", "unpublish")
+CASE_ACTIONS = tuple(case_log.CHANGES)
 
 
 def private(text: str) -> Reply:
@@ -130,53 +128,13 @@ class ModerationCog(Cog):
         if action == "unpublish" and text:
             raise Refusal(f"`/case {number} unpublish` takes no more words.",
                           f"`/case {number} unpublish`.")
-        change = {"reason": self._amend, "appeal": self._appeal, "publish": self._publish,
-                  "unpublish": self._unpublish}[action]
+        change = case_log.CHANGES[action]
 
         def transact(session: Session) -> str:
-            message, answer = change(session, call, number, text, name)
+            message, answer = change(self.ctx, session, call, number, text, name)
             self.ctx.outbox.post(session, "modlog", message)
             return answer
         return private(await self.ctx.db.run(transact))
-
-    def _amend(self, session: Session, call: Invocation, number: int, text: str,
-               name: bool) -> tuple[Message, str]:
-        amendment = cases.amend_reason(session, number=number, actor=call.actor, reason=text,
-                                       now=call.now)
-        return (Message(title=f"Case #{number}: reason amended by {call.profile.login}",
-                        body=f"Now: {UserText(amendment.new_reason)}\n"
-                             f"Was: {UserText(amendment.old_reason)}"),
-                f"Case #{number}: the reason is now: {UserText(amendment.new_reason)}")
-
-    def _appeal(self, session: Session, call: Invocation, number: int, text: str,
-                name: bool) -> tuple[Message, str]:
-        appeal = cases.record_appeal(session, number=number, actor=call.actor, outcome=text,
-                                     now=call.now)
-        case = cases.get_case(session, number)
-        answer = f"Case #{number}: appeal recorded: {UserText(appeal.outcome)}"
-        if case.state == ACTIVE:
-            answer += (f"\nThe block still stands; to lift it: `/unblock {case.subject} "
-                       "<reason>`.")
-        return (Message(title=f"Case #{number}: appeal recorded by {call.profile.login}",
-                        body=UserText(appeal.outcome)), answer)
-
-    def _publish(self, session: Session, call: Invocation, number: int, text: str,
-                 name: bool) -> tuple[Message, str]:
-        case = publishing.publish(session, number=number, actor=call.actor, summary=text,
-                                  name=name, now=call.now)
-        shown = render.published(case)
-        page = self.ctx.pages.to("moderation", f"case-{number}")
-        return (Message(title=f"Case #{number}: published by {call.profile.login}", body=shown,
-                        url=page),
-                f"Case #{number} is on the public moderation page{f' ({page})' if page else ''}"
-                f", reading: {shown}\n`/case {number} unpublish` takes it off.")
-
-    def _unpublish(self, session: Session, call: Invocation, number: int, text: str,
-                   name: bool) -> tuple[Message, str]:
-        publishing.unpublish(session, number=number, actor=call.actor, now=call.now)
-        return (Message(title=f"Case #{number}: taken off the public pages by "
-                              f"{call.profile.login}"),
-                f"Case #{number} is no longer on the public pages.")
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),
