@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -100,11 +101,21 @@ async def _serve(roadie: Roadie, config_path: str | None = None) -> None:
     except BaseException:
         await roadie.stop()
         raise
+    freeze_what_start_up_made()
     try:
         await stop.wait()
     finally:
         logging.getLogger("roadie").info("shutting down")
         await roadie.stop()
+
+
+def freeze_what_start_up_made() -> None:
+    """Leave the objects made at start-up (modules, the ORM's mappings, the platforms'
+    clients: most of what the process holds, and kept to its end) out of the garbage
+    collector's full collections. Each full collection went over all of them, stopping the
+    event loop for 0.1-0.3 s whenever connections came and went by the hundred."""
+    gc.collect()
+    gc.freeze()
 
 
 def _stop_before_start(_signal: int, _frame: object) -> None:
