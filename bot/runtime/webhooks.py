@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import logging
-import mmap
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,8 +82,12 @@ def parse_json(text: str) -> Any:
         return json.loads(text)
 
 
-def signature_for(secret: bytes, body: bytes | bytearray | memoryview) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def signature_for(secret: bytes, *parts: bytes | bytearray | memoryview) -> str:
+    """The X-Hub-Signature-256 of the body made of `parts`."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return "sha256=" + mac.hexdigest()
 
 
 def signature_ok(secret: bytes, body: bytes | bytearray | memoryview, header: str | None) -> bool:
@@ -138,6 +141,12 @@ class Holding:
         self._budget = budget
         self.size = 0
 
+    def shrink_to(self, size: int) -> None:
+        """Hold no more than `size` bytes."""
+        if size < self.size:
+            self._budget.held -= self.size - size
+            self.size = size
+
     def grow_to(self, size: int) -> bool:
         """Hold `size` bytes in all; False (holding what it held) when they do not fit."""
         if size <= self.size:
@@ -148,27 +157,6 @@ class Holding:
         self._budget.held += size - self.size
         self.size = size
         return True
-
-
-@contextlib.contextmanager
-def body_buffer(size: int) -> Iterator[bytearray | mmap.mmap]:
-    """A buffer for a body: of `size` bytes when its length is held up front (growing one
-    would, for a moment, take twice that), else one that grows as bytes arrive.
-
-    The sized one is an anonymous memory map, whose pages the system provides as they are
-    first written, and which goes back to it whole on close: a bytearray of 25 MB is zeroed
-    when made, and touching that many new pages at once stalls the event loop for a tenth of
-    a second and more (for every unsigned body of 25 MB anyone sends).
-    """
-    if not size:
-        yield bytearray()
-        return
-    buffer = mmap.mmap(-1, size)
-    try:
-        yield buffer
-    finally:
-        with contextlib.suppress(BufferError):  # still read by a thread: unmapped once it ends
-            buffer.close()
 
 
 class DeliveryStore:
@@ -334,61 +322,66 @@ class WebhookReceiver:
             declared = request.content_length
             if declared is not None and declared > SMALL_BODY and not holding.grow_to(declared):
                 return self._refuse(self._busy(), request)
-            with body_buffer(holding.size) as body:
-                filled, refused = await self._read(request, body, holding)
-                if refused is not None:
-                    return self._refuse(refused, request)
-                view = memoryview(body)[:filled]
-                try:
-                    return await self._accept(request, view)
-                finally:
-                    with contextlib.suppress(BufferError):  # a check in a thread still reads it
-                        view.release()
+            chunks: list[bytes] = []
+            refused = await self._read(request, chunks, holding)
+            if refused is None:
+                refused = await self._signed(request, chunks, holding.size)
+            if refused is not None:
+                return self._refuse(refused, request)
+            return await self._accept(request, chunks, holding.size)
 
     def _busy(self) -> Refused:
         return Refused(503, "busy", "Roadie holds as many bodies as it may at once; "
                        f"redeliver in {RETRY_AFTER} s")
 
-    async def _read(self, request: web.Request, body: bytearray | mmap.mmap,
-                    holding: Holding) -> tuple[int, Refused | None]:
-        """Read the body into `body`, holding its bytes in the budget as it grows, and check
-        its signature on the way (no second pass over a large body); how many bytes came."""
-        mac = hmac.new(self._secret, digestmod=hashlib.sha256) if self._secret else None
-        filled, sized = 0, len(body)
+    async def _read(self, request: web.Request, chunks: list[bytes],
+                    holding: Holding) -> Refused | None:
+        """Read the body into `chunks` as they come (no copy, no buffer to grow), holding
+        their bytes in the budget."""
+        filled = 0
         try:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await request.content.readany():
                     size = filled + len(chunk)
                     if size > self._max_body:
-                        return filled, self._too_large()
+                        return self._too_large()
                     if not holding.grow_to(size):
-                        return filled, self._busy()
-                    if size <= sized:
-                        body[filled:size] = chunk
-                    else:
-                        assert isinstance(body, bytearray)  # sized only by a declared length
-                        body[filled:] = chunk
+                        return self._busy()
+                    chunks.append(chunk)
                     filled = size
-                    if mac is not None:
-                        mac.update(chunk)
         except TimeoutError:
-            return filled, Refused(408, "timeout", f"the body took longer than "
-                                   f"{self._read_timeout:g} s to arrive; send it at once")
+            return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
+                           "to arrive; send it at once")
         except (ConnectionError, web.RequestPayloadError, HttpProcessingError) as error:
             self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
                                         f"{filled} of {request.content_length or '?'} bytes")
-            return filled, Refused(400, "aborted", "the body did not arrive whole")
-        signature = request.headers.get("X-Hub-Signature-256", "").strip()
-        if mac is not None and not hmac.compare_digest("sha256=" + mac.hexdigest(), signature):
-            return filled, WRONG_SIGNATURE
-        return filled, None
+            return Refused(400, "aborted", "the body did not arrive whole")
+        holding.shrink_to(filled)  # the sender said more than it sent
+        return None
 
-    async def _accept(self, request: web.Request, body: memoryview) -> web.Response:
+    async def _signed(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> Refused | None:
+        """WRONG_SIGNATURE unless the body is signed with the secret. A large body is hashed
+        on a thread (hashing lets go of the interpreter): on the event loop, the unsigned
+        bodies anyone may send would take its time from every other request."""
+        if self._secret is None:
+            return None
+        signature = (signature_for(self._secret, *chunks) if size <= OFFLOAD_ABOVE
+                     else await asyncio.to_thread(signature_for, self._secret, *chunks))
+        header = request.headers.get("X-Hub-Signature-256", "").strip()
+        return None if hmac.compare_digest(signature, header) else WRONG_SIGNATURE
+
+    async def _accept(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> web.Response:
         headers = {name: request.headers.get(name, "") for name in _HEADERS}
-        checked = (self.check(body, headers, signature_checked=True)
-                   if len(body) <= OFFLOAD_ABOVE
-                   else await asyncio.to_thread(self.check, body, headers,
-                                                signature_checked=True))
+
+        def joined_and_checked() -> inbox.NewDelivery | Refused:
+            body = b"".join(chunks)  # a body of one chunk is that chunk, not a copy
+            chunks.clear()
+            return self.check(body, headers, signature_checked=True)
+
+        checked = (joined_and_checked() if size <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(joined_and_checked))
         if isinstance(checked, Refused):
             return self._refuse(checked)
         try:
