@@ -66,6 +66,12 @@ SMALL_BODY = 1024 * 1024
 that large bodies (rare from GitHub, cheap to send for anyone) cannot crowd out the usual
 deliveries of a few kilobytes."""
 SMALL_RESERVE = 16 * 1024 * 1024
+LARGE_BODY_RATE = 8 * 1024 * 1024
+"""Bytes a second at which a body is read past its first `SMALL_BODY` (25 MB in 3 s; faster
+when `read_timeout` asks for it). Until the last byte, nothing proves a body signed, and
+anyone may send large ones: read at full speed, one after the other, they took a good part
+of the event loop's time (reading, parsing, hashing) from every other request. GitHub's
+deliveries are a few kilobytes, and a large one is still read well within its time."""
 RETRY_AFTER = "5"
 
 
@@ -232,6 +238,8 @@ class WebhookReceiver:
         self._max_body = max_body
         self._budget = BodyBudget(max(body_memory or 4 * max_body, max_body), largest=max_body)
         self._read_timeout = read_timeout
+        # The largest body arrives within half the time it is given, however slow the pace.
+        self._large_rate = max(LARGE_BODY_RATE, 2 * max_body / max(read_timeout, 0.001))
         self._on_stored = on_stored
         self._store = DeliveryStore(db, clock)
         self._store_failures = RepeatedFailure(log, "storing deliveries")
@@ -337,8 +345,11 @@ class WebhookReceiver:
     async def _read(self, request: web.Request, chunks: list[bytes],
                     holding: Holding) -> Refused | None:
         """Read the body into `chunks` as they come (no copy, no buffer to grow), holding
-        their bytes in the budget."""
+        their bytes in the budget; past `SMALL_BODY`, at `LARGE_BODY_RATE` at most (while it
+        waits, the sender is held back by TCP's own flow control)."""
         filled = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await request.content.readany():
@@ -349,6 +360,10 @@ class WebhookReceiver:
                         return self._busy()
                     chunks.append(chunk)
                     filled = size
+                    if filled > SMALL_BODY:  # not read on until its pace allows
+                        due = started + (filled - SMALL_BODY) / self._large_rate
+                        if due > loop.time():
+                            await asyncio.sleep(due - loop.time())
         except TimeoutError:
             return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
                            "to arrive; send it at once")
