@@ -15,6 +15,7 @@ memory can be read from /proc. For a fixed time, attacker processes on 127.0.0.1
 
 each attacker starting again half a second after an answer (the attackers run at nice 10:
 on a real host their CPU is not Roadie's). Meanwhile this process sends signed deliveries
+(made before the measurement starts, so that making them does not hold up its own probes)
 at a steady rate and asks for /healthz every 100 ms on a new connection, and prints
 Roadie's CPU time and the machine's load. Targets: Roadie's resident memory (peak, VmHWM)
 stays under 250 MB, every /healthz answers within 100 ms, and every signed delivery sent is
