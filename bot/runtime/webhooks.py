@@ -88,7 +88,7 @@ def parse_json(text: str) -> Any:
         return json.loads(text)
 
 
-def signature_for(secret: bytes, *parts: bytes | bytearray | memoryview) -> str:
+def signature_for(secret: bytes, *parts: bytes | bytearray) -> str:
     """The X-Hub-Signature-256 of the body made of `parts`."""
     mac = hmac.new(secret, digestmod=hashlib.sha256)
     for part in parts:
@@ -96,7 +96,7 @@ def signature_for(secret: bytes, *parts: bytes | bytearray | memoryview) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def signature_ok(secret: bytes, body: bytes | bytearray | memoryview, header: str | None) -> bool:
+def signature_ok(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     return bool(header) and hmac.compare_digest(signature_for(secret, body), header or "")
 
 
@@ -361,9 +361,9 @@ class WebhookReceiver:
                     chunks.append(chunk)
                     filled = size
                     if filled > SMALL_BODY:  # not read on until its pace allows
-                        due = started + (filled - SMALL_BODY) / self._large_rate
-                        if due > loop.time():
-                            await asyncio.sleep(due - loop.time())
+                        wait = started + (filled - SMALL_BODY) / self._large_rate - loop.time()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
         except TimeoutError:
             return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
                            "to arrive; send it at once")
@@ -416,7 +416,7 @@ class WebhookReceiver:
         return web.json_response({"status": "accepted", "delivery": checked.delivery_id},
                                  status=202)
 
-    def check(self, body: bytes | bytearray | memoryview, headers: Mapping[str, str], *,
+    def check(self, body: bytes | bytearray, headers: Mapping[str, str], *,
               signature_checked: bool = False) -> inbox.NewDelivery | Refused:
         """The delivery in a request, or why it is refused. `headers` are GitHub's, named in
         lower case."""
@@ -439,7 +439,7 @@ class WebhookReceiver:
                            "id (up to 200 printable characters without spaces, as GitHub's "
                            "GUIDs)", label)
         try:
-            text = str(body, "utf-8")
+            text = body.decode("utf-8")
             payload = parse_json(text)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return Refused(400, "bad_request", "the body is not JSON in UTF-8", label)
