@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -100,11 +101,32 @@ async def _serve(roadie: Roadie, config_path: str | None = None) -> None:
     except BaseException:
         await roadie.stop()
         raise
+    freeze_what_start_up_made()
     try:
         await stop.wait()
     finally:
         logging.getLogger("roadie").info("shutting down")
         await roadie.stop()
+
+
+FULL_COLLECTION_EVERY = 100
+"""Collections of the middle generation between two full ones (Python's default: 10)."""
+
+
+def freeze_what_start_up_made() -> None:
+    """Leave the objects made at start-up (modules, the ORM's mappings, the platforms'
+    clients: most of what the process holds, and kept to its end) out of the garbage
+    collector's full collections, and make those rarer.
+
+    A full collection stops the event loop for as long as it takes: over everything, 0.1-0.3
+    s; without what start-up made, still 30-60 ms with a thousand connections open, which
+    it did every ten seconds or so while connections came and went by the hundred. What it
+    finds (cycles that lived long) is little: a tenth as many full collections cost little
+    memory."""
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _stop_before_start(_signal: int, _frame: object) -> None:

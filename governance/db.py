@@ -177,11 +177,12 @@ class Database:
         except Exception:
             return False
 
-    async def ping_async(self, timeout: float = 0.05) -> str | None:
-        """None when the database answers `SELECT 1` within `timeout` seconds, else why not
-        ("busy": no answer in time, e.g. another process holds the SQLite write lock;
-        "unavailable": it answered with an error). Never blocks the event loop: the ping
-        runs on a thread of its own, outside the workers that may all be waiting."""
+    async def ping_async(self, timeout: float | None = 0.05) -> str | None:
+        """None when the database answers `SELECT 1` within `timeout` seconds (None: however
+        long it takes), else why not ("busy": no answer in time, e.g. another process holds
+        the SQLite write lock; "unavailable": it answered with an error). Never blocks the
+        event loop: the ping runs on a thread of its own, outside the workers that may all be
+        waiting."""
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(_PING_THREADS, self.ping)
         try:

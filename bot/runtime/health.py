@@ -8,6 +8,7 @@ GitHub at most once per `github_every` seconds, since each check is an API call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -64,3 +65,64 @@ class Readiness:
             checks["github"] = await self.github_auth()
         ready = all(v in ("ok", "connected") for v in checks.values())
         return ready, checks
+
+
+class DatabaseWatch:
+    """The database as /healthz tells it: pinged in the background, one ping at a time.
+
+    /healthz answers from the latest ping rather than waiting for one of its own: a ping is
+    a round trip through a thread, which, on a process busy with many connections, takes
+    tens of milliseconds waiting for its turn at the interpreter (and a probe answered
+    "busy" for it would restart a healthy process). A ping is sent every `every` seconds;
+    the database is "busy" once one has gone unanswered for `busy_after` seconds (another
+    process holding SQLite's lock, an unreachable server), so that an answer of "ok" is at
+    most `every` + `busy_after` seconds old. Each answer states its age.
+    """
+
+    def __init__(self, db: Database, *, every: float = 0.5, busy_after: float = 1.0,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.every = every
+        self.busy_after = busy_after
+        self._now = now
+        self._asked_at: float | None = None  # the ping unanswered so far, if any
+        self._answer: tuple[float, str] | None = None  # when, and "ok" or the problem
+        self._answered = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._asked_at = self._now()  # the first ping, on its way
+            self._task = asyncio.get_running_loop().create_task(self._watch(),
+                                                                name="database-watch")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self) -> None:
+        while True:
+            self._asked_at = self._now()
+            problem = await self.db.ping_async(timeout=None)
+            self._asked_at = None
+            self._answer = (self._now(), problem or "ok")
+            self._answered.set()
+            await asyncio.sleep(self.every)
+
+    async def state(self) -> tuple[str, float]:
+        """"ok" or what is wrong ("busy", "unavailable"), and the age of that in seconds. Waits
+        only for the first ping's answer, at most `busy_after` seconds after the start."""
+        if self._answer is None and self._asked_at is not None:
+            wait = self._asked_at + self.busy_after - self._now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), max(wait, 0.0))
+        now = self._now()
+        if self._asked_at is not None and now - self._asked_at >= self.busy_after:
+            return "busy", now - self._asked_at
+        if self._answer is None:  # not started
+            return "busy", 0.0
+        answered_at, state = self._answer
+        return state, now - answered_at

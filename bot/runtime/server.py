@@ -13,15 +13,12 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.core.logflood import RepeatedFailure
+from bot.runtime.health import DatabaseWatch
 from bot.runtime.metrics import Metrics
 from bot.runtime.webhooks import WebhookReceiver
 from governance.db import Database
 
 log = logging.getLogger("roadie.server")
-PING_TIMEOUT = 0.05
-"""Seconds /healthz waits for the database: it answers in time whatever the database does
-(another process holding SQLite's write lock, an unreachable server), saying "busy" or
-"unavailable"."""
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
@@ -31,12 +28,23 @@ def build_app(db: Database, metrics: Metrics, *, receiver: WebhookReceiver | Non
               readiness: ReadinessCheck | None = None) -> web.Application:
     # Headroom over max_body, so that the receiver itself answers 413 and counts it.
     app = web.Application(client_max_size=max_body + 1)
+    watch = DatabaseWatch(db)
+
+    async def start_watch(_app: web.Application) -> None:
+        watch.start()
+
+    async def stop_watch(_app: web.Application) -> None:
+        await watch.stop()
+
+    app.on_startup.append(start_watch)
+    app.on_cleanup.append(stop_watch)
 
     async def healthz(_request: web.Request) -> web.Response:
-        problem = await db.ping_async(timeout=PING_TIMEOUT)
-        body = {"status": "unavailable" if problem else "ok", "database": problem or "ok",
-                **status}
-        return web.json_response(body, status=503 if problem else 200)
+        database, age = await watch.state()
+        ok = database == "ok"
+        body = {"status": "ok" if ok else "unavailable", "database": database,
+                "database_age_ms": round(age * 1000), **status}
+        return web.json_response(body, status=200 if ok else 503)
 
     async def metrics_view(_request: web.Request) -> web.Response:
         data = await asyncio.to_thread(metrics.render)

@@ -66,6 +66,12 @@ SMALL_BODY = 1024 * 1024
 that large bodies (rare from GitHub, cheap to send for anyone) cannot crowd out the usual
 deliveries of a few kilobytes."""
 SMALL_RESERVE = 16 * 1024 * 1024
+LARGE_BODY_RATE = 8 * 1024 * 1024
+"""Bytes a second at which a body is read past its first `SMALL_BODY` (25 MB in 3 s; faster
+when `read_timeout` asks for it). Until the last byte, nothing proves a body signed, and
+anyone may send large ones: read at full speed, one after the other, they took a good part
+of the event loop's time (reading, parsing, hashing) from every other request. GitHub's
+deliveries are a few kilobytes, and a large one is still read well within its time."""
 RETRY_AFTER = "5"
 
 
@@ -82,11 +88,15 @@ def parse_json(text: str) -> Any:
         return json.loads(text)
 
 
-def signature_for(secret: bytes, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def signature_for(secret: bytes, *parts: bytes | bytearray) -> str:
+    """The X-Hub-Signature-256 of the body made of `parts`."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return "sha256=" + mac.hexdigest()
 
 
-def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+def signature_ok(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     return bool(header) and hmac.compare_digest(signature_for(secret, body), header or "")
 
 
@@ -136,6 +146,12 @@ class Holding:
     def __init__(self, budget: BodyBudget) -> None:
         self._budget = budget
         self.size = 0
+
+    def shrink_to(self, size: int) -> None:
+        """Hold no more than `size` bytes."""
+        if size < self.size:
+            self._budget.held -= self.size - size
+            self.size = size
 
     def grow_to(self, size: int) -> bool:
         """Hold `size` bytes in all; False (holding what it held) when they do not fit."""
@@ -222,6 +238,8 @@ class WebhookReceiver:
         self._max_body = max_body
         self._budget = BodyBudget(max(body_memory or 4 * max_body, max_body), largest=max_body)
         self._read_timeout = read_timeout
+        # The largest body arrives within half the time it is given, however slow the pace.
+        self._large_rate = max(LARGE_BODY_RATE, 2 * max_body / max(read_timeout, 0.001))
         self._on_stored = on_stored
         self._store = DeliveryStore(db, clock)
         self._store_failures = RepeatedFailure(log, "storing deliveries")
@@ -312,24 +330,26 @@ class WebhookReceiver:
             declared = request.content_length
             if declared is not None and declared > SMALL_BODY and not holding.grow_to(declared):
                 return self._refuse(self._busy(), request)
-            # A body that holds its declared length up front is read into a buffer of that
-            # size: growing one would, for a moment, take twice that.
-            body = bytearray(holding.size)
-            refused = await self._read(request, body, holding)
+            chunks: list[bytes] = []
+            refused = await self._read(request, chunks, holding)
+            if refused is None:
+                refused = await self._signed(request, chunks, holding.size)
             if refused is not None:
                 return self._refuse(refused, request)
-            return await self._accept(request, body)
+            return await self._accept(request, chunks, holding.size)
 
     def _busy(self) -> Refused:
         return Refused(503, "busy", "Roadie holds as many bodies as it may at once; "
                        f"redeliver in {RETRY_AFTER} s")
 
-    async def _read(self, request: web.Request, body: bytearray,
+    async def _read(self, request: web.Request, chunks: list[bytes],
                     holding: Holding) -> Refused | None:
-        """Read the body into `body`, holding its bytes in the budget as it grows, and check
-        its signature on the way (no second pass over a large body)."""
-        mac = hmac.new(self._secret, digestmod=hashlib.sha256) if self._secret else None
-        filled, sized = 0, len(body)
+        """Read the body into `chunks` as they come (no copy, no buffer to grow), holding
+        their bytes in the budget; past `SMALL_BODY`, at `LARGE_BODY_RATE` at most (while it
+        waits, the sender is held back by TCP's own flow control)."""
+        filled = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await request.content.readany():
@@ -338,15 +358,12 @@ class WebhookReceiver:
                         return self._too_large()
                     if not holding.grow_to(size):
                         return self._busy()
-                    if size <= sized:
-                        body[filled:size] = chunk
-                    else:
-                        body[filled:] = chunk
+                    chunks.append(chunk)
                     filled = size
-                    if mac is not None:
-                        mac.update(chunk)
-            if filled < sized:  # the sender said more than it sent
-                del body[filled:]
+                    if filled > SMALL_BODY:  # not read on until its pace allows
+                        wait = started + (filled - SMALL_BODY) / self._large_rate - loop.time()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
         except TimeoutError:
             return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
                            "to arrive; send it at once")
@@ -354,17 +371,32 @@ class WebhookReceiver:
             self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
                                         f"{filled} of {request.content_length or '?'} bytes")
             return Refused(400, "aborted", "the body did not arrive whole")
-        signature = request.headers.get("X-Hub-Signature-256", "").strip()
-        if mac is not None and not hmac.compare_digest("sha256=" + mac.hexdigest(), signature):
-            return WRONG_SIGNATURE
+        holding.shrink_to(filled)  # the sender said more than it sent
         return None
 
-    async def _accept(self, request: web.Request, body: bytearray) -> web.Response:
+    async def _signed(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> Refused | None:
+        """WRONG_SIGNATURE unless the body is signed with the secret. A large body is hashed
+        on a thread (hashing lets go of the interpreter): on the event loop, the unsigned
+        bodies anyone may send would take its time from every other request."""
+        if self._secret is None:
+            return None
+        signature = (signature_for(self._secret, *chunks) if size <= OFFLOAD_ABOVE
+                     else await asyncio.to_thread(signature_for, self._secret, *chunks))
+        header = request.headers.get("X-Hub-Signature-256", "").strip()
+        return None if hmac.compare_digest(signature, header) else WRONG_SIGNATURE
+
+    async def _accept(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> web.Response:
         headers = {name: request.headers.get(name, "") for name in _HEADERS}
-        checked = (self.check(body, headers, signature_checked=True)
-                   if len(body) <= OFFLOAD_ABOVE
-                   else await asyncio.to_thread(self.check, body, headers,
-                                                signature_checked=True))
+
+        def joined_and_checked() -> inbox.NewDelivery | Refused:
+            body = b"".join(chunks)  # a body of one chunk is that chunk, not a copy
+            chunks.clear()
+            return self.check(body, headers, signature_checked=True)
+
+        checked = (joined_and_checked() if size <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(joined_and_checked))
         if isinstance(checked, Refused):
             return self._refuse(checked)
         try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from bot.cli import main
+from bot.cli import FULL_COLLECTION_EVERY, freeze_what_start_up_made, main
 from bot.config import load_config
 from bot.runtime.app import Roadie, StartupError
 from governance.db import Database
@@ -104,3 +105,18 @@ async def test_audit_verify_counts_one_intact_entry_in_the_singular(
     await asyncio.to_thread(edit_the_second_entry)
     assert await asyncio.to_thread(main, ["audit", "verify", "--config", str(path)]) == 1
     assert "(1 entry before it is intact)" in capsys.readouterr().err
+
+
+def test_what_start_up_made_is_left_out_of_full_collections() -> None:
+    threshold = gc.get_threshold()
+    try:
+        freeze_what_start_up_made()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (*threshold[:2], FULL_COLLECTION_EVERY)
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
+        assert gc.collect() >= 1  # what comes after is still collected
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

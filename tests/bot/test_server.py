@@ -11,12 +11,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.github.client import PyGithubPort
 from bot.runtime.app import Roadie
 from bot.runtime.dispatcher import Speaker
+from bot.runtime.health import DatabaseWatch
 from bot.runtime.server import fit_open_files
 from bot.runtime.webhooks import signature_for
 from governance.db import Database
@@ -76,19 +78,81 @@ async def test_healthz_answers_busy_while_another_process_holds_the_sqlite_lock(
         locker = sqlite3.connect(path, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
         try:
-            async with aiohttp.ClientSession() as http, \
-                    http.get(base(roadie) + "/healthz") as resp:
-                assert resp.status == 503
-                assert (await resp.json())["database"] == "busy"
+            # Busy once a ping has gone unanswered for a second; every answer meanwhile
+            # comes at once, and states how old it is.
+            await eventually(lambda: _says(roadie, 503, "busy"), timeout=4.0)
+            body = await _healthz_body(roadie)
+            assert body["database"] == "busy"
+            assert body["database_age_ms"] >= 1000
         finally:
             locker.execute("ROLLBACK")
             locker.close()
-        await eventually(lambda: _healthy(roadie))  # once the pings waiting on it are done
+        await eventually(lambda: _says(roadie, 200, "ok"))  # once the waiting ping answers
 
 
-async def _healthy(roadie: Roadie) -> bool:
+async def test_healthz_answers_from_the_background_ping_not_one_of_its_own(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """A ping is a round trip through a thread; under load it waits tens of milliseconds for
+    the interpreter. /healthz answers from the latest background ping instead, whose age it
+    states: 100 probes cost a ping or two, not 100."""
+    pings = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "SELECT 1":
+            pings.append(statement)
+
+    event.listen(sqlite_db.engine, "before_cursor_execute", count)
+    async with running(make_config(tmp_path), db=sqlite_db) as roadie:
+        await eventually(lambda: _says(roadie, 200, "ok"))
+        before = len(pings)
+        bodies = [await _healthz_body(roadie) for _ in range(100)]
+        assert len(pings) - before <= 4
+        assert {body["database"] for body in bodies} == {"ok"}
+        assert all(0 <= body["database_age_ms"] <= 1500 for body in bodies)
+
+
+async def test_the_database_watch_says_how_old_its_answer_is(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'watched.db'}")
+    watch = DatabaseWatch(db, every=0.05, busy_after=0.3)
+    watch.start()
+    try:
+        assert await watch.state() == ("ok", pytest.approx(0.0, abs=0.1))
+        locker = sqlite3.connect(tmp_path / "watched.db", isolation_level=None)
+        locker.execute("BEGIN EXCLUSIVE")
+        try:
+            await eventually(lambda: _watch_says(watch, "busy"))
+            state, age = await watch.state()
+            assert state == "busy"
+            assert age >= 0.3
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        await eventually(lambda: _watch_says(watch, "ok"))
+        assert (await watch.state())[1] <= 0.05 + 0.3
+    finally:
+        await watch.stop()
+        await asyncio.to_thread(db.dispose)
+    unreachable = DatabaseWatch(Database("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    unreachable.start()
+    try:
+        assert (await unreachable.state())[0] in ("unavailable", "busy")
+    finally:
+        await unreachable.stop()
+
+
+async def _watch_says(watch: DatabaseWatch, state: str) -> bool:
+    return (await watch.state())[0] == state
+
+
+async def _healthz_body(roadie: Roadie) -> dict[str, Any]:
     async with aiohttp.ClientSession() as http, http.get(base(roadie) + "/healthz") as resp:
-        return resp.status == 200
+        body: dict[str, Any] = await resp.json()
+        return {**body, "http_status": resp.status}
+
+
+async def _says(roadie: Roadie, status: int, database: str) -> bool:
+    body = await _healthz_body(roadie)
+    return body["http_status"] == status and body["database"] == database
 
 
 def _speaker() -> Speaker:

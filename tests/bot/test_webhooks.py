@@ -17,7 +17,7 @@ from sqlmodel import Session, func, select
 
 from bot.core.ports import PlatformError
 from bot.runtime.app import Roadie
-from bot.runtime.webhooks import signature_for
+from bot.runtime.webhooks import LARGE_BODY_RATE, SMALL_BODY, signature_for
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.inbox import service as inbox
@@ -373,3 +373,23 @@ async def test_control_characters_in_text_are_neutralised(tmp_path: Path, db: Da
         text_ = "\n".join(feed.texts())
         assert "Broken\ufffd \ufffd build\ufffd[31m" in text_
         assert "\u0000" not in text_
+
+
+async def test_a_large_body_is_read_at_a_pace_while_small_ones_go_through(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """Past its first megabyte, a body is read at LARGE_BODY_RATE: nothing proves it signed
+    until its last byte. GitHub's usual deliveries of a few kilobytes are not held up."""
+    large = {"zen": "a" * (SMALL_BODY + 4 * 1024 * 1024), "hook_id": 1}
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        large_post = asyncio.create_task(post_webhook(feed.roadie, "ping", large, secret=SECRET))
+        await asyncio.sleep(0.1)
+        status, _ = await post_webhook(feed.roadie, "ping", SMALL, secret=SECRET)
+        assert status == 202
+        assert not large_post.done()
+        status, _ = await large_post
+        assert status == 202
+        # 4 MB past the first at 8 MB/s: half a second at least.
+        assert loop.time() - started >= 4 * 1024 * 1024 / LARGE_BODY_RATE
+        assert await stored(feed.roadie) == 2
