@@ -217,9 +217,14 @@ class VotingCog(Cog):
                     outcomes[index] = self._public_secret_ballot(number)
                 else:
                     todo.append(index)
-            results = service.cast_many(session, number=number,
-                                        requests=[batch[i].request for i in todo],
-                                        key=self.ctx.audit_key)
+            try:
+                results: list[service.Casting | Refusal] = service.cast_many(
+                    session, number=number, requests=[batch[i].request for i in todo],
+                    key=self.ctx.audit_key) if todo else []
+            except Refusal as refusal:  # about the vote (changed nothing): each cast gets it
+                if len(todo) == len(batch):
+                    raise
+                results = [refusal] * len(todo)
             cast = [i for i, result in zip(todo, results, strict=True)
                     if isinstance(result, service.Casting)]
             settled = bool(cast) and service.early_close_due(session, number)
