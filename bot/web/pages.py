@@ -6,12 +6,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from typing import Any
 
 from sqlmodel import Session
 
 from governance.public.audit import audit_page
+from governance.public.digest import digest_page
 from governance.public.escalations import escalations_page, monthly
 from governance.public.moderation import moderation_page
 from governance.public.overview import overview_page
@@ -50,10 +51,12 @@ class Kept:
 
 
 def pages(*, stuck_after: timedelta, feeds_of: Callable[[str], list[str]],
-          figures_every: float = 60.0) -> list[Page]:
+          digest_zone: tzinfo = UTC, figures_every: float = 60.0) -> list[Page]:
     figures = Kept(monthly, figures_every)
     return [
         Page("overview", "Overview", lambda s, scope: overview_page(s, scope, stuck_after)),
+        Page("digest", "Digest", lambda s, scope: digest_page(s, scope, stuck_after=stuck_after,
+                                                               zone=digest_zone)),
         Page("escalations", "Escalations",
              lambda s, scope: escalations_page(s, scope, figures=figures.get(s, scope))),
         Page("votes", "Votes", votes_page),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,16 @@ def when(value: str | None) -> str:
     if not value:
         return "—"
     return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def day(value: str) -> str:
+    """An ISO day as people read it: `Monday 2026-01-05`."""
+    return date.fromisoformat(value).strftime("%A %Y-%m-%d")
+
+
+def local(value: str) -> str:
+    """An ISO moment at its own offset, without it: `2026-01-05 10:00`."""
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
 
 
 def clock(seconds: int | None) -> str:
@@ -43,6 +53,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["when"] = when
     env.filters["clock"] = clock
+    env.filters["day"] = day
+    env.filters["local"] = local
     env.globals["chart"] = chart
     return env
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from aiohttp import web
@@ -41,12 +42,13 @@ def _answer(request: web.Request, body: bytes, content_type: str,
 
 
 def mount(app: web.Application, *, db: Database, clock: Clock, settings: WebSection,
-          stuck_after: timedelta, feeds_of: Callable[[str], list[str]], org: str) -> None:
+          stuck_after: timedelta, feeds_of: Callable[[str], list[str]], org: str,
+          digest_zone: tzinfo = UTC) -> None:
     """Add the pages' routes under `settings.path`."""
     root = settings.path
     env = environment()
     style = STYLE.read_bytes()
-    site = pages(stuck_after=stuck_after, feeds_of=feeds_of)
+    site = pages(stuck_after=stuck_after, feeds_of=feeds_of, digest_zone=digest_zone)
 
     async def read(page: Page) -> dict[str, object]:
         scope = Scope(now=clock.now(), publish_private_repos=settings.publish_private_repos)
@@ -84,11 +86,25 @@ def mount(app: web.Application, *, db: Database, clock: Clock, settings: WebSect
     app.router.add_get(f"{root}/style.css", stylesheet)
 
 
+def _cog_setting(config: RoadieConfig, section: str, key: str, default: str) -> str:
+    found = config.cog_sections.get(section)
+    return str((found if isinstance(found, dict) else {}).get(key, default))
+
+
+def _zone(name: str) -> tzinfo:
+    """The digest's timezone; the digest's own settings refuse a wrong one at start-up, so a
+    wrong one here is a section of a digest that is not loaded: UTC, as the page says."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 def mount_for(app: web.Application, config: RoadieConfig, *, db: Database, clock: Clock,
               destinations: Destinations) -> None:
-    """`mount` with what the config says: `[web]`, the onboarding's `stuck_after`, the feeds."""
-    onboarding = config.cog_sections.get("onboarding")
-    stuck_after = parse_duration(str((onboarding if isinstance(onboarding, dict) else {})
-                                     .get("stuck_after", "14d")))
+    """`mount` with what the config says: `[web]`, the onboarding's `stuck_after`, the
+    digest's `timezone`, the feeds."""
+    stuck_after = parse_duration(_cog_setting(config, "onboarding", "stuck_after", "14d"))
     mount(app, db=db, clock=clock, settings=config.web, stuck_after=stuck_after,
-          feeds_of=lambda project: [destinations.for_project(project)], org=config.bot.org)
+          feeds_of=lambda project: [destinations.for_project(project)], org=config.bot.org,
+          digest_zone=_zone(_cog_setting(config, "digest", "timezone", "UTC")))

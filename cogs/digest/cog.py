@@ -10,6 +10,7 @@ sends it again. If Roadie was down at that time, it is sent when Roadie comes ba
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
@@ -102,8 +103,10 @@ class DigestCog(Cog):
         return sorted(found, key=lambda s: (s.order, s.title))
 
     def render(self, day: date, sections: list[DigestSection]) -> Message:
-        return render.digest(day, sections, max_lines=self.settings.max_lines,
-                             quiet_line=self.settings.quiet_line)
+        """The digest, linking to its public page when the pages have an address."""
+        return replace(render.digest(day, sections, max_lines=self.settings.max_lines,
+                                     quiet_line=self.settings.quiet_line),
+                       url=self.ctx.pages.to("digest"))
 
     @command("digest", "Today's digest, as of now (only you see it)", role=Role.MEMBER)
     async def show(self, call: Invocation) -> Reply:

@@ -19,8 +19,8 @@ from bot.core.cog import (
 )
 from bot.core.commands import Arg, Flag, Invocation, Option, Target, Text, command
 from bot.core.events import GitHubEvent, MemberJoined
-from bot.core.messages import Message, Reply
-from bot.core.usertext import UserText
+from bot.core.messages import Reply
+from cogs.moderation import case_log
 from cogs.moderation.appeals import Appeals
 from cogs.moderation.blocking import Blocker, BlockRequest
 from cogs.moderation.render import case_summary
@@ -30,11 +30,10 @@ from governance.audit import Actor
 from governance.errors import Refusal
 from governance.moderation import joins
 from governance.moderation import service as cases
-from governance.moderation.models import ACTIVE
 from governance.moderation.subjects import Requester, resolve
 from governance.people.roles import Role
 
-CASE_ACTIONS = ("reason", "appeal")
+CASE_ACTIONS = tuple(case_log.CHANGES)
 
 
 def private(text: str) -> Reply:
@@ -106,42 +105,36 @@ class ModerationCog(Cog):
 
     # --- the case log ------------------------------------------------------------------
 
-    @command("case", "Show a case; or amend its reason, or record an appeal's outcome",
+    @command("case", "Show a case; amend its reason, record an appeal, or publish it",
              Arg("number", "the case number", kind="int"),
              Arg("action", "what to do instead of showing it", choices=CASE_ACTIONS,
                  optional=True, default=""),
-             Text("text", "the new reason, or the appeal's outcome", optional=True),
+             Text("text", "the new reason, the appeal's outcome, or the public summary",
+                  optional=True),
+             Flag("name", "with publish: show the account's GitHub login, not \"an account\""),
              role=Role.MODERATOR)
-    async def case(self, call: Invocation, number: int, action: str, text: str) -> Reply:
+    async def case(self, call: Invocation, number: int, action: str, text: str,
+                   name: bool) -> Reply:
+        if name and action != "publish":
+            raise Refusal("`--name` goes with `publish` only.",
+                          f"`/case {number} publish <summary> --name`.")
         if not action:
             if text:
-                raise Refusal(f"`/case {number}` takes `reason` or `appeal` before more words.",
-                              f"`/case {number} reason <text>` or `/case {number} appeal "
-                              "<outcome>`.")
+                raise Refusal(f"`/case {number}` takes `reason`, `appeal` or `publish` before "
+                              "more words.", f"`/case {number} reason <text>`, `/case {number} "
+                              f"appeal <outcome>` or `/case {number} publish <summary>`.")
             return private(await self.ctx.db.run(
                 lambda session: self.blocker.details(session, number, call.now)))
-        def transact(session: Session) -> Any:
-            if action == "reason":
-                amendment = cases.amend_reason(session, number=number, actor=call.actor,
-                                               reason=text, now=call.now)
-                message = Message(title=f"Case #{number}: reason amended by {call.profile.login}",
-                                  body=f"Now: {UserText(amendment.new_reason)}\n"
-                                       f"Was: {UserText(amendment.old_reason)}")
-                answer = f"Case #{number}: the reason is now: {UserText(amendment.new_reason)}"
-            else:
-                appeal = cases.record_appeal(session, number=number, actor=call.actor,
-                                             outcome=text, now=call.now)
-                case = cases.get_case(session, number)
-                message = Message(title=f"Case #{number}: appeal recorded by "
-                                        f"{call.profile.login}", body=UserText(appeal.outcome))
-                answer = f"Case #{number}: appeal recorded: {UserText(appeal.outcome)}"
-                if case.state == ACTIVE:
-                    answer += (f"\nThe block still stands; to lift it: `/unblock "
-                               f"{case.subject} <reason>`.")
+        if action == "unpublish" and text:
+            raise Refusal(f"`/case {number} unpublish` takes no more words.",
+                          f"`/case {number} unpublish`.")
+        change = case_log.CHANGES[action]
+
+        def transact(session: Session) -> str:
+            message, answer = change(self.ctx, session, call, number, text, name)
             self.ctx.outbox.post(session, "modlog", message)
             return answer
-        answer = await self.ctx.db.run(transact)
-        return private(answer)
+        return private(await self.ctx.db.run(transact))
 
     @command("cases of", "The cases of an account, by any of its linked identities",
              Arg("target", "a GitHub login, or a chat mention", kind="target"),

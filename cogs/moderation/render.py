@@ -120,6 +120,11 @@ def case_summary(case: ModerationCase) -> str:
             f"by {who(case.actor)}: {case.subject}: {UserText(case.reason)}")
 
 
+def published(case: ModerationCase) -> str:
+    """What the public moderation page says of a published case."""
+    return f"{case.public_name or 'an account'}: {UserText(case.public_summary)}"
+
+
 def expiry_line(case: ModerationCase, now: datetime) -> str:
     if case.expires_at is None:
         return "Until lifted with `/unblock`."
@@ -153,6 +158,9 @@ def case_details(case: ModerationCase, accounts: Sequence[CaseAccount],
         lines.append(f"Lifted {when(case.lifted_at)} by {who(case.lifted_by)}: "
                      f"{UserText(case.lift_reason)}")
     lines.extend(account_line(row, org, give_up_after=give_up_after) for row in accounts)
+    if case.public:
+        lines.append(f"Published {when(case.published_at)} by {who(case.published_by)}, "
+                     f"reading: {published(case)}")
     for amendment in amendments:
         lines.append(f"Reason amended {when(amendment.at)} by {who(amendment.amended_by)} "
                      f"(was: {UserText(amendment.old_reason)})")

@@ -28,6 +28,9 @@ CANCELLED = "cancelled"  # never blocked: the case lapsed or was lifted first
 
 TO_DO = (PENDING, UNBLOCKING)
 
+PUBLIC_SUMMARY_MAX = 500
+"""The most characters of a published case's public summary."""
+
 
 class ModerationCase(SQLModel, table=True):
     """A numbered case: who blocks whom, why, until when, and whether a second moderator agreed.
@@ -54,6 +57,14 @@ class ModerationCase(SQLModel, table=True):
     lifted_at: datetime | None = None
     lifted_by: str = Field(default="", max_length=200)
     lift_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Published on the public moderation page, when moderators choose to: only the summary
+    # they wrote for it (the reason may hold private detail), and the subject's GitHub login
+    # only if they chose to name it (`public_name`, empty: "an account").
+    public: bool = False
+    public_summary: str = Field(default="", max_length=PUBLIC_SUMMARY_MAX)
+    public_name: str = Field(default="", max_length=39)
+    published_by: str = Field(default="", max_length=200)
+    published_at: datetime | None = None
 
 
 class CaseAccount(SQLModel, table=True):
@@ -174,4 +185,6 @@ class AppealRequest(SQLModel, table=True):
 
 project(Projection(ModerationCase, "case", ("subject", "actor", "reason", "state", "scope",
                                             "expires_at", "confirmed_by", "confirmed_at",
-                                            "lifted_at", "lifted_by")))
+                                            "lifted_at", "lifted_by", "public",
+                                            "public_summary", "public_name", "published_by",
+                                            "published_at")))

@@ -25,8 +25,10 @@ def deadline_column() -> Any:
 
 
 def open_tickets(session: Session, scope: Scope, *, limit: int = OPEN_LIMIT,
-                 overdue_only: bool = False, upcoming_only: bool = False) -> list[dict[str, Any]]:
-    """Open tickets, the most urgent deadline first."""
+                 overdue_only: bool = False, upcoming_only: bool = False,
+                 due_by: datetime | None = None) -> list[dict[str, Any]]:
+    """Open tickets, the most urgent deadline first; `due_by`: only those whose deadline is
+    at or before then (overdue ones too)."""
     deadline = deadline_column()
     query = select(Ticket.number, Ticket.project, Ticket.kind, Ticket.severity, Ticket.state,
                    Ticket.assignee, Ticket.opened_at, deadline.label("due_at")).where(
@@ -35,6 +37,8 @@ def open_tickets(session: Session, scope: Scope, *, limit: int = OPEN_LIMIT,
         query = query.where(deadline <= scope.now)
     if upcoming_only:
         query = query.where(deadline > scope.now)
+    if due_by is not None:
+        query = query.where(deadline <= due_by)
     rows = session.execute(query.order_by(deadline, col(Ticket.number)).limit(limit)).all()
     return [ticket_row(row, scope.now) for row in rows]
 
@@ -99,9 +103,11 @@ def recently_closed(session: Session, scope: Scope,
              "opened_at": iso(r.opened_at), "closed_at": iso(r.closed_at)} for r in rows]
 
 
-def totals(session: Session, scope: Scope) -> tuple[int, int]:
-    """How many tickets are open, and how many of them are overdue."""
-    overdue = func.sum(case((deadline_column() <= scope.now, 1), else_=0))
+def totals(session: Session, scope: Scope, *,
+           due_by: datetime | None = None) -> tuple[int, int]:
+    """How many tickets are open, and how many of them are overdue (or, with `due_by`, due
+    at or before then)."""
+    overdue = func.sum(case((deadline_column() <= (due_by or scope.now), 1), else_=0))
     row = session.execute(select(func.count(), overdue).where(
         col(Ticket.state).in_(ACTIVE_STATES), scope.shown(col(Ticket.project)))).one()
     return int(row[0]), int(row[1] or 0)

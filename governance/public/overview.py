@@ -3,7 +3,7 @@ onboarding checklists that are stuck."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -16,12 +16,15 @@ from governance.votes.models import OPEN, Vote
 NEXT = 5
 
 
-def closing_votes(session: Session, scope: Scope, limit: int = NEXT) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Vote.number, Vote.kind, Vote.project, Vote.subject, Vote.closes_at)
-        .where(Vote.state == OPEN, col(Vote.closes_at).is_not(None),
-               scope.shown(col(Vote.project)))
-        .order_by(col(Vote.closes_at)).limit(limit)).all()
+def closing_votes(session: Session, scope: Scope, limit: int = NEXT, *,
+                  by: datetime | None = None) -> list[dict[str, Any]]:
+    """Votes open for ballots, the one closing first first; `by`: only those closing by then."""
+    query = (select(Vote.number, Vote.kind, Vote.project, Vote.subject, Vote.closes_at)
+             .where(Vote.state == OPEN, col(Vote.closes_at).is_not(None),
+                    scope.shown(col(Vote.project))))
+    if by is not None:
+        query = query.where(col(Vote.closes_at) <= by)
+    rows = session.execute(query.order_by(col(Vote.closes_at)).limit(limit)).all()
     return [{"number": r.number, "kind": r.kind, "project": r.project, "subject": r.subject,
              "closes_at": iso(r.closes_at), "seconds_left": seconds_between(scope.now, r.closes_at)}
             for r in rows]
@@ -36,9 +39,10 @@ def overview_page(session: Session, scope: Scope, stuck_after: timedelta) -> dic
             "closing_votes": closing_votes(session, scope),
             "without_lead": projects.without_lead(session, scope),
             "stuck_checklists": projects.stuck(session, scope, stuck_after),
-            "stuck_after_days": _days(stuck_after)}
+            "stuck_after_days": days_of(stuck_after)}
 
 
-def _days(delta: timedelta) -> float | int:
+def days_of(delta: timedelta) -> float | int:
+    """A length in days, whole when it is."""
     days = delta.total_seconds() / 86400
     return int(days) if days.is_integer() else round(days, 1)

@@ -37,15 +37,48 @@ def without_lead(session: Session, scope: Scope, limit: int = 50) -> list[str]:
 
 def stuck(session: Session, scope: Scope, stuck_after: timedelta,
           limit: int = 20) -> list[dict[str, Any]]:
-    """Open checklists without progress for `stuck_after`, longest stuck first."""
+    """Open checklists without progress for `stuck_after`, longest stuck first: how many
+    items are done and left, and the next item with who can do it."""
     rows = session.execute(
-        select(Checklist.project, Checklist.last_progress_at, Checklist.issue_url).where(
+        select(Checklist.id, Checklist.project, Checklist.last_progress_at,
+               Checklist.issue_url).where(
             col(Checklist.state).in_(ACTIVE_STATES),
             col(Checklist.last_progress_at) <= scope.now - stuck_after,
             scope.shown(col(Checklist.project)))
         .order_by(col(Checklist.last_progress_at)).limit(limit)).all()
-    return [{"project": r.project, "last_progress_at": iso(r.last_progress_at),
-             "issue_url": r.issue_url or None} for r in rows]
+    ids = [r.id for r in rows]
+    progress, next_items = _progress(session, ids), _next_items(session, ids)
+    found = []
+    for r in rows:
+        done, total = progress.get(r.id, (0, 0))
+        found.append({"project": r.project, "last_progress_at": iso(r.last_progress_at),
+                      "issue_url": r.issue_url or None, "done": done, "left": total - done,
+                      "next": next_items.get(r.id)})
+    return found
+
+
+def _progress(session: Session, ids: list[int] | None = None) -> dict[int, tuple[int, int]]:
+    """(items done, items) per checklist: of these checklists, or of all."""
+    query = select(ChecklistItem.checklist_id,
+                   func.sum(case((col(ChecklistItem.done_at).is_not(None), 1), else_=0)),
+                   func.count()).group_by(ChecklistItem.checklist_id)
+    if ids is not None:
+        query = query.where(col(ChecklistItem.checklist_id).in_(ids))
+    return {checklist_id: (int(done or 0), total)
+            for checklist_id, done, total in session.execute(query)}
+
+
+def _next_items(session: Session, ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
+    """The first item not done, and who can do it, per checklist: of these, or of all."""
+    query = (select(ChecklistItem.checklist_id, ChecklistItem.text, ChecklistItem.who)
+             .where(col(ChecklistItem.done_at).is_(None))
+             .order_by(col(ChecklistItem.checklist_id), col(ChecklistItem.position)))
+    if ids is not None:
+        query = query.where(col(ChecklistItem.checklist_id).in_(ids))
+    found: dict[int, dict[str, Any]] = {}
+    for item in session.execute(query):
+        found.setdefault(item.checklist_id, {"item": item.text, "who": item.who})
+    return found
 
 
 def projects_page(session: Session, scope: Scope,
@@ -63,18 +96,7 @@ def projects_page(session: Session, scope: Scope,
     checklists = {c.project.lower(): c for c in session.execute(
         select(Checklist.id, Checklist.project, Checklist.state, Checklist.started_at,
                Checklist.last_progress_at, Checklist.completed_at, Checklist.issue_url))}
-    progress: dict[int, tuple[int, int]] = {}
-    for checklist_id, done, total in session.execute(
-            select(ChecklistItem.checklist_id,
-                   func.sum(case((col(ChecklistItem.done_at).is_not(None), 1), else_=0)),
-                   func.count()).group_by(ChecklistItem.checklist_id)):
-        progress[checklist_id] = (int(done or 0), total)
-    next_items: dict[int, dict[str, Any]] = {}
-    for item in session.execute(
-            select(ChecklistItem.checklist_id, ChecklistItem.text, ChecklistItem.who)
-            .where(col(ChecklistItem.done_at).is_(None))
-            .order_by(col(ChecklistItem.checklist_id), col(ChecklistItem.position))):
-        next_items.setdefault(item.checklist_id, {"item": item.text, "who": item.who})
+    progress, next_items = _progress(session), _next_items(session)
     shown = []
     for project in projects:
         checklist = checklists.get(project.name)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from governance.public.scope import Scope, iso, seconds_between
-from governance.votes.models import CLOSED, LIVE_STATES, Ballot, Concern, Vote
+from governance.votes.models import CLOSED, LIVE_STATES, PENDING, Ballot, Concern, Vote
 from governance.votes.rules import ABSTAIN, Cast, Rules, count
 
 OPEN_LIMIT = 50
@@ -86,13 +87,15 @@ def _full_tally(rules: Rules, tally: dict[str, dict[str, int]]) -> dict[str, dic
     return {kind: {c: tally[kind].get(c, 0) for c in choices} for kind in ("binding", "advisory")}
 
 
-def closed_votes(session: Session, scope: Scope,
-                 limit: int = CLOSED_LIMIT) -> list[dict[str, Any]]:
+def closed_votes(session: Session, scope: Scope, limit: int = CLOSED_LIMIT, *,
+                 since: datetime | None = None) -> list[dict[str, Any]]:
     """The latest closed votes (the last opened first): result, tally, and whether counting
-    the stored ballots again gives the recorded result."""
+    the stored ballots again gives the recorded result; `since`: only those closed since."""
+    query = select(Vote).where(Vote.state == CLOSED, scope.shown(col(Vote.project)))
+    if since is not None:
+        query = query.where(col(Vote.closed_at) >= since)
     votes = session.scalars(
-        select(Vote).where(Vote.state == CLOSED, scope.shown(col(Vote.project)))
-        .order_by(col(Vote.number).desc()).limit(limit)).all()  # a walk back along the key
+        query.order_by(col(Vote.number).desc()).limit(limit)).all()  # a walk back along the key
     ballots: dict[int, list[Cast]] = defaultdict(list)
     numbers = [v.number for v in votes]
     if numbers:
@@ -116,6 +119,28 @@ def closed_votes(session: Session, scope: Scope,
                      "recount_matches": recount == recorded})
         shown.append(item)
     return shown
+
+
+def waiting_nominations(session: Session, scope: Scope,
+                        limit: int = OPEN_LIMIT) -> list[dict[str, Any]]:
+    """Nominations waiting for the nominee to accept, the one whose time runs out first first."""
+    rows = session.execute(
+        select(Vote.number, Vote.project, Vote.subject, Vote.accept_by)
+        .where(Vote.state == PENDING, scope.shown(col(Vote.project)))
+        .order_by(col(Vote.accept_by), col(Vote.number)).limit(limit)).all()
+    return [{"number": r.number, "project": r.project, "nominee": r.subject,
+             "accept_by": iso(r.accept_by),
+             "seconds_left": seconds_between(scope.now, r.accept_by) if r.accept_by else None}
+            for r in rows]
+
+
+def ballot_counts(session: Session, numbers: list[int]) -> dict[int, int]:
+    """How many ballots each vote has (who voted is public, even on a secret vote)."""
+    if not numbers:
+        return {}
+    return {number: int(many) for number, many in session.execute(
+        select(Ballot.vote, func.count()).where(col(Ballot.vote).in_(numbers))
+        .group_by(Ballot.vote))}
 
 
 def votes_page(session: Session, scope: Scope) -> dict[str, Any]:

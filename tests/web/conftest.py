@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 
 import pytest
 from aiohttp import web
@@ -19,10 +19,12 @@ from tests.web.world import World, seed
 PATH = "/roadie"
 
 
-def web_app(db: Database, clock: FakeClock, **settings: object) -> web.Application:
+def web_app(db: Database, clock: FakeClock, *, digest_zone: tzinfo = UTC,
+            **settings: object) -> web.Application:
     app = web.Application()
     mount(app, db=db, clock=clock, settings=WebSection(enabled=True, path=PATH, **settings),
-          stuck_after=timedelta(days=14), feeds_of=lambda project: ["feed"], org="jazzband")
+          stuck_after=timedelta(days=14), feeds_of=lambda project: ["feed"], org="jazzband",
+          digest_zone=digest_zone)
     return app
 
 

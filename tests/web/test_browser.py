@@ -16,9 +16,8 @@ from governance.clock import FakeClock
 from governance.db import Database
 from tests.web.browser import ARTIFACTS, axe_script, chromium
 from tests.web.conftest import PATH, web_app
-from tests.web.world import PRIVATE, World, seed
-
-PAGES = ("overview", "escalations", "votes", "projects", "moderation", "audit")
+from tests.web.test_pages import PAGES
+from tests.web.world import NAMED_ACCOUNT, PRIVATE, PUBLIC_SUMMARY, World, seed
 
 
 @pytest.fixture
@@ -62,7 +61,13 @@ async def test_every_page_shows_what_it_should_without_javascript(
                   "2: adam, ada", f"Vote #{world.closed_vote}", "passed",
                   "Recount from the ballots: matches"],
         "projects": ["pip-tools", "alice", "0 done, 3 left", "Add a README badge"],
-        "moderation": ["Moderation cases by state", "active"],
+        "digest": ["Daily digest, Monday 2026-01-05, as of 2026-01-05 15:00 (UTC)",
+                   "Escalations breached or due within 24h", f"#{world.overdue_ticket}",
+                   "Nominations waiting for the nominee", "gina as lead of prettytable",
+                   "2 blocks opened or confirmed in the last day", "ada until"],
+        "moderation": ["Moderation cases by state", "active", "Published cases",
+                       f"Case #{world.published_case}: {NAMED_ACCOUNT}, active",
+                       PUBLIC_SUMMARY],
         "audit": ["Head hash", "How to verify", "roadie audit verify"],
     }
     for name in PAGES:

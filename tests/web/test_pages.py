@@ -7,14 +7,16 @@ import re
 from aiohttp.test_utils import TestClient
 from sqlmodel import Session
 
+from governance.audit import Actor
 from governance.audit.checkpoints import Checkpoint, sign_checkpoint
 from governance.audit.keys import AuditKey
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.moderation import service as cases
 from tests.web.conftest import PATH
-from tests.web.world import World
+from tests.web.world import NAMED_ACCOUNT, PUBLIC_SUMMARY, World
 
-PAGES = ("overview", "escalations", "votes", "projects", "moderation", "audit")
+PAGES = ("overview", "digest", "escalations", "votes", "projects", "moderation", "audit")
 
 
 def text_of(html: str) -> str:
@@ -89,7 +91,13 @@ async def test_projects_show_leads_and_onboarding(client: TestClient, world: Wor
 
 async def test_moderation_and_audit(client: TestClient, world: World) -> None:
     moderation = await (await client.get(f"{PATH}/api/moderation")).json()
-    assert moderation["cases_by_state"] == {"active": 1}
+    assert moderation["cases_by_state"] == {"active": 2}
+    assert moderation["published"] == [{
+        "number": world.published_case, "summary": PUBLIC_SUMMARY, "account": NAMED_ACCOUNT,
+        "state": "active", "opened_at": "2026-01-05T09:00:00+00:00", "lifted_at": None,
+        "published_at": "2026-01-05T09:00:00+00:00"}]
+    text = await page(client, "moderation")
+    assert f"Case #{world.published_case}: {NAMED_ACCOUNT}, active {PUBLIC_SUMMARY}" in text
     audit = await (await client.get(f"{PATH}/api/audit")).json()
     assert audit["log"]["entries"] > 10
     assert len(audit["log"]["head_hash"]) == 64
@@ -134,3 +142,22 @@ async def test_every_page_has_a_json_twin_with_etag_and_304(client: TestClient,
             assert other.status == 200
     index = await (await client.get(f"{PATH}/api")).json()
     assert sorted(index["pages"]) == sorted(PAGES)
+
+
+async def test_a_lifted_published_case_says_when_never_why(client: TestClient, world: World,
+                                                            db: Database,
+                                                            clock: FakeClock) -> None:
+    why = "lift-reason-91c4 the account was recovered by its owner"
+
+    def lift(session: Session) -> None:
+        case = cases.get_case(session, world.published_case, lock=True)
+        cases.lift_case(session, case=case, actor=Actor.github("ada"), reason=why,
+                        now=clock.now())
+
+    await db.run(lift)
+    [shown] = (await (await client.get(f"{PATH}/api/moderation")).json())["published"]
+    assert (shown["state"], shown["lifted_at"]) == ("lifted", "2026-01-05T15:00:00+00:00")
+    html = await (await client.get(f"{PATH}/moderation")).text()
+    assert f"Case #{world.published_case}: {NAMED_ACCOUNT}, lifted" in text_of(html)
+    assert "lifted 2026-01-05 15:00 UTC" in text_of(html)
+    assert why not in html

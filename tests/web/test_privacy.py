@@ -1,6 +1,8 @@
 """Nothing private reaches a public page or its JSON: direct messages, secret ballots before
 the close, private repositories' projects (unless published), moderation cases' subjects,
-reasons and appeals, escalations' summaries, chat ids."""
+reasons, moderators and appeals (a case the moderators publish shows only the summary they
+wrote, and the account only if they named it), admins' away notes, escalations' summaries,
+chat ids."""
 
 from __future__ import annotations
 
@@ -9,14 +11,28 @@ import json
 from datetime import timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import Session
 
+from governance.audit import Actor
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.moderation import publishing
 from governance.votes import service as votes
+from tests.web import test_pages as pages
 from tests.web.conftest import PATH, web_app
-from tests.web.world import KEY, PRIVATE, PRIVATE_PROJECT, SECRET_REASON, World
+from tests.web.world import (
+    KEY,
+    NAMED_ACCOUNT,
+    PRIVATE,
+    PRIVATE_PROJECT,
+    PUBLIC_SUMMARY,
+    PUBLISHER,
+    SECRET_REASON,
+    World,
+)
 
-PAGES = ("", "overview", "escalations", "votes", "projects", "moderation", "audit")
+PAGES = ("", *pages.PAGES)
+CASE_SUMMARY = "Harassed contributors; the case is public at their request."
 
 
 async def everything(client: TestClient) -> dict[str, str]:
@@ -42,6 +58,38 @@ async def test_no_page_or_json_shows_private_data(client: TestClient, world: Wor
     assert secret_vote["tally"] is None  # neither the choices nor their count
     assert secret_vote["voted"] == ["adam", "ada"]  # only who voted
     assert f"#{world.private_ticket}" not in shown[f"{PATH}/escalations"]
+    for url in (f"{PATH}/moderation", f"{PATH}/api/moderation", f"{PATH}/digest"):
+        assert PUBLIC_SUMMARY in shown[url]  # what the moderators wrote for everyone
+
+
+async def test_a_published_case_shows_only_its_summary_until_unpublished(
+        db: Database, clock: FakeClock, client: TestClient, world: World) -> None:
+    def publish(session: Session) -> None:
+        publishing.publish(session, number=world.private_case, actor=Actor.github(PUBLISHER),
+                           summary=CASE_SUMMARY, name=False, now=clock.now())
+
+    await db.run(publish)
+    shown = await everything(client)
+    assert leaks(shown) == []  # neither its subject nor its reason, nor who published it
+    cases = json.loads(shown[f"{PATH}/api/moderation"])["published"]
+    assert [(c["number"], c["summary"], c["account"]) for c in cases] == [
+        (world.published_case, PUBLIC_SUMMARY, NAMED_ACCOUNT),
+        (world.private_case, CASE_SUMMARY, None)]
+    assert f"Case #{world.private_case}: an account, active" in shown[f"{PATH}/moderation"]
+    assert CASE_SUMMARY in shown[f"{PATH}/api/digest"]  # published in the last day
+
+    def unpublish(session: Session) -> None:
+        for number in (world.private_case, world.published_case):
+            publishing.unpublish(session, number=number, actor=Actor.github(PUBLISHER),
+                                 now=clock.now())
+
+    await db.run(unpublish)
+    shown = await everything(client)
+    assert leaks(shown) == []
+    for summary in (CASE_SUMMARY, PUBLIC_SUMMARY):
+        assert [url for url, text in shown.items() if summary in text] == []
+    assert [url for url, text in shown.items() if NAMED_ACCOUNT in text] == []
+    assert json.loads(shown[f"{PATH}/api/moderation"])["published"] == []
 
 
 async def test_a_secret_ballot_shows_once_the_vote_closed(db: Database, clock: FakeClock,

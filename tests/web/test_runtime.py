@@ -4,6 +4,7 @@ the `[web]` settings refuse a path or base URL that cannot work."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -35,6 +36,20 @@ async def test_roadie_serves_the_pages_under_the_configured_path(tmp_path: Path,
             assert (await response.json())["escalations"] == {"open": 0, "overdue": 0}
         async with http.get(base(roadie) + "/roadie/overview") as response:
             assert response.status == 404
+
+
+async def test_the_digest_page_counts_the_day_in_the_digests_timezone(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    config = make_config(tmp_path, {"web": {"enabled": True},
+                                    "digest": {"timezone": "America/Los_Angeles"}})
+    clock = FakeClock()  # 2026-01-05 09:00 UTC: 01:00 in Los Angeles, the same day
+    clock.advance(-timedelta(hours=2))  # 23:00 on Sunday there
+    async with running(config, db=sqlite_db, clock=clock) as roadie, \
+            aiohttp.ClientSession() as http, \
+            http.get(base(roadie) + "/roadie/api/digest") as response:
+        data = await response.json()
+    assert (data["day"], data["timezone"], data["as_of"]) == (
+        "2026-01-04", "America/Los_Angeles", "2026-01-05T07:00:00+00:00")
 
 
 async def test_no_pages_when_disabled(tmp_path: Path, sqlite_db: Database) -> None:

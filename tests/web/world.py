@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from governance.audit import Actor
 from governance.audit.keys import AuditKey
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.escalations import away
 from governance.escalations import service as escalations
 from governance.escalations.policy import Policy
-from governance.moderation.models import ACTIVE, AppealRequest, CaseAppeal, ModerationCase
+from governance.moderation import publishing
+from governance.moderation.models import (
+    ACTIVE,
+    BLOCKED,
+    AppealRequest,
+    CaseAccount,
+    CaseAppeal,
+    ModerationCase,
+)
 from governance.onboarding import service as onboarding
 from governance.onboarding.tasklist import ItemSpec
 from governance.outbox.models import OutboxMessage
@@ -35,11 +46,18 @@ APPEAL_TEXT = "appeal-text-0b7e please unblock me, it was my brother"
 APPELLANT = "appellant-c3d9"
 CASE_REASON = "case-reason-9f3b0 harassment in DMs"
 BLOCKED_ACCOUNT = "troll-account-e61a"
+MODERATOR = "moderator-7d2a"
+PUBLISHER = "publisher-5e1b"
+PUBLISHED_REASON = "published-case-reason-2c8d the spammer's phone number"
+PUBLIC_SUMMARY = "Posted links to malware in the issues of three repositories."
+NAMED_ACCOUNT = "Link-Spammer"  # the published case's GitHub login, named by the moderator
+AWAY_NOTE = "away-note-6f0a in hospital, back when I can"
 CHAT_ID = "815234567890123456"
 ZULIP_ID = "70412"
 
 PRIVATE = (DM_TEXT, SECRET_REASON, PRIVATE_PROJECT, ESCALATION_SUMMARY, APPEAL_DETAILS,
-           APPEAL_TEXT, APPELLANT, CASE_REASON, BLOCKED_ACCOUNT, CHAT_ID, ZULIP_ID)
+           APPEAL_TEXT, APPELLANT, CASE_REASON, BLOCKED_ACCOUNT, CHAT_ID, ZULIP_ID, MODERATOR,
+           PUBLISHER, PUBLISHED_REASON, AWAY_NOTE)
 
 KEY = AuditKey.generate()  # seals the secret ballots until the close
 RULES_OPEN = Rules(kind=NOMINATION, quorum=2, min_duration=timedelta(hours=72))
@@ -57,6 +75,9 @@ class World:
     closed_vote: int
     overdue_ticket: int
     private_ticket: int
+    private_case: int
+    published_case: int
+    waiting_nomination: int
 
 
 def seed(db: Database, clock: FakeClock) -> World:
@@ -100,11 +121,12 @@ def seed(db: Database, clock: FakeClock) -> World:
             timing=onboarding.Timing(admin_wait=timedelta(days=3),
                                      checkin_after=timedelta(days=7)),
             now=now, with_github=False)
-        case = ModerationCase(subject=f"github:{BLOCKED_ACCOUNT}", actor="github:adam",
+        case = ModerationCase(subject=f"github:{BLOCKED_ACCOUNT}", actor=f"github:{MODERATOR}",
                               reason=CASE_REASON, state=ACTIVE, created_at=now)
         session.add(case)
         session.flush()
         assert case.id is not None
+        published = _published_case(session, now)
         session.add(CaseAppeal(case_id=case.id, at=now, recorded_by="github:ada",
                                outcome=APPEAL_DETAILS))
         session.add(AppealRequest(case_id=case.id, appellant=APPELLANT, via="chat",
@@ -128,11 +150,30 @@ def seed(db: Database, clock: FakeClock) -> World:
         votes.cast(session, number=hidden_vote, login="ada", choice="+1", reason="", now=now,
                    key=KEY)
         votes.close(session, number=closed, now=now + timedelta(hours=73), key=KEY)
+        waiting = _open(session, now, RULES_OPEN, "prettytable", NOMINATION, "gina",
+                        ("adam", "ada"))
+        away.go_away(session, login="ada", duration=timedelta(days=2), note=AWAY_NOTE, now=now,
+                     policy=policy)
     clock.advance(timedelta(hours=6))  # the urgent ticket's acknowledgement is now overdue
     assert clock.now() > start
     assert overdue.number
     assert hidden.number
-    return World(nomination, secret, closed, overdue.number, hidden.number)
+    return World(nomination, secret, closed, overdue.number, hidden.number, case.id, published,
+                 waiting)
+
+
+def _published_case(session: Session, now: datetime) -> int:
+    """A block whose case the moderators published, naming the account's GitHub login."""
+    case = ModerationCase(subject=NAMED_ACCOUNT.lower(), actor=f"github:{MODERATOR}",
+                          reason=PUBLISHED_REASON, state=ACTIVE, created_at=now)
+    session.add(case)
+    session.flush()
+    assert case.id is not None
+    session.add(CaseAccount(case_id=case.id, platform="github", account=NAMED_ACCOUNT.lower(),
+                            display=NAMED_ACCOUNT, state=BLOCKED, blocked_at=now))
+    publishing.publish(session, number=case.id, actor=Actor.github(PUBLISHER),
+                       summary=PUBLIC_SUMMARY, name=True, now=now)
+    return case.id
 
 
 def _open(session: object, now: object, rules: Rules, project: str, kind: str, subject: str,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
@@ -27,6 +29,8 @@ from governance.moderation.subjects import Account
 from governance.outbox.models import OutboxMessage
 from governance.people.roles import Role
 from governance.people.service import grant_role, link_directly
+from governance.public.digest import digest_page
+from governance.public.scope import Scope
 from tests.cogs.onboarding.world import transferred
 from tests.support import RecordingChat, make_config, running, say
 
@@ -136,6 +140,43 @@ async def test_a_digest_with_every_section(tmp_path: Path, db: Database) -> None
         reply = await say(roadie, "recording", "carol", "digest")
         assert reply.private
         assert reply.as_text() == EVERY_SECTION
+
+
+async def test_the_digest_links_to_its_public_page_with_the_same_sections(
+        tmp_path: Path, db: Database) -> None:
+    chat, clock = RecordingChat(), FakeClock(START)
+    config = make_config(tmp_path, {"people": {"admins": ["alice", "frank"]},
+                                    "digest": {"timezone": "Europe/Berlin"},
+                                    "web": {"enabled": True,
+                                            "base_url": "https://coop.example.org/roadie"}})
+    async with running(config, db=db, clock=clock, transports=[chat]) as roadie:
+        await fill(roadie, clock)
+        assert await cog_of(roadie, DigestCog).send(clock.now())
+        await roadie.settle()
+        [digest] = chat.at("digest")
+        assert digest.message.url == "https://coop.example.org/roadie/digest"
+        reply = await say(roadie, "recording", "carol", "digest")
+        assert reply.message is not None
+        assert reply.message.url == "https://coop.example.org/roadie/digest"
+        # The public page reads the same day through the public readers: the same sections
+        # in the same order (the votes' too, once there are votes; this world has none).
+        page = await roadie.db.run(lambda session: digest_page(
+            session, Scope(now=clock.now()), stuck_after=timedelta(days=14),
+            zone=ZoneInfo("Europe/Berlin")))
+    titles = re.findall(r"^\*\*(.+)\*\* \(\d+\)$", digest.text, re.MULTILINE)
+    assert [s["title"] for s in page["sections"]] == titles
+    assert page["day"] == "2026-01-05"
+
+
+async def test_without_a_public_address_the_digest_has_no_link(tmp_path: Path,
+                                                                db: Database) -> None:
+    chat = RecordingChat()
+    config = make_config(tmp_path, {"web": {"enabled": True}})
+    async with running(config, db=db, clock=FakeClock(START), transports=[chat]) as roadie:
+        await cog_of(roadie, DigestCog).send(START)
+        await roadie.settle()
+        [digest] = chat.at("digest")
+        assert digest.message.url == ""
 
 
 async def test_long_sections_are_cut_and_counted(tmp_path: Path, db: Database) -> None:
