@@ -16,6 +16,7 @@ from bot.core.messages import Message, Reply
 from bot.core.ports import PlatformError, TeamMembership
 from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
 from cogs.voting import render
+from cogs.voting.ballots import BallotBox, Counted, Outcome, Waiting
 from cogs.voting.commits import parse_commit
 from cogs.voting.electorate import read_electorate
 from cogs.voting.settings import VotingSettings
@@ -47,6 +48,7 @@ class VotingCog(Cog):
         super().__init__(*args, **kwargs)
         self._stale: set[int] = set()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
+        self._ballot_box = BallotBox(self._cast_together)
 
     async def start(self) -> None:
         kinds = known_kinds(self.ctx)
@@ -178,16 +180,14 @@ class VotingCog(Cog):
                    reason: str) -> Reply | Message:
         if not choice:
             return await self._status_of(number, call.now)
-
-        def cast(session: Session) -> tuple[service.Casting, bool]:
-            if not call.private:
-                self._refuse_public_secret_ballot(session, number)
-            login = call.require_linked()
-            casting = service.cast(session, number=number, login=login, choice=choice,
-                                   reason=reason, now=call.now, key=self.ctx.audit_key)
-            return casting, service.early_close_due(session, number)
-
-        casting, settled = await self.ctx.db.run(cast)
+        if not call.profile.login:  # refused either way; a secret ballot typed in public
+            if not call.private:  # is withdrawn first
+                await self.ctx.db.run(
+                    lambda session: self._refuse_public_secret_ballot(session, number))
+            call.require_linked()
+        counted = await self._ballot_box.cast(number, service.BallotRequest(
+            call.require_linked(), choice, reason, call.now), private=call.private)
+        casting, settled = counted.casting, counted.settled
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
                                      casting.rules, closing=settled)
         if not settled:
@@ -199,18 +199,73 @@ class VotingCog(Cog):
         # The reply says how one voted: on a secret vote, only the voter may read it.
         return Reply(text=reply, private=casting.rules.secret)
 
+    async def _cast_together(self, number: int, batch: list[Waiting]) -> list[Outcome]:
+        """Cast a batch of ballots on vote `number` in one transaction. Should it fail for
+        another reason than a refusal, each ballot is cast again in a transaction of its
+        own, so that one bad ballot costs the others nothing."""
+        def transact(session: Session) -> list[Outcome]:
+            secret = False
+            if not all(waiting.private for waiting in batch):
+                try:
+                    self._refuse_public_secret_ballot(session, number)
+                except Withdrawn:
+                    secret = True
+            outcomes: list[Outcome | None] = [None] * len(batch)
+            todo = []
+            for index, waiting in enumerate(batch):
+                if secret and not waiting.private:
+                    outcomes[index] = self._public_secret_ballot(number)
+                else:
+                    todo.append(index)
+            try:
+                results: list[service.Casting | Refusal] = service.cast_many(
+                    session, number=number, requests=[batch[i].request for i in todo],
+                    key=self.ctx.audit_key) if todo else []
+            except Refusal as refusal:  # about the vote (changed nothing): each cast gets it
+                if len(todo) == len(batch):
+                    raise
+                results = [refusal] * len(todo)
+            cast = [i for i, result in zip(todo, results, strict=True)
+                    if isinstance(result, service.Casting)]
+            settled = bool(cast) and service.early_close_due(session, number)
+            for index, result in zip(todo, results, strict=True):
+                outcomes[index] = (Counted(result, settled and index == cast[-1])
+                                   if isinstance(result, service.Casting) else result)
+            return [outcome for outcome in outcomes if outcome is not None]
+
+        try:
+            return await self.ctx.db.run(transact)
+        except Refusal:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                raise
+            self.log.warning("vote #%s: %d ballots cast together failed; casting each alone",
+                             number, len(batch), exc_info=True)
+        alone: list[Outcome] = []
+        for waiting in batch:
+            try:
+                alone += await self._cast_together(number, [waiting])
+            except Exception as error:
+                alone.append(error)
+        return alone
+
+    @staticmethod
+    def _public_secret_ballot(number: int) -> Withdrawn:
+        return Withdrawn(
+            f"Vote #{number} is secret, and others can see this ballot here, so it was not "
+            "counted.",
+            f"Send `/vote {number} <choice> [reason]` to Roadie in a direct message (on "
+            "Discord, the slash command or the status's buttons answer privately). Roadie "
+            "deletes a ballot typed in public where it may; if yours is still there, delete "
+            "it yourself.")
+
     @staticmethod
     def _refuse_public_secret_ballot(session: Session, number: int) -> None:
         """A secret ballot is cast only where nobody else sees it."""
         vote = service.require_vote(session, number)
         if Rules.from_data(vote.rules_data()).secret:
-            raise Withdrawn(
-                f"Vote #{number} is secret, and others can see this ballot here, so it was not "
-                "counted.",
-                f"Send `/vote {number} <choice> [reason]` to Roadie in a direct message (on "
-                "Discord, the slash command or the status's buttons answer privately). Roadie "
-                "deletes a ballot typed in public where it may; if yours is still there, delete "
-                "it yourself.")
+            raise VotingCog._public_secret_ballot(number)
 
     @command("votes", "List the open votes", role=Role.ANYONE)
     async def votes(self, call: Invocation) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -99,21 +99,55 @@ def hash_of_entry(seq: int, at: str, actor: str, action: str, target: str, reaso
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Entry:
+    """An entry to append: what `record` takes, for `record_many`."""
+
+    actor: Actor
+    action: str
+    target: str
+    at: datetime
+    reason: str = ""
+    data: dict[str, Any] | None = None
+
+
 def record(session: Session, *, actor: Actor, action: str, target: str, at: datetime,
            reason: str = "", data: dict[str, Any] | None = None) -> AuditEntry:
     """Append an entry in the caller's transaction. Writers are ordered by the head row lock."""
-    insert_ignoring_conflicts(session, AuditHead, [{"id": 1, "seq": 0, "hash": GENESIS}], ("id",))
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
-    seq = head.seq + 1
-    body = canonical(data)
-    digest = entry_hash(seq, at, actor.name, action, target, reason, body, head.hash)
-    entry = AuditEntry(seq=seq, at=at, actor=actor.name, action=action, target=target,
-                       reason=reason, data=body, prev_hash=head.hash, hash=digest)
-    session.add(entry)
-    head.seq, head.hash = seq, digest
+    return record_many(session, [Entry(actor, action, target, at, reason, data)])[0]
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> list[AuditEntry]:
+    """Append entries in order, in the caller's transaction: the head is locked, the
+    entries inserted and the head moved once for all of them (three round trips on
+    PostgreSQL however many there are)."""
+    head = _locked_head(session)
+    made = []
+    for item in entries:
+        seq, body = head.seq + 1, canonical(item.data)
+        digest = entry_hash(seq, item.at, item.actor.name, item.action, item.target,
+                            item.reason, body, head.hash)
+        made.append(AuditEntry(seq=seq, at=item.at, actor=item.actor.name, action=item.action,
+                               target=item.target, reason=item.reason, data=body,
+                               prev_hash=head.hash, hash=digest))
+        head.seq, head.hash = seq, digest
+    session.add_all(made)
     session.flush()
-    session.info[LAST_ENTRY] = (entry, head)
-    return entry
+    if made:
+        session.info[LAST_ENTRY] = (made[-1], head)
+    return made
+
+
+def _locked_head(session: Session) -> AuditHead:
+    """The head row, locked until the transaction ends; made by the first entry ever (two
+    first writers at once: the database keeps one row, the other waits for its lock)."""
+    query = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = session.exec(query).first()
+    if head is None:
+        insert_ignoring_conflicts(session, AuditHead, [{"id": 1, "seq": 0, "hash": GENESIS}],
+                                  ("id",))
+        head = session.exec(query).one()
+    return head
 
 
 def attach_rows(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -114,14 +114,30 @@ def _log_changes(session: Session) -> None:
     if not session.info.get(_PENDING):
         return
     pending = session.info.pop(_PENDING, {})
-    rows = [{"table": p.table, "key": p.key(row), **({"deleted": True} if deleted
-                                                      else {"state": p.state(row)})}
-            for p, row, deleted in pending.values()]
+    rows = [_row_record(p, row, deleted) for p, row, deleted in pending.values()]
     if not rows:
         return
     from governance.audit.log import attach_rows  # the log imports this module
 
     attach_rows(session, rows)
+
+
+def _row_record(projection: Projection, row: Any, deleted: bool) -> dict[str, Any]:
+    return {"table": projection.table, "key": projection.key(row),
+            **({"deleted": True} if deleted else {"state": projection.state(row)})}
+
+
+def take_rows(session: Session, rows: Iterable[Any]) -> dict[int, dict[str, Any]]:
+    """The log's record of each of these decision rows (flushed, and not to change again in
+    this transaction), by `id()` of the row, for the caller to put in an entry of its own;
+    the commit then leaves them out of the last entry. Rows without changes are left out."""
+    pending: dict[int, tuple[Projection, Any, bool]] = session.info.get(_PENDING, {})
+    taken = {}
+    for row in rows:
+        found = pending.pop(id(row), None)
+        if found is not None:
+            taken[id(row)] = _row_record(*found)
+    return taken
 
 
 @event.listens_for(Session, "after_rollback")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, or_, select
 
 from governance.db import insert_ignoring_conflicts
@@ -52,10 +53,35 @@ def store_deliveries(session: Session | Connection, deliveries: Sequence[NewDeli
         return set()
     table = WebhookDelivery.__table__  # type: ignore[attr-defined]
     connection = session.connection() if isinstance(session, Session) else session
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
+    if connection.dialect.name == "postgresql":
+        return _store_on_postgres(connection, rows, now)
+    statement = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
                  .returning(table.c.delivery_id))
     return {row[0] for row in connection.execute(statement, rows)}
+
+
+_GIVEN = ("delivery_id", "event", "action", "hook_id", "payload")
+_ROW = f"({', '.join(['%s'] * len(_GIVEN))})"
+
+
+def _store_on_postgres(connection: Connection, rows: list[dict[str, object]],
+                       now: datetime) -> set[str]:
+    """The rows in one statement sent by the driver itself: one round trip, and a tenth of
+    the CPU of SQLAlchemy's own multi-row statement (every acknowledgement waits for this;
+    the driver's `executemany` would cost two round trips). Only what differs between the
+    rows is sent for each."""
+    statement = (
+        f"INSERT INTO {WebhookDelivery.__tablename__} ({', '.join(_GIVEN)}, received_at, "
+        "status, attempts, not_before, claimed_by, error) "
+        f"SELECT {', '.join(_GIVEN)}, %s, '{PENDING}', 0, %s, '', '' "
+        f"FROM (VALUES {', '.join([_ROW] * len(rows))}) AS given ({', '.join(_GIVEN)}) "
+        "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id")
+    values = [now, now, *(row[name] for row in rows for name in _GIVEN)]
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor:
+        # Not prepared: the statement differs with the number of rows.
+        cursor.execute(statement, values, prepare=False)
+        return {found[0] for found in cursor.fetchall()}
 
 
 def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 20,

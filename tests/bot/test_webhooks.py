@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import json
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -393,3 +394,52 @@ async def test_a_large_body_is_read_at_a_pace_while_small_ones_go_through(
         # 4 MB past the first at 8 MB/s: half a second at least.
         assert loop.time() - started >= 4 * 1024 * 1024 / LARGE_BODY_RATE
         assert await stored(feed.roadie) == 2
+
+
+
+async def test_a_write_held_up_holds_up_only_its_own_deliveries(tmp_path: Path,
+                                                                 pg_db: Database) -> None:
+    """Writes of deliveries overlap: while one waits on the database (here for a lock that
+    another transaction holds on its delivery id), the deliveries after it are stored and
+    answered by other writes."""
+    clock = FakeClock()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        other = Database(pg_db.url)
+        with contextlib.suppress(LookupError), other.transaction() as session:
+            inbox.store_deliveries(session, [inbox.NewDelivery("held", "star", "deleted", "",
+                                                               "{}")], now=clock.now())
+            holding.set()
+            release.wait(30)
+            raise LookupError("rolled back: the delivery is Roadie's to store")
+        other.dispose()
+
+    def waiting_on_a_lock() -> bool:
+        with pg_db.engine.connect() as connection:
+            return bool(connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE 'INSERT INTO webhook_delivery%'")).scalar())
+
+    async with feed_roadie(tmp_path, pg_db) as feed:
+        holder = asyncio.create_task(asyncio.to_thread(hold))
+        await asyncio.to_thread(holding.wait, 10)
+        held = asyncio.create_task(post_webhook(feed.roadie, "star", {"action": "deleted"},
+                                                secret=SECRET, delivery="held"))
+        for _ in range(200):
+            if await asyncio.to_thread(waiting_on_a_lock):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("Roadie's write of the held delivery never reached the lock")
+        try:
+            later = await asyncio.wait_for(asyncio.gather(*(
+                post_webhook(feed.roadie, "star", {"action": "deleted"}, secret=SECRET,
+                             delivery=f"later-{i}") for i in range(20))), 20)
+            assert [status for status, _ in later] == [202] * 20
+            assert not held.done()
+        finally:
+            release.set()
+        assert (await held)[0] == 202
+        await holder
+        assert await stored(feed.roadie) == 21

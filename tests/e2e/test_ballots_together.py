@@ -1,0 +1,92 @@
+"""Fifty people click a vote's buttons at once: the ballots share transactions, every one is
+counted exactly, each voter is answered with their own choice, and a refused click is
+answered with its own refusal while the others count."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import event, func
+from sqlmodel import Session, select
+
+from cogs.voting.cog import VotingCog
+from governance.audit import Actor, verify
+from governance.people.roles import Role
+from governance.people.service import grant_role, link_directly
+from governance.votes import service
+from governance.votes.integrity import verify_votes
+from governance.votes.models import DISPUTE, Ballot
+from governance.votes.rules import Rules
+from tests.e2e.harness import World
+from tests.fakes.discord import text_of
+
+VOTERS = 40
+OUTSIDERS = 10
+RULES = Rules(kind=DISPUTE, quorum=3, threshold="majority", min_duration=timedelta(hours=72),
+              options=("revert", "keep", "review"), advisory=False)
+
+
+async def test_fifty_clicks_at_once_are_counted_and_answered_each(world: World) -> None:
+    people = [(world.discord_user(f"Member {i:02d}"), f"member{i:02d}")
+              for i in range(VOTERS + OUTSIDERS)]
+    now = world.clock.now()
+    cog = next(c for c in world.roadie.cogs if isinstance(c, VotingCog))
+
+    def prepare(session: Session) -> int:
+        for user, login in people:
+            link_directly(session, actor=Actor.system(), platform="discord", user_id=user.id,
+                          display_name=user.name, login=login, now=now)
+            grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER, now=now)
+        vote = service.open_vote(session, service.Proposal(
+            kind=DISPUTE, project="django-sample", subject="9f8e7d6c5b4a",
+            reason="pushed without review", proposer=people[0][1], rules=RULES,
+            electorate=tuple(login for _, login in people[:VOTERS])), now=now,
+            accept_within=timedelta(days=7), remind_before=timedelta(hours=24))
+        cog._show_status(session, vote, now, first=True)
+        assert vote.number is not None
+        return vote.number
+
+    number = await world.roadie.db.run(prepare)
+    await world.settle()
+    status = next(m for m in world.discord.messages_in(world.channels["feed"])
+                  if text_of(m).startswith(f"Vote #{number}"))
+    locks: list[str] = []
+
+    def note(*args: Any) -> None:
+        if args[2].lstrip().startswith("SELECT vote.number") and "FOR UPDATE" in args[2]:
+            locks.append(args[2])
+
+    event.listen(world.roadie.db.engine, "before_cursor_execute", note)
+    try:
+        choices = [("Revert", "Keep")[i % 2] for i in range(len(people))]
+        clicks = await asyncio.gather(*(world.discord.dispatch_click(user, status, choice)
+                                        for (user, _), choice in zip(people, choices,
+                                                                     strict=True)))
+        await asyncio.gather(*(asyncio.wait_for(c.answered.wait(), 30) for c in clicks))
+    finally:
+        event.remove(world.roadie.db.engine, "before_cursor_execute", note)
+    await world.settle()
+
+    for index, (click, choice) in enumerate(zip(clicks, choices, strict=True)):
+        answer = click.answer()
+        assert answer.ephemeral
+        if index < VOTERS:
+            assert answer.text.startswith(f"Your binding ballot on vote #{number} is "), answer
+            assert choice.lower() in answer.text.lower(), (choice, answer.text)
+        else:
+            assert "not in the electorate" in answer.text, answer.text
+    # Ballots arriving together shared transactions: fewer locks of the vote than ballots.
+    assert len(locks) < VOTERS
+
+    def tally(session: Session) -> dict[str, int]:
+        rows = session.exec(select(Ballot.choice, func.count()).where(
+            Ballot.vote == number).group_by(Ballot.choice)).all()  # type: ignore[call-overload]
+        assert verify(session).ok
+        return dict(rows)
+
+    assert await world.roadie.db.run(tally) == {"revert": VOTERS // 2, "keep": VOTERS // 2}
+    await world.roadie.db.run(lambda session: service.close(
+        session, number=number, now=now + timedelta(hours=73)))
+    assert await world.roadie.db.run(verify_votes) == (1, [])
