@@ -392,6 +392,12 @@ async def kill_and_restart(bench: FarWebhooks, db: Database, results: dict[str, 
     # In order: what reached each channel came in the order it was queued there.
     in_order = all(arrived.get(place, []) == [t for t in titles if t in seen]
                    for place, titles in queued.items())
+    for place, titles in queued.items():
+        got, wanted = arrived.get(place, []), [t for t in titles if t in seen]
+        if got != wanted:
+            at = next(i for i, (a, b) in enumerate(zip(got, wanted, strict=False)) if a != b)
+            print(f"   {place}: out of order at {at}: arrived {got[at:at + 4]}, queued "
+                  f"{wanted[at:at + 4]}; claimed at the kill: {sorted(claimed)}", flush=True)
     results["kill -9: claimed at the kill"] = len(claimed)
     results["kill -9: claimed ones sent, s after restart"] = claimed_seen_after
     results["kill -9: messages in chat"] = f"{len(seen)}/{sum(map(len, queued.values()))}"
