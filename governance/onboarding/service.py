@@ -88,9 +88,10 @@ def items_by_checklist(session: Session,
 
 
 def stuck_checklists(session: Session, now: datetime, stuck_after: timedelta) -> list[Checklist]:
-    """Open checklists without progress for `stuck_after`, longest stuck first."""
+    """Open checklists without progress for `stuck_after`, longest stuck first (one whose
+    GitHub issue has not opened yet counts: it is stuck all the more)."""
     return list(session.exec(
-        select(Checklist).where(Checklist.state == OPEN,
+        select(Checklist).where(col(Checklist.state).in_(ACTIVE_STATES),
                                 col(Checklist.last_progress_at) <= now - stuck_after)
         .order_by(col(Checklist.last_progress_at), col(Checklist.project))
     ).all())
