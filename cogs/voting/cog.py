@@ -180,11 +180,10 @@ class VotingCog(Cog):
                    reason: str) -> Reply | Message:
         if not choice:
             return await self._status_of(number, call.now)
-        if not call.profile.login:  # refused either way; a secret ballot typed in public
-            if not call.private:  # is withdrawn first
-                await self.ctx.db.run(
-                    lambda session: self._refuse_public_secret_ballot(session, number))
-            call.require_linked()
+        if not call.profile.login and not call.private:
+            # Refused either way, but a secret ballot typed in public is withdrawn first.
+            await self.ctx.db.run(
+                lambda session: self._refuse_public_secret_ballot(session, number))
         counted = await self._ballot_box.cast(number, service.BallotRequest(
             call.require_linked(), choice, reason, call.now), private=call.private)
         casting, settled = counted.casting, counted.settled

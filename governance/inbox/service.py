@@ -38,45 +38,44 @@ def store_deliveries(session: Session | Connection, deliveries: Sequence[NewDeli
     """Store several deliveries in one statement; return the ids that were new.
 
     An id stored before, or repeated within `deliveries`, is stored once. The receiver
-    passes a bare connection (`Database.connection`): this runs before every answer.
+    calls this before every answer (through `Database.autocommit`: one statement).
     """
-    rows, seen = [], set()
+    given, seen = [], set()
     for d in deliveries:
         if d.delivery_id in seen:
             continue
         seen.add(d.delivery_id)
-        rows.append({"delivery_id": d.delivery_id, "event": d.event, "action": d.action,
-                     "hook_id": d.hook_id, "payload": d.payload, "received_at": now,
-                     "status": PENDING, "attempts": 0, "not_before": now, "claimed_by": "",
-                     "error": ""})
-    if not rows:
+        given.append({"delivery_id": d.delivery_id, "event": d.event, "action": d.action,
+                      "hook_id": d.hook_id, "payload": d.payload})
+    if not given:
         return set()
+    same = {"received_at": now, "status": PENDING, "attempts": 0, "not_before": now,
+            "claimed_by": "", "error": ""}  # what a new delivery's row starts with
     table = WebhookDelivery.__table__  # type: ignore[attr-defined]
     connection = session.connection() if isinstance(session, Session) else session
     if connection.dialect.name == "postgresql":
-        return _store_on_postgres(connection, rows, now)
+        return _store_on_postgres(connection, given, same)
     statement = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["delivery_id"])
                  .returning(table.c.delivery_id))
-    return {row[0] for row in connection.execute(statement, rows)}
+    return {row[0] for row in connection.execute(statement, [{**row, **same} for row in given])}
 
 
 _GIVEN = ("delivery_id", "event", "action", "hook_id", "payload")
 _ROW = f"({', '.join(['%s'] * len(_GIVEN))})"
 
 
-def _store_on_postgres(connection: Connection, rows: list[dict[str, object]],
-                       now: datetime) -> set[str]:
+def _store_on_postgres(connection: Connection, given: list[dict[str, object]],
+                       same: dict[str, object]) -> set[str]:
     """The rows in one statement sent by the driver itself: one round trip, and a tenth of
     the CPU of SQLAlchemy's own multi-row statement (every acknowledgement waits for this;
-    the driver's `executemany` would cost two round trips). Only what differs between the
-    rows is sent for each."""
+    the driver's `executemany` would cost two round trips). What differs between the rows
+    is sent for each, what they share (`same`) once."""
     statement = (
-        f"INSERT INTO {WebhookDelivery.__tablename__} ({', '.join(_GIVEN)}, received_at, "
-        "status, attempts, not_before, claimed_by, error) "
-        f"SELECT {', '.join(_GIVEN)}, %s, '{PENDING}', 0, %s, '', '' "
-        f"FROM (VALUES {', '.join([_ROW] * len(rows))}) AS given ({', '.join(_GIVEN)}) "
+        f"INSERT INTO {WebhookDelivery.__tablename__} ({', '.join(_GIVEN)}, "
+        f"{', '.join(same)}) SELECT {', '.join(_GIVEN)}, {', '.join(['%s'] * len(same))} "
+        f"FROM (VALUES {', '.join([_ROW] * len(given))}) AS given ({', '.join(_GIVEN)}) "
         "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id")
-    values = [now, now, *(row[name] for row in rows for name in _GIVEN)]
+    values = [*same.values(), *(row[name] for row in given for name in _GIVEN)]
     driver: Any = connection.connection.driver_connection
     with driver.cursor() as cursor:
         # Not prepared: the statement differs with the number of rows.

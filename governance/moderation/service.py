@@ -462,15 +462,23 @@ def awaiting_cases(session: Session) -> list[ModerationCase]:
     ).all())
 
 
+def _blocked_since(since: datetime) -> Any:
+    """Blocks opened or confirmed since a moment (not those that lapsed)."""
+    return (or_(col(ModerationCase.created_at) >= since,
+                col(ModerationCase.confirmed_at) >= since)
+            & (col(ModerationCase.state) != LAPSED))
+
+
 def cases_since(session: Session, since: datetime) -> list[ModerationCase]:
     """Blocks opened or confirmed since a moment (not those that lapsed), oldest first."""
-    return list(session.exec(
-        select(ModerationCase)
-        .where(or_(col(ModerationCase.created_at) >= since,
-                   col(ModerationCase.confirmed_at) >= since),
-               ModerationCase.state != LAPSED)
-        .order_by(col(ModerationCase.id))
-    ).all())
+    return list(session.exec(select(ModerationCase).where(_blocked_since(since))
+                             .order_by(col(ModerationCase.id))).all())
+
+
+def count_cases_since(session: Session, since: datetime) -> int:
+    """How many cases `cases_since` holds, without reading them."""
+    return session.exec(select(func.count()).select_from(ModerationCase)
+                        .where(_blocked_since(since))).one()
 
 
 def blocks_since(session: Session, actor: Actor, since: datetime) -> int:

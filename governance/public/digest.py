@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from governance.escalations import away
-from governance.moderation.service import cases_since
+from governance.moderation.service import count_cases_since
 from governance.public import escalations, projects, votes
 from governance.public.moderation import published_cases
 from governance.public.overview import closing_votes, days_of
@@ -60,7 +60,7 @@ def _decided(session: Session, scope: Scope) -> dict[str, Any]:
 
 def _moderation(session: Session, scope: Scope) -> dict[str, Any]:
     since = scope.now - PERIOD
-    blocks = len(cases_since(session, since))  # the chat digest's count, without the names
+    blocks = count_cases_since(session, since)  # the chat digest's count, without the names
     published = published_cases(session, since=since, limit=SHOWN)
     return _section("moderation", "Blocks of the last day", published, count=blocks,
                     blocks=blocks)
