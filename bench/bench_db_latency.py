@@ -67,18 +67,16 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bot.core.messages import Message  # noqa: E402
-from cogs.voting.cog import VotingCog  # noqa: E402
 from governance.audit import Actor  # noqa: E402
 from governance.db import Database, database_url  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.outbox.models import OutboxMessage  # noqa: E402
 from governance.people.roles import Role  # noqa: E402
 from governance.people.service import grant_role, link_directly  # noqa: E402
-from governance.votes import service as votes  # noqa: E402
 from governance.votes.models import DISPUTE, Ballot  # noqa: E402
 from governance.votes.rules import Rules  # noqa: E402
 from tests.e2e.harness import World, running_world  # noqa: E402
-from tests.fakes.discord import DiscordUser, FakeDiscord, FakeInteraction, text_of  # noqa: E402
+from tests.fakes.discord import DiscordUser, FakeDiscord, FakeInteraction  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.zulip import FakeZulip  # noqa: E402
 
@@ -219,23 +217,8 @@ async def commands(world: World, users: list[tuple[DiscordUser, str]], quick: bo
 
 async def vote_clicks(world: World, users: list[tuple[DiscordUser, str]],
                       results: dict[str, Any]) -> None:
-    cog = next(c for c in world.roadie.cogs if isinstance(c, VotingCog))
-    now = world.clock.now()
-
-    def open_dispute(session: Session) -> int:
-        vote = votes.open_vote(session, votes.Proposal(
-            kind=DISPUTE, project="django-sample", subject="9f8e7d6c5b4a",
-            reason="pushed without review", proposer=users[0][1], rules=RULES,
-            electorate=tuple(login for _, login in users)), now=now,
-            accept_within=timedelta(days=7), remind_before=timedelta(hours=24))
-        cog._show_status(session, vote, now, first=True)
-        assert vote.number is not None
-        return vote.number
-
-    number = await world.roadie.db.run(open_dispute)
-    await world.settle()
-    status = next(m for m in reversed(world.discord.messages_in(world.channels["feed"]))
-                  if text_of(m).startswith(f"Vote #{number}"))
+    number, status = await world.open_dispute(
+        proposer=users[0][1], electorate=[login for _, login in users], rules=RULES)
     started = time.perf_counter() + 0.05
     clicked: list[FakeInteraction] = []
     planned: list[float] = []

@@ -9,7 +9,7 @@ import itertools
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,6 +21,7 @@ import discord.gateway
 import discord.http
 import pytest
 import yarl
+from sqlmodel import Session
 
 from bot.core.cog import Job
 from bot.core.messages import Message
@@ -30,8 +31,12 @@ from bot.runtime.scheduler import tick_of, trigger_for
 from bot.runtime.webhooks import signature_for
 from bot.transports.discord import DiscordTransport
 from bot.transports.zulip import ZulipTransport
+from cogs.voting.cog import VotingCog
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.votes import service as votes
+from governance.votes.models import DISPUTE
+from governance.votes.rules import Rules
 from tests.fakes.discord import DiscordUser, FakeDiscord, text_of
 from tests.fakes.github import FakeGitHub
 from tests.fakes.zulip import FakeZulip, ZulipUser
@@ -156,6 +161,29 @@ class World:
             lambda session: self.roadie.outbox.post(session, destination, message, key=key))
         await self.settle()
         return posted
+
+    async def open_dispute(self, *, proposer: str, electorate: Sequence[str],
+                           rules: Rules) -> tuple[int, dict[str, Any]]:
+        """Open a direct-push dispute on django-sample, as `/dispute` would, and wait for its
+        status with the ballot buttons in the feed: (its number, that Discord message)."""
+        now = self.clock.now()
+        cog = next(c for c in self.roadie.cogs if isinstance(c, VotingCog))
+
+        def open_with_status(session: Session) -> int:
+            vote = votes.open_vote(session, votes.Proposal(
+                kind=DISPUTE, project="django-sample", subject="9f8e7d6c5b4a",
+                reason="pushed without review", proposer=proposer, rules=rules,
+                electorate=tuple(electorate)), now=now, accept_within=timedelta(days=7),
+                remind_before=timedelta(hours=24))
+            cog._show_status(session, vote, now, first=True)
+            assert vote.number is not None
+            return vote.number
+
+        number = await self.roadie.db.run(open_with_status)
+        await self.settle()
+        status = next(m for m in reversed(self.discord.messages_in(self.channels["feed"]))
+                      if text_of(m).startswith(f"Vote #{number}"))
+        return number, status
 
     # --- what arrived -------------------------------------------------------------------
 

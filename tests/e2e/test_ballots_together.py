@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import event, func
 from sqlmodel import Session, select
 
-from cogs.voting.cog import VotingCog
 from governance.audit import Actor, verify
 from governance.people.roles import Role
 from governance.people.service import grant_role, link_directly
@@ -20,7 +19,6 @@ from governance.votes.integrity import verify_votes
 from governance.votes.models import DISPUTE, Ballot
 from governance.votes.rules import Rules
 from tests.e2e.harness import World
-from tests.fakes.discord import text_of
 
 VOTERS = 40
 OUTSIDERS = 10
@@ -32,26 +30,16 @@ async def test_fifty_clicks_at_once_are_counted_and_answered_each(world: World) 
     people = [(world.discord_user(f"Member {i:02d}"), f"member{i:02d}")
               for i in range(VOTERS + OUTSIDERS)]
     now = world.clock.now()
-    cog = next(c for c in world.roadie.cogs if isinstance(c, VotingCog))
 
-    def prepare(session: Session) -> int:
+    def link_everyone(session: Session) -> None:
         for user, login in people:
             link_directly(session, actor=Actor.system(), platform="discord", user_id=user.id,
                           display_name=user.name, login=login, now=now)
             grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER, now=now)
-        vote = service.open_vote(session, service.Proposal(
-            kind=DISPUTE, project="django-sample", subject="9f8e7d6c5b4a",
-            reason="pushed without review", proposer=people[0][1], rules=RULES,
-            electorate=tuple(login for _, login in people[:VOTERS])), now=now,
-            accept_within=timedelta(days=7), remind_before=timedelta(hours=24))
-        cog._show_status(session, vote, now, first=True)
-        assert vote.number is not None
-        return vote.number
 
-    number = await world.roadie.db.run(prepare)
-    await world.settle()
-    status = next(m for m in world.discord.messages_in(world.channels["feed"])
-                  if text_of(m).startswith(f"Vote #{number}"))
+    await world.roadie.db.run(link_everyone)
+    number, status = await world.open_dispute(
+        proposer=people[0][1], electorate=[login for _, login in people[:VOTERS]], rules=RULES)
     locks: list[str] = []
 
     def note(*args: Any) -> None:
