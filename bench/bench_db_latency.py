@@ -64,15 +64,12 @@ import pytest  # noqa: E402
 from engines import postgres_schema  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
 from bot.core.messages import Message  # noqa: E402
-from governance.audit import Actor  # noqa: E402
 from governance.db import Database, database_url  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.outbox.models import OutboxMessage  # noqa: E402
-from governance.people.roles import Role  # noqa: E402
-from governance.people.service import grant_role, link_directly  # noqa: E402
 from governance.votes.models import DISPUTE, Ballot  # noqa: E402
 from governance.votes.rules import Rules  # noqa: E402
 from tests.e2e.harness import World, running_world  # noqa: E402
@@ -155,20 +152,6 @@ def database_at(round_trip: float, lifetime: float) -> Any:
 
 
 # --- 1 and 2: Discord, in this process --------------------------------------------------------
-
-
-async def link_people(world: World, count: int) -> list[tuple[DiscordUser, str]]:
-    users = [(world.discord_user(f"Member {i:03d}"), f"member{i:03d}") for i in range(count)]
-    now = world.clock.now()
-
-    def link_all(session: Session) -> None:
-        for user, login in users:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id=user.id,
-                          display_name=user.name, login=login, now=now)
-            grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER, now=now)
-
-    await world.roadie.db.run(link_all)
-    return users
 
 
 async def first_answers(interactions: list[FakeInteraction], started: list[float],
@@ -262,7 +245,7 @@ def discord_part(url: str, quick: bool) -> dict[str, Any]:
             try:
                 with tempfile.TemporaryDirectory() as directory:
                     async with running_world(Path(directory), monkeypatch, db) as world:
-                        users = await link_people(world, 300)
+                        users = await world.discord_members(300)
                         await commands(world, users, quick, results)
                         print(f"   commands: {results}", flush=True)
                         await vote_clicks(world, users, results)

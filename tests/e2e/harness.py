@@ -32,8 +32,11 @@ from bot.runtime.webhooks import signature_for
 from bot.transports.discord import DiscordTransport
 from bot.transports.zulip import ZulipTransport
 from cogs.voting.cog import VotingCog
+from governance.audit import Actor
 from governance.clock import FakeClock
 from governance.db import Database
+from governance.people.roles import Role
+from governance.people.service import grant_role, link_directly
 from governance.votes import service as votes
 from governance.votes.models import DISPUTE
 from governance.votes.rules import Rules
@@ -161,6 +164,23 @@ class World:
             lambda session: self.roadie.outbox.post(session, destination, message, key=key))
         await self.settle()
         return posted
+
+    async def discord_members(self, count: int) -> list[tuple[DiscordUser, str]]:
+        """`count` members on Discord, each linked to a GitHub login: (user, login) pairs,
+        `Member 000` as member000 and so on."""
+        members = [(self.discord_user(f"Member {i:03d}"), f"member{i:03d}")
+                   for i in range(count)]
+        now = self.clock.now()
+
+        def link_all(session: Session) -> None:
+            for user, login in members:
+                link_directly(session, actor=Actor.system(), platform="discord",
+                              user_id=user.id, display_name=user.name, login=login, now=now)
+                grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER,
+                           now=now)
+
+        await self.roadie.db.run(link_all)
+        return members
 
     async def open_dispute(self, *, proposer: str, electorate: Sequence[str],
                            rules: Rules) -> tuple[int, dict[str, Any]]:

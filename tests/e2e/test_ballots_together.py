@@ -11,9 +11,7 @@ from typing import Any
 from sqlalchemy import event, func
 from sqlmodel import Session, select
 
-from governance.audit import Actor, verify
-from governance.people.roles import Role
-from governance.people.service import grant_role, link_directly
+from governance.audit import verify
 from governance.votes import service
 from governance.votes.integrity import verify_votes
 from governance.votes.models import DISPUTE, Ballot
@@ -27,17 +25,8 @@ RULES = Rules(kind=DISPUTE, quorum=3, threshold="majority", min_duration=timedel
 
 
 async def test_fifty_clicks_at_once_are_counted_and_answered_each(world: World) -> None:
-    people = [(world.discord_user(f"Member {i:02d}"), f"member{i:02d}")
-              for i in range(VOTERS + OUTSIDERS)]
+    people = await world.discord_members(VOTERS + OUTSIDERS)
     now = world.clock.now()
-
-    def link_everyone(session: Session) -> None:
-        for user, login in people:
-            link_directly(session, actor=Actor.system(), platform="discord", user_id=user.id,
-                          display_name=user.name, login=login, now=now)
-            grant_role(session, actor=Actor.system(), login=login, role=Role.MEMBER, now=now)
-
-    await world.roadie.db.run(link_everyone)
     number, status = await world.open_dispute(
         proposer=people[0][1], electorate=[login for _, login in people[:VOTERS]], rules=RULES)
     locks: list[str] = []
