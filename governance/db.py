@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,9 +32,6 @@ T = TypeVar("T")
 POSTGRES_OVERFLOW = 10
 """Connections PostgreSQL may open beyond the pool in a burst; worker threads are sized to
 the pool plus this, so a worker never waits for a connection."""
-PRIORITY_WORKERS = 4
-"""Threads (and, on PostgreSQL, connections beyond the others) for `priority` work, which
-never queues behind the rest: what a waiting request needs, such as storing a webhook."""
 
 
 class OnEventLoop(RuntimeError):
@@ -78,8 +75,10 @@ class Database:
         # queues them in order, where several would poll the busy handler in turn.
         self.workers = 1 if self.is_sqlite else pool_size + POSTGRES_OVERFLOW
         self._executor: ThreadPoolExecutor | None = None
-        self._priority_executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        self.gate: Callable[[], AbstractAsyncContextManager[object]] | None = None
+        """Entered by every call before it takes a worker thread: the runtime's, so that
+        background work makes way for requests."""
 
     def checkpoint_in_background(self, every: float = 0.5) -> None:
         """SQLite: checkpoint the write-ahead log from a thread of its own.
@@ -139,16 +138,12 @@ class Database:
                 return work(session)
         return await self._off_loop(in_transaction)
 
-    async def autocommit(self, work: Callable[[Session], T], *, priority: bool = False) -> T:
+    async def autocommit(self, work: Callable[[Session], T]) -> T:
         """`work(session)` on a worker thread, each statement committed on its own: for work
         that needs no transaction (reads; writes of one statement each, such as an insert
         that ignores conflicts). On PostgreSQL this saves BEGIN and COMMIT, two of the three
         round trips of a one-statement transaction; on SQLite, where a round trip costs
-        nothing and every write takes the one lock anyway, it is `run`.
-
-        `priority`: on PostgreSQL, on threads (and connections) of its own, so that it
-        never waits for a thread behind background work; for a few short statements that a
-        request waits on."""
+        nothing and every write takes the one lock anyway, it is `run`."""
         if self.is_sqlite:
             return await self.run(work)
 
@@ -157,7 +152,7 @@ class Database:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                 with Session(bind=connection, expire_on_commit=False) as session:
                     return work(session)
-        return await self._off_loop(autocommitted, priority=priority)
+        return await self._off_loop(autocommitted)
 
     async def run_connection(self, work: Callable[[Connection], T]) -> T:
         """`work(connection)` in one transaction on a worker thread, without an ORM session."""
@@ -166,18 +161,16 @@ class Database:
                 return work(connection)
         return await self._off_loop(in_transaction)
 
-    async def _off_loop(self, call: Callable[[], T], *, priority: bool = False) -> T:
+    async def _off_loop(self, call: Callable[[], T]) -> T:
         context = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._worker_pool(priority), context.run, call)
+        loop = asyncio.get_running_loop()
+        if self.gate is None:
+            return await loop.run_in_executor(self._worker_pool(), context.run, call)
+        async with self.gate():
+            return await loop.run_in_executor(self._worker_pool(), context.run, call)
 
-    def _worker_pool(self, priority: bool = False) -> ThreadPoolExecutor:
+    def _worker_pool(self) -> ThreadPoolExecutor:
         with self._executor_lock:
-            if priority:
-                if self._priority_executor is None:
-                    self._priority_executor = ThreadPoolExecutor(
-                        PRIORITY_WORKERS, thread_name_prefix="database-priority")
-                return self._priority_executor
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="database")
             return self._executor
@@ -208,11 +201,9 @@ class Database:
         if self._checkpoints_stop is not None:
             self._checkpoints_stop.set()
         with self._executor_lock:
-            executors = (self._executor, self._priority_executor)
-            self._executor = self._priority_executor = None
-        for executor in executors:
-            if executor is not None:
-                executor.shutdown(wait=True)
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         self.engine.dispose()
 
     def describe(self) -> str:
@@ -239,7 +230,7 @@ def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     engine = create_engine(url, pool_size=pool_size,
-                           max_overflow=POSTGRES_OVERFLOW + PRIORITY_WORKERS)
+                           max_overflow=POSTGRES_OVERFLOW)
     event.listen(engine, "checkin", _note_idle)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine

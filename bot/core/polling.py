@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.logflood import RepeatedFailure
 
 log = logging.getLogger("roadie.polling")
+IN_BACKGROUND: contextvars.ContextVar[bool] = contextvars.ContextVar("in_background",
+                                                                    default=False)
+"""True in a poller's task and the tasks it starts: work no request waits for."""
 
 
 class Poller:
@@ -67,6 +71,7 @@ class Poller:
             return False
 
     async def _run(self) -> None:
+        IN_BACKGROUND.set(True)
         while True:
             self._wake.clear()
             try:

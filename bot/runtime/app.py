@@ -168,6 +168,7 @@ class Roadie:
         self.receiver = self._receiver()
         if self.receiver is not None:  # acknowledging deliveries goes first
             self.webhook_worker.between = self.sender.between = self.receiver.quiet
+            self.db.gate = self.receiver.database_gate
         self.readiness = Readiness(self.db, self.transports, self.github)
         self.server = Server(
             build_app(self.db, self.metrics, receiver=self.receiver,
@@ -291,6 +292,10 @@ class Roadie:
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop()
+        if self.receiver is not None:
+            await self.receiver.close()
+            if self.db.gate == self.receiver.database_gate:
+                self.db.gate = None
         await self.scheduler.stop()
         await self.webhook_worker.stop()
         await self.sender.stop()  # before the transports, so that nothing is sent to them

@@ -29,11 +29,12 @@ from bot.core.cog import GitHubHandler
 from bot.core.events import GitHubEvent, MalformedEvent, might_be_unsafe
 from bot.core.logflood import RepeatedFailure
 from bot.core.outbox import outbox_scope
-from bot.core.polling import Poller
+from bot.core.polling import IN_BACKGROUND, Poller
 from bot.core.ports import PlatformError
 from bot.runtime.metrics import Metrics
+from bot.runtime.pgasync import AsyncPostgres
 from governance.clock import Clock
-from governance.db import PRIORITY_WORKERS, Database
+from governance.db import Database
 from governance.inbox import service as inbox
 
 log = logging.getLogger("roadie.webhooks")
@@ -47,9 +48,10 @@ TURNS_TO_START_A_REQUEST = 6
 TURNS_TO_GATHER_A_WRITE = 3
 """A write of deliveries waits this many turns of the event loop, for the requests read
 meanwhile to join it."""
-WRITES_AT_ONCE = PRIORITY_WORKERS
+WRITES_AT_ONCE = 4
 """Writes of deliveries under way together: while one commits, the next gathers and starts
-(each on a priority thread of the database, never behind the background work)."""
+(on PostgreSQL, each on a connection of the receiver's own, never behind the background
+work)."""
 MAX_BATCH = 200
 """Deliveries in one write at most."""
 IDLE_BEFORE_WORK = 0.001
@@ -176,7 +178,8 @@ class DeliveryStore:
     The first delivery to wait starts a write a few turns of the event loop later; requests
     read meanwhile join it, so a burst costs a commit per dozen deliveries or so rather than
     one each, and a lone delivery waits for a few turns only. Each write is one statement
-    that commits by itself (`Database.autocommit`) on a database worker thread, and up to
+    that commits by itself: on PostgreSQL sent by the event loop over connections of the
+    receiver's own (`AsyncPostgres`), on SQLite through `Database.autocommit`. Up to
     `writes_at_once` of them are under way together: deliveries that arrive while one
     commits start the next at once instead of waiting for it, so that an answer waits for
     about one round trip whatever the database's distance, and a burst spreads over
@@ -195,6 +198,12 @@ class DeliveryStore:
         self._gathering = False  # a write is gathering deliveries and will start soon
         self._writing = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # On PostgreSQL the loop drives the writes itself (bot/runtime/pgasync.py says why).
+        self._postgres = AsyncPostgres(db, writes_at_once) if db.dialect == "postgresql" else None
+
+    async def close(self) -> None:
+        if self._postgres is not None:
+            await self._postgres.close()
 
     async def store(self, delivery: inbox.NewDelivery) -> bool:
         """True when the delivery is new, False when its id was stored before."""
@@ -228,9 +237,12 @@ class DeliveryStore:
         deliveries, now = [d for d, _ in batch], self._clock.now()
         try:
             # One statement, so no transaction around it: one round trip on PostgreSQL.
-            new = await self._db.autocommit(
-                lambda session: inbox.store_deliveries(session, deliveries, now=now),
-                priority=True)
+            if self._postgres is not None:
+                statement, values = inbox.postgres_store_statement(deliveries, now=now)
+                new = {row[0] for row in await self._postgres.fetch_all(statement, values)}
+            else:
+                new = await self._db.autocommit(
+                    lambda session: inbox.store_deliveries(session, deliveries, now=now))
         except Exception as error:
             for _, future in batch:
                 if not future.done():
@@ -273,6 +285,24 @@ class WebhookReceiver:
         self._idle_timer: asyncio.TimerHandle | None = None
         self._turn_free = asyncio.Event()
         self._turn_free.set()
+        self._one_in_background = asyncio.Semaphore(1)
+
+    def database_gate(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """`Database.gate`: while requests are being answered, background work's calls take
+        a worker thread one at a time.
+
+        Each thread of the database spends part of its call running Python (building the
+        statement, reading the rows), and for that takes the interpreter's lock from the
+        loop: several at once keep the loop, and the requests waiting on it, from the
+        lock for many turns. A request never waits for this: its own calls never queue here.
+        """
+        if IN_BACKGROUND.get() and not self._idle.is_set():
+            return self._one_in_background
+        return contextlib.nullcontext()
+
+    async def close(self) -> None:
+        """Close what the receiver holds of the database; once the server has stopped."""
+        await self._store.close()
 
     async def quiet(self, longest: float = LONGEST_BEFORE_WORK) -> None:
         """Wait for a turn to do some background work (processing a delivery, sending a

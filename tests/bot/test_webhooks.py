@@ -8,6 +8,8 @@ import gzip
 import json
 import re
 import threading
+import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
+from bot.core.polling import IN_BACKGROUND
 from bot.core.ports import PlatformError
 from bot.runtime.app import Roadie
 from bot.runtime.webhooks import LARGE_BODY_RATE, SMALL_BODY, signature_for
@@ -149,17 +152,48 @@ def _rename(db: Database, table: str, to: str) -> None:
 
 
 async def test_a_database_failure_answers_503_so_github_can_redeliver(
-        tmp_path: Path, sqlite_db: Database) -> None:
-    async with feed_roadie(tmp_path, sqlite_db) as feed:
-        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery", "webhook_delivery_away")
-        status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
-                                            delivery="d-1")
+        tmp_path: Path, db: Database) -> None:
+    async with feed_roadie(tmp_path, db) as feed:
+        await asyncio.to_thread(_rename, db, "webhook_delivery", "webhook_delivery_away")
+        try:
+            status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                                delivery="d-1")
+        finally:
+            await asyncio.to_thread(_rename, db, "webhook_delivery_away", "webhook_delivery")
         assert status == 503
         assert "redeliver" in answer["error"]
-        await asyncio.to_thread(_rename, sqlite_db, "webhook_delivery_away", "webhook_delivery")
         status, _ = await post_webhook(feed.roadie, "ping", PING, secret=SECRET, delivery="d-1")
         assert status == 202
         assert counted(await metrics(feed.roadie), "ping", "store_failed") == 1
+
+
+def _receiver_connections(db: Database, *, cut: bool = False) -> int:
+    """The server's connections that last stored deliveries (cut them, with `cut`)."""
+    with db.engine.connect() as connection:
+        return len(connection.execute(text(
+            f"SELECT {'pg_terminate_backend(pid)' if cut else 'pid'} FROM pg_stat_activity "
+            "WHERE query LIKE 'INSERT INTO webhook_delivery%' AND pid <> pg_backend_pid()"
+        )).all())
+
+
+async def test_connections_the_server_cut_are_replaced_and_none_outlive_roadie(
+        tmp_path: Path, pg_db: Database) -> None:
+    """On PostgreSQL the receiver keeps connections of its own: a server restart or a
+    failover cuts them, and the next delivery is stored all the same."""
+    async with feed_roadie(tmp_path, pg_db) as feed:
+        assert (await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                   delivery="d-1"))[0] == 202
+        assert await asyncio.to_thread(_receiver_connections, pg_db, cut=True) == 1
+        status, answer = await post_webhook(feed.roadie, "ping", PING, secret=SECRET,
+                                            delivery="d-2")
+        assert (status, answer["status"]) == (202, "accepted")
+        assert await stored(feed.roadie) == 2
+    for _ in range(50):  # the server notes a closed connection a moment later
+        if not await asyncio.to_thread(_receiver_connections, pg_db):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the receiver's connections outlived Roadie")
 
 
 async def test_a_chat_outage_delays_messages_and_loses_none(tmp_path: Path,
@@ -443,3 +477,60 @@ async def test_a_write_held_up_holds_up_only_its_own_deliveries(tmp_path: Path,
         assert (await held)[0] == 202
         await holder
         assert await stored(feed.roadie) == 21
+
+
+# --- background work makes way ----------------------------------------------------------------
+
+
+class Overlap:
+    """Calls into the database that each hold a worker thread for a while, and the most of
+    them that held one at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = self.most = 0
+
+    def call(self, _session: Session) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.25)
+        with self._lock:
+            self.now -= 1
+
+
+async def in_background(work: Callable[[], Awaitable[None]]) -> None:
+    """`work` as a poller (the webhook worker, the sender) runs it."""
+    IN_BACKGROUND.set(True)
+    await work()
+
+
+async def test_background_work_takes_one_thread_at_a_time_while_a_request_waits(
+        tmp_path: Path, pg_db: Database) -> None:
+    async with feed_roadie(tmp_path, pg_db) as feed:
+        db = feed.roadie.db
+        background, command = Overlap(), Overlap()
+
+        async def three_background_calls() -> None:
+            await asyncio.gather(*(db.run(background.call) for _ in range(3)))
+
+        # A request in flight: its body is yet to come.
+        reader, writer = await open_upload(feed.roadie, 100, b"{", headers=WELL_FORMED_SIGNATURE)
+        await asyncio.sleep(0.1)  # for the server to read its head
+        work = asyncio.create_task(in_background(three_background_calls))
+        await asyncio.sleep(0.05)
+        await asyncio.gather(*(db.run(command.call) for _ in range(3)))
+        # A command's calls never queue behind the background's: they ran side by side,
+        # and were done before the background's, which take their threads in turn.
+        assert command.most == 3
+        assert not work.done()
+        await work
+        assert background.most == 1
+        writer.close()
+        await answer_of(reader, within=0.5)
+
+        # Nothing being answered: the background's calls run side by side again.
+        await asyncio.sleep(0.05)
+        background.most = 0
+        await in_background(three_background_calls)
+        assert background.most == 3
