@@ -33,8 +33,10 @@ throughput run), to read along with the load average printed at the start.
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
 a few round trips however many ballots it counts (cogs/voting/ballots.py,
-`votes.service.cast_many`); the webhook receiver's writes overlap, up to four at once on
-threads of their own, each one statement (bot/runtime/webhooks.py `DeliveryStore`).
+`votes.service.cast_many`); the webhook receiver's writes overlap, up to four at once, each
+one statement sent by the event loop over connections of its own (bot/runtime/webhooks.py
+`DeliveryStore`, bot/runtime/pgasync.py), and background work takes one database thread at a
+time while deliveries wait (`WebhookReceiver.database_gate`).
 
 Everything binds 127.0.0.1 on ephemeral ports and stops by itself.
 """
