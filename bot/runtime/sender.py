@@ -25,7 +25,7 @@ from bot.runtime.ratelimit import Limiter, SlidingWindow
 from governance.clock import Clock
 from governance.db import Database
 from governance.outbox import service as rows
-from governance.outbox.models import SENT, OutboxMessage
+from governance.outbox.models import FAILED, SENT, OutboxMessage
 from governance.people.service import chat_ids_for_logins
 
 log = logging.getLogger("roadie.sender")
@@ -180,6 +180,9 @@ class OutboxSender:
                                 f"destination {row.destination!r} is not mapped on {row.platform}")
             return True
         try:
+            if row.edit_of and original is not None and original[0] == FAILED:
+                await self._give_up(row, "the message it edits could not be sent")
+                return True
             if row.edit_of and original is not None and original[0] != SENT:
                 await self._db.run(lambda session: rows.mark_retry(
                     session, row_id, error="waiting for the original message",
@@ -209,6 +212,8 @@ class OutboxSender:
 
         await self._db.run(mark_sent)
         self._metrics.sent.labels(row.platform, "sent").inc()
+        if row.attempts or row.last_error:
+            self.wake()  # the rows its lane held back behind it are due now
         return True
 
     async def _still_mine(self, row_id: int, *, since: datetime) -> bool:

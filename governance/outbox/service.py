@@ -4,9 +4,9 @@ A row is sent by whichever worker claims it; a claim expires, so a crashed worke
 are taken up again. Rows are marked sent only after the platform accepted them.
 
 Messages to one destination on one platform (a lane) go out in the order they were queued:
-no worker takes a row while an earlier row of its lane waits for a retry, or is held by
-another live worker (a row queued to go out later, such as a gathered burst, holds up
-nothing). So a row held by a replica that died waits for its claim to expire (or
+no worker takes a row while an earlier row of its lane that was tried before is still
+pending, or while another live worker holds one (a row queued to go out later, such as a
+gathered burst, holds up nothing). So a row held by a replica that died waits for its claim to expire (or
 for the replica to come back under its name) and then goes first; a rate-limited row goes
 before the ones queued after it.
 """
@@ -79,14 +79,19 @@ def _due(now: datetime, platforms: Iterable[str], worker: str | None) -> tuple[A
 
 
 def _held_earlier_in_lane(now: datetime, worker: str | None) -> Any:
-    """True for a row when an earlier row of its lane is pending and not to be sent now: it
-    waits for a retry (not for its first time, as a gathered burst does), or another worker
-    (any, when `worker` is None) holds a live claim on it."""
+    """True for a row when an earlier row of its lane is pending and must go first: it was
+    tried before (whether its retry is due yet or not: a row waiting for its first time, as
+    a gathered burst does, holds up nothing), or another worker (any, when `worker` is None)
+    holds a live claim on it.
+
+    A retried row must hold its lane after its retry falls due too: its `not_before` has
+    moved behind the rows queued after it, and a look for due rows (in `not_before` order,
+    with a limit) may find those and not it."""
     earlier = aliased(OutboxMessage)
     claimed = col(earlier.claimed_until) >= now
     if worker is not None:
         claimed = claimed & (earlier.claimed_by != worker)
-    retrying = (earlier.not_before > now) & ((earlier.attempts > 0) | (earlier.last_error != ""))
+    retrying = (earlier.attempts > 0) | (earlier.last_error != "")
     return exists().where(
         earlier.platform == OutboxMessage.platform,
         earlier.destination == OutboxMessage.destination,

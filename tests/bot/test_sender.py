@@ -132,6 +132,22 @@ async def test_edits_replace_the_message_in_place(tmp_path: Path, sqlite_db: Dat
     assert len(chat.sent[0].edits) <= 3
 
 
+async def test_an_edit_of_a_message_that_failed_for_good_gives_way(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    chat = RecordingChat()
+    chat.fail_next(1, PlatformError("recording", "403 missing access", permanent=True))
+    async with running(make_config(tmp_path), db=sqlite_db, transports=[chat]) as roadie:
+        key = await _post(roadie, "feed", "vote 1: 0 ballots")
+        await roadie.settle()
+        await roadie.db.run(lambda session: roadie.outbox.edit(
+            session, "feed", key, Message(body="vote 1: 1 ballot")))
+        await _post(roadie, "feed", "next notice")
+        await eventually(lambda: chat.texts() == ["next notice"])
+    statuses = [(r.edit_of is not None, r.status) for r in await _rows(sqlite_db)]
+    assert statuses == [(False, FAILED), (True, FAILED), (False, SENT)]
+    assert "could not be sent" in (await _rows(sqlite_db))[1].last_error
+
+
 async def test_two_replicas_never_send_one_row_twice(tmp_path: Path, db: Database) -> None:
     first, second = RecordingChat(), RecordingChat()
     config = make_config(tmp_path)

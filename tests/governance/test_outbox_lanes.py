@@ -70,7 +70,28 @@ def test_a_row_waiting_for_a_retry_keeps_its_place(db: Database) -> None:
     assert not _claim(db, second, "replica-1", NOW + timedelta(seconds=1))
     with db.transaction() as session:
         assert rows.due(session, platforms=["discord"], now=NOW + timedelta(seconds=1)) == []
-    assert _due(db, "replica-1", NOW + timedelta(seconds=6)) == [first, second]
+    # Due again, it goes first: what was queued after it waits until it has been sent.
+    assert _due(db, "replica-1", NOW + timedelta(seconds=6)) == [first]
+    assert not _claim(db, second, "replica-1", NOW + timedelta(seconds=6))
+    assert _claim(db, first, "replica-1", NOW + timedelta(seconds=6))
+    with db.transaction() as session:
+        rows.mark_sent(session, first, remote_id="m-1", now=NOW + timedelta(seconds=6))
+    assert _due(db, "replica-1", NOW + timedelta(seconds=6)) == [second]
+
+
+def test_a_retried_row_goes_first_even_when_a_look_finds_only_rows_after_it(
+        db: Database) -> None:
+    """A look for due rows reads a limited number of them in the order they fell due; a
+    retried row falls due after the rows queued behind it, and may be left out."""
+    first, second, third = _enqueue(db, "feed", "a", "b", "c")
+    with db.transaction() as session:
+        rows.mark_retry(session, first, error="timeout", not_before=NOW + timedelta(seconds=5))
+    later = NOW + timedelta(seconds=6)
+    with db.transaction() as session:
+        assert [row_id for row_id, _, _ in rows.due_lanes(
+            session, platforms=["discord"], now=later, worker="replica-1", limit=2)] == [first]
+    assert not _claim(db, second, "replica-1", later)
+    assert not _claim(db, third, "replica-2", later)
 
 
 def test_a_row_queued_for_later_holds_up_nothing(db: Database) -> None:
