@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, history, record
@@ -25,18 +26,23 @@ def aware(moment: datetime) -> datetime:
 # --- bursts -------------------------------------------------------------------------------
 
 
+_RECENT_BURSTS = (
+    select(FeedBurst)
+    .where(FeedBurst.destination == bindparam("destination"),
+           FeedBurst.repo == bindparam("repo"), FeedBurst.number == bindparam("number"),
+           FeedBurst.ref == bindparam("ref"), FeedBurst.closes_at > bindparam("since"))
+    .order_by(col(FeedBurst.closes_at).desc())
+    .with_for_update())
+"""Built once: the feed looks for bursts on every delivery it handles."""
+
+
 def recent_bursts(session: Session, *, destination: str, repo: str, number: int,
                   since: datetime, ref: str = "") -> list[FeedBurst]:
     """Bursts of one item (or of pushes to one branch: number 0 and its `ref`) that closed
     after `since`, newest first, locked for update."""
-    return list(session.exec(
-        select(FeedBurst)
-        .where(FeedBurst.destination == destination, FeedBurst.repo == repo,
-               FeedBurst.number == number, FeedBurst.ref == ref,
-               FeedBurst.closes_at > since)
-        .order_by(col(FeedBurst.closes_at).desc())
-        .with_for_update()
-    ).all())
+    return list(session.exec(_RECENT_BURSTS, params={
+        "destination": destination, "repo": repo, "number": number, "ref": ref,
+        "since": since}).all())
 
 
 def holds(burst: FeedBurst, delivery_id: str) -> bool:
