@@ -27,6 +27,9 @@ from governance.scheduling import service as scheduling
 
 log = logging.getLogger("roadie.scheduler")
 LEASE = "scheduler"
+STOP_GRACE = 5.0
+"""Seconds a job that is running when Roadie stops has to finish; then it is cancelled
+(what it left undone is still due at its next tick)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -59,6 +62,8 @@ class Scheduler:
         self._lease_until: datetime | None = None
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._lease_task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[object]] = set()
+        self._stopping = False
         self._lease_failures = RepeatedFailure(log, "the scheduler lease")
         self._job_failures = {job.name: RepeatedFailure(log, f"scheduled job {job.name}")
                               for job in self._jobs}
@@ -99,9 +104,17 @@ class Scheduler:
         self._aps.start()
         self._lease_task = asyncio.create_task(self._keep_lease(), name="scheduler-lease")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Fire no more jobs, let those running finish within `grace` seconds (then cancel
+        them), and give up the lease."""
+        self._stopping = True
         if self._aps.running:
             self._aps.shutdown(wait=False)
+        if self._running:
+            _, unfinished = await asyncio.wait(set(self._running), timeout=grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         if self._lease_task is not None:
             self._lease_task.cancel()
             await asyncio.gather(self._lease_task, return_exceptions=True)
@@ -115,8 +128,17 @@ class Scheduler:
 
     async def run_job(self, job: Job) -> bool:
         """Run one tick of a job if this replica leads and the tick is not taken; True if run."""
-        if not self.is_leader:
+        if self._stopping or not self.is_leader:
             return False
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)  # from here on, `stop` waits for it
+        try:
+            return await self._run_tick(job)
+        finally:
+            self._running.discard(task)  # type: ignore[arg-type]
+
+    async def _run_tick(self, job: Job) -> bool:
         now = self._clock.now()
         failures = self._job_failures.setdefault(
             job.name, RepeatedFailure(log, f"scheduled job {job.name}"))
@@ -132,6 +154,12 @@ class Scheduler:
         started = time.perf_counter()
         try:
             await job.run()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by `stop`: not a failure (APScheduler would log it as one).
+            log.info("scheduled job %s stopped with Roadie before it finished; it runs "
+                     "again at its next tick", job.name)
         except Exception as error:
             failures.failed(error, "failed; it runs again at its next tick")
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -116,3 +118,36 @@ def test_two_processes_share_the_jobs_and_survive_a_kill(tmp_path: Path, pg_db: 
             except subprocess.TimeoutExpired:
                 process.kill()
     assert survivor.returncode == 0, survivor.stderr.read() if survivor.stderr else ""
+
+
+async def test_stopping_lets_a_running_job_finish_and_cancels_one_that_takes_too_long(
+        db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="roadie.scheduler")
+    finished: list[str] = []
+    started = asyncio.Semaphore(0)
+
+    async def quick() -> None:
+        started.release()
+        await asyncio.sleep(0.05)
+        finished.append("quick")
+
+    async def endless() -> None:
+        started.release()
+        await asyncio.sleep(3600)
+        finished.append("endless")
+
+    jobs = [Job("test.quick", quick, every=timedelta(seconds=10)),
+            Job("test.endless", endless, every=timedelta(seconds=10))]
+    scheduler = Scheduler(db, clock, jobs, Metrics(), holder="a",
+                          lease_ttl=timedelta(seconds=30))
+    assert await scheduler.renew_lease()
+    running = [asyncio.create_task(scheduler.run_job(job)) for job in jobs]
+    for _ in jobs:
+        await started.acquire()  # both claimed their tick and started
+    await scheduler.stop(grace=0.5)
+    assert all(task.done() for task in running)
+    assert [task.result() for task in running] == [True, True]  # no error reaches APScheduler
+    assert finished == ["quick"]
+    assert "test.endless stopped with Roadie before it finished" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not await scheduler.run_job(jobs[0])  # stopped: a late firing runs nothing
