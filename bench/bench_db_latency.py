@@ -28,7 +28,8 @@ it is measured and printed. Each setting gets a PostgreSQL schema of its own
 
 The machine is often shared: the table also gives CPU time (this process's, Roadie and the
 fakes together, for the 200 commands and the 300 clicks; Roadie's own per delivery in the
-throughput run), to read along with the load average printed at the start.
+throughput run), to read along with the load average printed at the start and the share of
+CPU time the host took from this machine, if it is a virtual one (steal).
 
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
@@ -259,6 +260,17 @@ def discord_part(url: str, quick: bool) -> dict[str, Any]:
 
 
 # --- 3 and 4: webhooks and kill -9, with bench_webhooks' processes ----------------------------
+
+
+def cpu_stolen() -> tuple[float, float]:
+    """(CPU seconds the hypervisor took from this machine, CPU seconds in all) so far, from
+    /proc/stat; zeros where it cannot be read."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (fields[7] if len(fields) > 7 else 0) / tick, sum(fields[:8]) / tick
 
 
 def cpu_seconds(pid: int) -> float:
@@ -515,11 +527,18 @@ def main() -> int:
         with database_at(round_trip, lifetime=1800) as (url, measured):
             figures: dict[str, Any] = {"measured round trip, ms": measured}
             print(f"\n== {name}: measured round trip {measured:.2f} ms", flush=True)
+            stolen_before, total_before = cpu_stolen()
             if "discord" not in args.skip:
                 figures.update(discord_part(url, args.quick))
                 print(f"   Discord done: {figures}", flush=True)
             if "webhooks" not in args.skip:
                 webhooks_part(url, args.quick, figures)
+            stolen, total = (now - before for now, before
+                             in zip(cpu_stolen(), (stolen_before, total_before), strict=True))
+            # A virtual machine's host may take CPU time from it: figures measured while it
+            # took much of it are slower than the machine is.
+            figures["CPU taken by the host (steal), %"] = (f"{100 * stolen / total:.0f}"
+                                                           if total else "-")
             columns[name] = figures
     if "healthz" not in args.skip:
         figures = {}
