@@ -552,11 +552,22 @@ class WebhookWorker:
         return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
-        now = self._clock.now()
+        claimed_at = self._clock.now()
         batch = await self._db.run(lambda session: inbox.claim_pending(
-            session, worker=self._worker, now=now, limit=limit))
-        for row in batch:
+            session, worker=self._worker, now=claimed_at, limit=limit))
+        mine = {row.id for row in batch}
+        for index, row in enumerate(batch):
             assert row.id is not None
+            now = self._clock.now()
+            if now - claimed_at >= inbox.CLAIM_HOLD / 3:
+                # A slow batch: hold the rest longer, so that a replica that dies still
+                # leaves them to the others within CLAIM_HOLD, and one that lives keeps them.
+                rest = [r.id for r in batch[index:] if r.id in mine]
+                mine = await self._db.run(lambda session, rest=rest, now=now: inbox.hold_longer(
+                    session, rest, worker=self._worker, now=now))
+                claimed_at = now
+            if row.id not in mine:
+                continue  # its claim ran out and another replica took it
             await self._process(row.id, row.delivery_id, row.event, row.action, row.payload,
                                 row.received_at)
             await (self.between() if self.between else asyncio.sleep(0))

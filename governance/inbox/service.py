@@ -103,8 +103,13 @@ def postgres_store_statement(deliveries: Sequence[NewDelivery], *,
     return statement, [*same.values(), *(value for row in given for value in row)]
 
 
+CLAIM_HOLD = timedelta(seconds=30)
+"""How long a claim on a delivery lasts unless held longer (`hold_longer`): a replica that
+died leaves what it had claimed to the others after this."""
+
+
 def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 20,
-                  hold: timedelta = timedelta(seconds=120)) -> list[WebhookDelivery]:
+                  hold: timedelta = CLAIM_HOLD) -> list[WebhookDelivery]:
     """Claim due deliveries, in the order they came due (for a new delivery: its arrival).
     Claims of `worker` itself count as free: a replica restarted under the same name takes
     back at once what it held when it stopped.
@@ -146,6 +151,25 @@ def settle(session: Session, row_id: int, *, handled: bool, now: datetime,
         session.connection().execute(_SETTLE_NOTED, {**values, "note": note[:4000]})
     else:
         session.connection().execute(_SETTLE, values)
+
+
+_HOLD_LONGER = (update(_DELIVERIES)
+                .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+                       _DELIVERIES.c.claimed_by == bindparam("worker"),
+                       _DELIVERIES.c.status == PENDING)
+                .values(claimed_until=bindparam("until"))
+                .returning(_DELIVERIES.c.id))
+
+
+def hold_longer(session: Session, row_ids: Sequence[int], *, worker: str, now: datetime,
+                hold: timedelta = CLAIM_HOLD) -> set[int]:
+    """Hold the deliveries `worker` claimed for another `hold`; return those it still holds
+    (not those another worker took once its claim had run out, nor settled ones)."""
+    if not row_ids:
+        return set()
+    found = session.connection().execute(_HOLD_LONGER, {
+        "ids": list(row_ids), "worker": worker, "until": now + hold})
+    return {row[0] for row in found}
 
 
 def retry_later(session: Session, row_id: int, *, error: str, now: datetime,

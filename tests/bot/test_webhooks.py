@@ -18,10 +18,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
+from bot.core.events import GitHubEvent
 from bot.core.polling import IN_BACKGROUND
 from bot.core.ports import PlatformError
 from bot.runtime.app import Roadie
-from bot.runtime.webhooks import LARGE_BODY_RATE, SMALL_BODY, signature_for
+from bot.runtime.metrics import Metrics
+from bot.runtime.webhooks import LARGE_BODY_RATE, SMALL_BODY, WebhookWorker, signature_for
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.inbox import service as inbox
@@ -224,6 +226,80 @@ async def test_a_restarted_replica_takes_its_claims_back(db: Database) -> None:
         return [r.delivery_id for r in other], [r.delivery_id for r in mine]
 
     assert await db.run(claim_again) == ([], ["d-1"])
+
+
+async def test_a_dead_replica_s_deliveries_go_to_another_within_30_s(db: Database) -> None:
+    clock = FakeClock()
+
+    def store_and_claim(session: Session) -> int:
+        inbox.store_deliveries(session, [inbox.NewDelivery("d-1", "ping", "", "", "{}")],
+                               now=clock.now())
+        return len(inbox.claim_pending(session, worker="a", now=clock.now()))
+
+    def claimed_by_b(session: Session) -> list[str]:
+        return [r.delivery_id for r in inbox.claim_pending(session, worker="b",
+                                                           now=clock.now())]
+
+    assert await db.run(store_and_claim) == 1
+    clock.advance(timedelta(seconds=29))
+    assert await db.run(claimed_by_b) == []
+    clock.advance(timedelta(seconds=2))
+    assert await db.run(claimed_by_b) == ["d-1"]
+
+
+async def test_a_delivery_slower_than_the_claim_leaves_the_rest_to_another_replica(
+        db: Database) -> None:
+    clock = FakeClock()
+    ids = [f"d-{n}" for n in range(4)]
+    seen: list[str] = []
+    b_found: list[list[str]] = []
+
+    async def slow_handler(event: GitHubEvent) -> bool:
+        seen.append(event.delivery_id)
+        # The first delivery takes 35 s, beyond the batch's 30 s claim; the others 20 s.
+        clock.advance(timedelta(seconds=35 if len(seen) == 1 else 20))
+        b_found.append(await db.run(lambda session: [r.delivery_id for r in
+                                                     inbox.claim_pending(session, worker="b",
+                                                                         now=clock.now())]))
+        return True
+
+    def store(session: Session) -> None:
+        inbox.store_deliveries(session, [inbox.NewDelivery(i, "ping", "", "", json.dumps(PING))
+                                         for i in ids], now=clock.now())
+
+    await db.run(store)
+    worker = WebhookWorker(db, clock, Metrics(), {"ping": [("slow", slow_handler)]}, "a")
+    assert await worker.process_batch() == 4
+    # 35 s in, the whole batch's claim had run out: "b" took it (the one "a" was still on
+    # too: processed twice, it posts nothing twice), and "a" left the rest to "b".
+    assert seen == ["d-0"]
+    assert b_found == [ids]
+
+
+async def test_a_batch_slower_than_the_claim_holds_the_rest_longer_as_it_goes(
+        db: Database) -> None:
+    clock = FakeClock()
+    ids = [f"d-{n}" for n in range(4)]
+    seen: list[str] = []
+    b_found: list[list[str]] = []
+
+    async def slow_handler(event: GitHubEvent) -> bool:
+        seen.append(event.delivery_id)
+        clock.advance(timedelta(seconds=20))  # the batch takes 80 s, its claim lasts 30
+        b_found.append(await db.run(lambda session: [r.delivery_id for r in
+                                                     inbox.claim_pending(session, worker="b",
+                                                                         now=clock.now())]))
+        return True
+
+    def store(session: Session) -> None:
+        inbox.store_deliveries(session, [inbox.NewDelivery(i, "ping", "", "", json.dumps(PING))
+                                         for i in ids], now=clock.now())
+
+    await db.run(store)
+    worker = WebhookWorker(db, clock, Metrics(), {"ping": [("slow", slow_handler)]}, "a")
+    assert await worker.process_batch() == 4
+    assert seen == ids
+    assert b_found == [[], [], [], []]
 
 
 def test_signatures_are_github_s() -> None:
