@@ -645,5 +645,8 @@ class WebhookWorker:
                 outcome = "handled" if handled else "ignored"
             return outcome
 
-        outcome = await self._db.run(settle)
+        if transient or broken:
+            outcome = await self._db.run(settle)
+        else:
+            outcome = await self._db.autocommit(settle)  # one statement: one round trip
         self._metrics.webhook_processing.labels(event, outcome).inc()

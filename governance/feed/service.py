@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, history, record
+from governance.clock import aware
 from governance.db import insert_ignoring_conflicts
 from governance.feed.models import CIStatus, FeedBurst
 
 FAILED = frozenset({"failure", "timed_out", "startup_failure"})
 PASSED = frozenset({"success"})
-
-
-def aware(moment: datetime) -> datetime:
-    """Databases hand back naive UTC datetimes; make them comparable with the clock's."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --- bursts -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, func, update
 from sqlmodel import Session, col, or_, select
 
+from governance.clock import aware
 from governance.db import insert_ignoring_conflicts
 from governance.outbox.models import FAILED, PENDING, SENT, SUPERSEDED, OutboxMessage
 
@@ -53,18 +54,13 @@ def revise_pending(session: Session, *, key: str, payload: str, now: datetime) -
     False (and nothing changed) when there is no such message, or when any platform's row
     with this key is settled or claimed by a sender right now.
     """
-    mine = (OutboxMessage.key == key, col(OutboxMessage.edit_of).is_(None))
-    total = session.exec(select(func.count()).select_from(OutboxMessage).where(*mine)).one()
-    free = list(session.exec(
-        select(OutboxMessage)
-        .where(*mine, OutboxMessage.status == PENDING,
-               or_(col(OutboxMessage.claimed_until).is_(None),
-                   col(OutboxMessage.claimed_until) < now))
-        .with_for_update()
-    ).all())
-    if not total or len(free) != total:
+    # One statement: every row of the message, locked, then judged here.
+    found = list(session.exec(_MESSAGE_ROWS, params={"key": key}).all())
+    if not found or any(row.status != PENDING or (row.claimed_until is not None
+                                                  and aware(row.claimed_until) >= aware(now))
+                        for row in found):
         return False
-    for row in free:
+    for row in found:
         row.payload = payload
     return True
 
@@ -118,10 +114,14 @@ _DUE = (select(OutboxMessage).where(*_due_where(worker_aware=False)).order_by(*_
 _DUE_LANES = (select(_OUTBOX.c.id, _OUTBOX.c.platform, _OUTBOX.c.destination)
               .where(*_due_where(worker_aware=True)).order_by(*_DUE_ORDER)
               .limit(bindparam("limit")))
+_MESSAGE_ROWS = (select(OutboxMessage)
+                 .where(OutboxMessage.key == bindparam("key"), _OUTBOX.c.edit_of.is_(None))
+                 .with_for_update())
 _CLAIM = (update(_OUTBOX)
           .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.status == PENDING,
                  _free(worker_aware=True), ~_held_earlier_in_lane(worker_aware=True))
-          .values(claimed_by=bindparam("worker"), claimed_until=bindparam("until")))
+          .values(claimed_by=bindparam("worker"), claimed_until=bindparam("until"))
+          .returning(*_OUTBOX.c))
 
 
 def due(session: Session, *, platforms: Iterable[str], now: datetime,
@@ -150,11 +150,11 @@ def claim(session: Session, row_id: int, *, worker: str, now: datetime,
           hold: timedelta = timedelta(seconds=60)) -> OutboxMessage | None:
     """Claim one row for sending (or hold it longer); None when it is settled, another
     worker holds it, or an earlier row of its lane waits or is held by another worker."""
-    result = session.connection().execute(_CLAIM, {
-        "row_id": row_id, "now": now, "worker": worker, "until": now + hold})
-    if not result.rowcount:
-        return None
-    return session.get(OutboxMessage, row_id, populate_existing=True)
+    # One statement, that hands back the row it claimed: callers may run it without a
+    # transaction around it (`Database.autocommit`), in one round trip.
+    found = session.connection().execute(_CLAIM, {
+        "row_id": row_id, "now": now, "worker": worker, "until": now + hold}).first()
+    return None if found is None else OutboxMessage(**found._mapping)
 
 
 def next_due(session: Session, platforms: Iterable[str]) -> datetime | None:

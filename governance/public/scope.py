@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, select, union
 from sqlmodel import col
 
+from governance.clock import aware
 from governance.projects.models import Project
 
 
@@ -35,10 +36,6 @@ def iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def seconds_between(start: datetime, end: datetime) -> int:
