@@ -135,6 +135,13 @@ class Scheduler:
             self._running.add(task)  # from here on, `stop` waits for it
         try:
             return await self._run_tick(job)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Cancelled by `stop`: not a failure (APScheduler would log it as one).
+            log.info("scheduled job %s stopped with Roadie before it finished; it runs "
+                     "again at its next tick", job.name)
+            return False
         finally:
             self._running.discard(task)  # type: ignore[arg-type]
 
@@ -154,12 +161,6 @@ class Scheduler:
         started = time.perf_counter()
         try:
             await job.run()
-        except asyncio.CancelledError:
-            if not self._stopping:
-                raise
-            # Cancelled by `stop`: not a failure (APScheduler would log it as one).
-            log.info("scheduled job %s stopped with Roadie before it finished; it runs "
-                     "again at its next tick", job.name)
         except Exception as error:
             failures.failed(error, "failed; it runs again at its next tick")
         else:
