@@ -19,7 +19,9 @@ it is measured and printed. Each setting gets a PostgreSQL schema of its own
 3. Webhooks (bench/bench_webhooks.py's processes: Roadie as `roadie run` wires it, a bare
    aiohttp server, a recording chat): acknowledgements per second against bare aiohttp
    (target: at least half), and their latency at 200 deliveries/s (target: p99 under 25 ms),
-   each in a schema of its own (the latency is not measured on the throughput run's backlog).
+   each in a schema of its own (the latency is not measured on the throughput run's backlog);
+   then a burst of 1,000 deliveries, each a message to chat: the time until all are in chat
+   (the fake chat allows 135 messages a second), and Roadie's CPU time per delivery.
 4. A burst of deliveries to chat, Roadie killed with SIGKILL while sending and restarted under
    its name (targets: the messages it had claimed reach chat within 10 s of the restart;
    every message once, in order per channel).
@@ -387,15 +389,38 @@ async def kill_and_restart(bench: FarWebhooks, db: Database, results: dict[str, 
     results["kill -9: duplicates, order kept"] = f"{duplicated}, {in_order}"
 
 
+async def burst_to_chat(bench: FarWebhooks, results: dict[str, Any]) -> None:
+    """A burst of deliveries, each a message to chat: how soon all of them are in chat
+    (stored, processed, sent within the chat's limits), and Roadie's CPU time for each."""
+    count = 300 if bench.quick else 1000
+    await webhooks.chat_reset(bench.chat)
+    roadie, url, _ = await bench.roadie("burst")
+    started = time.perf_counter()
+    await webhooks.closed_loop(url + "/github/webhook",
+                               webhooks.build_deliveries(count, "burst"), 32)
+    arrived = 0
+    for _ in range(3000):  # at most five minutes
+        arrived = len((await webhooks.chat_stats(bench.chat))["titles"])
+        if arrived >= count:
+            break
+        await asyncio.sleep(0.1)
+    seconds = time.perf_counter() - started
+    bench.processes.stop(roadie)
+    results[f"burst of {count} to chat: all in chat, s"] = (
+        seconds if arrived >= count else f"{arrived}/{count} in {seconds:.0f} s")
+    results["burst to chat: Roadie CPU ms per delivery"] = (
+        1000 * bench.roadie_cpu.get("burst", float("nan")) / count)
+
+
 def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
     """Throughput, latency and the kill -9 each in a schema of its own: the latency at a
     steady 200/s is not measured on top of the thousands of deliveries the throughput run
     left to process, and the kill -9 starts with an empty outbox."""
     with postgres_schema(url) as db, postgres_schema(url) as steady, \
-            postgres_schema(url) as fresh:
-        if db is None or steady is None or fresh is None:
+            postgres_schema(url) as fresh, postgres_schema(url) as burst:
+        if db is None or steady is None or fresh is None or burst is None:
             return
-        for schema in (db, steady, fresh):
+        for schema in (db, steady, fresh, burst):
             upgrade(schema)
 
         async def run() -> None:
@@ -412,6 +437,8 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                 bench.url = steady.url
                 p50, p99_ms = await bench.latency()
                 results["webhooks at 200/s: p50, p99 ms"] = f"{p50:.1f}, {p99_ms:.1f}"
+                bench.url = burst.url
+                await burst_to_chat(bench, results)
                 bench.url = fresh.url
                 await kill_and_restart(bench, fresh, results)
             finally:
