@@ -36,6 +36,7 @@ from bot.runtime.pgasync import AsyncPostgres
 from governance.clock import Clock
 from governance.db import Database
 from governance.inbox import service as inbox
+from governance.inbox.models import WebhookDelivery
 
 log = logging.getLogger("roadie.webhooks")
 MAX_ATTEMPTS = 8
@@ -520,8 +521,51 @@ def delivery_owner(payload: dict[str, Any]) -> str:
     return ""
 
 
+REPOSITORIES_AT_ONCE = 4
+
+
+def repository_of(payload_text: str) -> str:
+    """The repository a stored delivery is about (lower case), "" when it names none or
+    cannot be read."""
+    try:
+        payload = parse_json(payload_text) if len(payload_text) <= OFFLOAD_ABOVE else None
+    except (json.JSONDecodeError, RecursionError):
+        return ""
+    repository = payload.get("repository") if isinstance(payload, dict) else None
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name.lower() if isinstance(name, str) else ""
+
+
+class _Claims:
+    """A batch's claims: held longer, every third of `inbox.CLAIM_HOLD`, while the batch is
+    processed, so that a replica that dies leaves them to the others within CLAIM_HOLD and
+    one that lives keeps them."""
+
+    def __init__(self, db: Database, clock: Clock, worker: str,
+                 batch: Sequence[WebhookDelivery], claimed_at: datetime) -> None:
+        self._db, self._clock, self._worker = db, clock, worker
+        self._unfinished = [row.id for row in batch if row.id is not None]
+        self._mine = set(self._unfinished)
+        self._claimed_at = claimed_at
+        self._renewing = asyncio.Lock()
+
+    async def still_mine(self, row_id: int) -> bool:
+        async with self._renewing:
+            now = self._clock.now()
+            if now - self._claimed_at >= inbox.CLAIM_HOLD / 3:
+                rest = [i for i in self._unfinished if i in self._mine]
+                self._mine = await self._db.run(lambda session: inbox.hold_longer(
+                    session, rest, worker=self._worker, now=now))
+                self._claimed_at = now
+        return row_id in self._mine
+
+    def done(self, row_id: int) -> None:
+        self._unfinished.remove(row_id)
+
+
 class WebhookWorker:
-    """Processes stored deliveries in order of arrival, one at a time per replica."""
+    """Processes stored deliveries: those about one repository in order of arrival, one at
+    a time per replica; several repositories at once."""
 
     def __init__(self, db: Database, clock: Clock, metrics: Metrics,
                  handlers: Mapping[str, Sequence[tuple[str, GitHubHandler]]], worker: str,
@@ -552,25 +596,35 @@ class WebhookWorker:
         return await self._poller.drain(timeout)
 
     async def process_batch(self, limit: int = 20) -> int:
+        """Claim up to `limit` due deliveries and process them: those about one repository
+        one after the other, in the order they arrived, and up to `REPOSITORIES_AT_ONCE`
+        repositories side by side (with the database far away, each delivery waits for a
+        dozen round trips, most of them its own)."""
         claimed_at = self._clock.now()
         batch = await self._db.run(lambda session: inbox.claim_pending(
             session, worker=self._worker, now=claimed_at, limit=limit))
-        mine = {row.id for row in batch}
-        for index, row in enumerate(batch):
-            assert row.id is not None
-            now = self._clock.now()
-            if now - claimed_at >= inbox.CLAIM_HOLD / 3:
-                # A slow batch: hold the rest longer, so that a replica that dies still
-                # leaves them to the others within CLAIM_HOLD, and one that lives keeps them.
-                rest = [r.id for r in batch[index:] if r.id in mine]
-                mine = await self._db.run(lambda session, rest=rest, now=now: inbox.hold_longer(
-                    session, rest, worker=self._worker, now=now))
-                claimed_at = now
-            if row.id not in mine:
-                continue  # its claim ran out and another replica took it
-            await self._process(row.id, row.delivery_id, row.event, row.action, row.payload,
-                                row.received_at)
-            await (self.between() if self.between else asyncio.sleep(0))
+        claims = _Claims(self._db, self._clock, self._worker, batch, claimed_at)
+        lanes: dict[str, list[WebhookDelivery]] = {}
+        for row in batch:
+            lanes.setdefault(repository_of(row.payload), []).append(row)
+        at_once = asyncio.Semaphore(REPOSITORIES_AT_ONCE)
+
+        async def lane(rows: list[WebhookDelivery]) -> None:
+            async with at_once:
+                for row in rows:
+                    assert row.id is not None
+                    if not await claims.still_mine(row.id):
+                        continue  # its claim ran out and another replica took it
+                    await self._process(row.id, row.delivery_id, row.event, row.action,
+                                        row.payload, row.received_at)
+                    claims.done(row.id)
+                    await (self.between() if self.between else asyncio.sleep(0))
+
+        outcomes = await asyncio.gather(*(lane(rows) for rows in lanes.values()),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(batch)
 
     async def _process(self, row_id: int, delivery_id: str, event: str, action: str,

@@ -302,6 +302,42 @@ async def test_a_batch_slower_than_the_claim_holds_the_rest_longer_as_it_goes(
     assert b_found == [[], [], [], []]
 
 
+async def test_repositories_are_processed_side_by_side_each_in_the_order_it_arrived(
+        db: Database) -> None:
+    clock = FakeClock()
+    steps: list[str] = []
+
+    def about(repository: str) -> str:
+        payload = github_payload("issues/opened")
+        payload["repository"] = {**payload["repository"], "name": repository,
+                                 "full_name": f"Codertocat/{repository}"}
+        return json.dumps(payload)
+
+    async def slow_handler(event: GitHubEvent) -> bool:
+        steps.append(f"start {event.delivery_id}")
+        await asyncio.sleep(0.05)
+        steps.append(f"end {event.delivery_id}")
+        return True
+
+    arrived = [("a-1", "a"), ("b-1", "b"), ("a-2", "a"), ("b-2", "b")]
+
+    def store(session: Session) -> None:
+        inbox.store_deliveries(session, [inbox.NewDelivery(i, "issues", "opened", "", about(r))
+                                         for i, r in arrived], now=clock.now())
+
+    await db.run(store)
+    worker = WebhookWorker(db, clock, Metrics(), {"issues": [("slow", slow_handler)]}, "a")
+    assert await worker.process_batch() == 4
+    # Each repository's deliveries one after the other, in the order they arrived...
+    for first, second in (("a-1", "a-2"), ("b-1", "b-2")):
+        assert steps.index(f"end {first}") < steps.index(f"start {second}")
+    # ...and the two repositories side by side.
+    assert steps.index("start b-1") < steps.index("end a-1")
+    assert await db.run(lambda session: session.exec(
+        select(func.count()).select_from(WebhookDelivery)
+        .where(WebhookDelivery.status == "done")).one()) == 4
+
+
 def test_signatures_are_github_s() -> None:
     # The example from GitHub's documentation on validating webhook deliveries.
     assert signature_for(b"It's a Secret to Everybody", b"Hello, World!") == (
