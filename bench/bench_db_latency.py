@@ -413,9 +413,10 @@ async def burst_to_chat(bench: FarWebhooks, results: dict[str, Any]) -> None:
 
 
 def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
-    """Throughput, latency and the kill -9 each in a schema of its own: the latency at a
-    steady 200/s is not measured on top of the thousands of deliveries the throughput run
-    left to process, and the kill -9 starts with an empty outbox."""
+    """Throughput, latency, the burst to chat and the kill -9 each in a schema of its own:
+    the latency at a steady 200/s is not measured on top of the thousands of deliveries the
+    throughput run left to process, and the burst and the kill -9 start with an empty
+    outbox."""
     with postgres_schema(url) as db, postgres_schema(url) as steady, \
             postgres_schema(url) as fresh, postgres_schema(url) as burst:
         if db is None or steady is None or fresh is None or burst is None:

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -33,7 +33,7 @@ from bot.core.polling import IN_BACKGROUND, Poller
 from bot.core.ports import PlatformError
 from bot.runtime.metrics import Metrics
 from bot.runtime.pgasync import AsyncPostgres
-from governance.clock import Clock
+from governance.clock import Clock, aware
 from governance.db import Database
 from governance.inbox import service as inbox
 from governance.inbox.models import WebhookDelivery
@@ -522,15 +522,20 @@ def delivery_owner(payload: dict[str, Any]) -> str:
 
 
 REPOSITORIES_AT_ONCE = 4
+"""Repositories whose deliveries a replica processes side by side."""
 
 
-def repository_of(payload_text: str) -> str:
-    """The repository a stored delivery is about (lower case), "" when it names none or
-    cannot be read."""
+async def parsed_payload(payload_text: str) -> Any:
+    """A stored payload read back (large ones on a thread); None when it is not JSON."""
     try:
-        payload = parse_json(payload_text) if len(payload_text) <= OFFLOAD_ABOVE else None
+        return (parse_json(payload_text) if len(payload_text) <= OFFLOAD_ABOVE
+                else await asyncio.to_thread(parse_json, payload_text))
     except (json.JSONDecodeError, RecursionError):
-        return ""
+        return None
+
+
+def repository_of(payload: Any) -> str:
+    """The repository a delivery is about (lower case), "" when it names none."""
     repository = payload.get("repository") if isinstance(payload, dict) else None
     name = repository.get("full_name") if isinstance(repository, dict) else None
     return name.lower() if isinstance(name, str) else ""
@@ -604,19 +609,19 @@ class WebhookWorker:
         batch = await self._db.run(lambda session: inbox.claim_pending(
             session, worker=self._worker, now=claimed_at, limit=limit))
         claims = _Claims(self._db, self._clock, self._worker, batch, claimed_at)
-        lanes: dict[str, list[WebhookDelivery]] = {}
+        lanes: dict[str, list[tuple[WebhookDelivery, Any]]] = {}
         for row in batch:
-            lanes.setdefault(repository_of(row.payload), []).append(row)
+            payload = await parsed_payload(row.payload)
+            lanes.setdefault(repository_of(payload), []).append((row, payload))
         at_once = asyncio.Semaphore(REPOSITORIES_AT_ONCE)
 
-        async def lane(rows: list[WebhookDelivery]) -> None:
+        async def lane(rows: list[tuple[WebhookDelivery, Any]]) -> None:
             async with at_once:
-                for row in rows:
+                for row, payload in rows:
                     assert row.id is not None
                     if not await claims.still_mine(row.id):
                         continue  # its claim ran out and another replica took it
-                    await self._process(row.id, row.delivery_id, row.event, row.action,
-                                        row.payload, row.received_at)
+                    await self._process(row, payload)
                     claims.done(row.id)
                     await (self.between() if self.between else asyncio.sleep(0))
 
@@ -627,13 +632,11 @@ class WebhookWorker:
                 raise outcome
         return len(batch)
 
-    async def _process(self, row_id: int, delivery_id: str, event: str, action: str,
-                       payload_text: str, received_at: datetime) -> None:
-        try:
-            payload = (parse_json(payload_text) if len(payload_text) <= OFFLOAD_ABOVE
-                       else await asyncio.to_thread(parse_json, payload_text))
-        except (json.JSONDecodeError, RecursionError):
-            payload = None
+    async def _process(self, row: WebhookDelivery, payload: Any) -> None:
+        """Hand a claimed delivery (`payload`: its payload read back) to the handlers."""
+        assert row.id is not None
+        row_id, delivery_id, event, action = row.id, row.delivery_id, row.event, row.action
+        payload_text, received_at = row.payload, aware(row.received_at)
         if not isinstance(payload, dict):
             log.error("delivery %s (%s): stored payload is not a JSON object; skipped",
                       delivery_id, event)
@@ -650,8 +653,6 @@ class WebhookWorker:
                                                             now=now))
             self._metrics.webhook_processing.labels(event, "other_org").inc()
             return
-        if received_at.tzinfo is None:  # databases hand back naive UTC
-            received_at = received_at.replace(tzinfo=UTC)
         try:
             github_event, note = GitHubEvent.parse(event, action, delivery_id, payload,
                                                    received_at,

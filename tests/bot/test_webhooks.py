@@ -247,58 +247,46 @@ async def test_a_dead_replica_s_deliveries_go_to_another_within_30_s(db: Databas
     assert await db.run(claimed_by_b) == ["d-1"]
 
 
-async def test_a_delivery_slower_than_the_claim_leaves_the_rest_to_another_replica(
-        db: Database) -> None:
+async def _slow_batch(db: Database, seconds: list[int]) -> tuple[list[str], list[list[str]]]:
+    """Replica "a" processes a batch of pings, the n-th taking `seconds[n]`; after each,
+    replica "b" claims what it can. (The pings "a" handled, what "b" found each time.)"""
     clock = FakeClock()
-    ids = [f"d-{n}" for n in range(4)]
     seen: list[str] = []
     b_found: list[list[str]] = []
 
     async def slow_handler(event: GitHubEvent) -> bool:
         seen.append(event.delivery_id)
-        # The first delivery takes 35 s, beyond the batch's 30 s claim; the others 20 s.
-        clock.advance(timedelta(seconds=35 if len(seen) == 1 else 20))
+        clock.advance(timedelta(seconds=seconds[len(seen) - 1]))
         b_found.append(await db.run(lambda session: [r.delivery_id for r in
                                                      inbox.claim_pending(session, worker="b",
                                                                          now=clock.now())]))
         return True
 
     def store(session: Session) -> None:
-        inbox.store_deliveries(session, [inbox.NewDelivery(i, "ping", "", "", json.dumps(PING))
-                                         for i in ids], now=clock.now())
+        inbox.store_deliveries(session, [inbox.NewDelivery(f"d-{n}", "ping", "", "",
+                                                           json.dumps(PING))
+                                         for n in range(len(seconds))], now=clock.now())
 
     await db.run(store)
     worker = WebhookWorker(db, clock, Metrics(), {"ping": [("slow", slow_handler)]}, "a")
-    assert await worker.process_batch() == 4
+    assert await worker.process_batch() == len(seconds)
+    return seen, b_found
+
+
+async def test_a_delivery_slower_than_the_claim_leaves_the_rest_to_another_replica(
+        db: Database) -> None:
+    # The first delivery takes 35 s, beyond the batch's 30 s claim.
+    seen, b_found = await _slow_batch(db, [35, 20, 20, 20])
     # 35 s in, the whole batch's claim had run out: "b" took it (the one "a" was still on
     # too: processed twice, it posts nothing twice), and "a" left the rest to "b".
     assert seen == ["d-0"]
-    assert b_found == [ids]
+    assert b_found == [["d-0", "d-1", "d-2", "d-3"]]
 
 
 async def test_a_batch_slower_than_the_claim_holds_the_rest_longer_as_it_goes(
         db: Database) -> None:
-    clock = FakeClock()
-    ids = [f"d-{n}" for n in range(4)]
-    seen: list[str] = []
-    b_found: list[list[str]] = []
-
-    async def slow_handler(event: GitHubEvent) -> bool:
-        seen.append(event.delivery_id)
-        clock.advance(timedelta(seconds=20))  # the batch takes 80 s, its claim lasts 30
-        b_found.append(await db.run(lambda session: [r.delivery_id for r in
-                                                     inbox.claim_pending(session, worker="b",
-                                                                         now=clock.now())]))
-        return True
-
-    def store(session: Session) -> None:
-        inbox.store_deliveries(session, [inbox.NewDelivery(i, "ping", "", "", json.dumps(PING))
-                                         for i in ids], now=clock.now())
-
-    await db.run(store)
-    worker = WebhookWorker(db, clock, Metrics(), {"ping": [("slow", slow_handler)]}, "a")
-    assert await worker.process_batch() == 4
-    assert seen == ids
+    seen, b_found = await _slow_batch(db, [20, 20, 20, 20])  # 80 s; a claim lasts 30
+    assert seen == ["d-0", "d-1", "d-2", "d-3"]
     assert b_found == [[], [], [], []]
 
 
