@@ -34,8 +34,9 @@ class AsyncPostgres:
         self._free = asyncio.Semaphore(size)
 
     async def fetch_all(self, statement: str, values: Sequence[object]) -> list[tuple[Any, ...]]:
-        """The rows `statement` returns, committed on its own (autocommit). A connection
-        found cut (a server restart, a failover, a network cut) is replaced once."""
+        """The rows `statement` (with the server's own `$1` placeholders) returns, committed
+        on its own (autocommit). A connection found cut (a server restart, a failover, a
+        network cut) is replaced once."""
         async with self._free:
             try:
                 return await self._fetch_all(statement, values)
@@ -46,9 +47,9 @@ class AsyncPostgres:
                          values: Sequence[object]) -> list[tuple[Any, ...]]:
         connection = self._idle.pop() if self._idle else await self._connect()
         try:
-            async with connection.cursor() as cursor:
-                # Not prepared: the statement differs with the number of rows.
-                await cursor.execute(statement, values, prepare=False)
+            # A raw cursor: the statement is sent as it is, not searched for placeholders.
+            async with psycopg.AsyncRawCursor(connection) as cursor:
+                await cursor.execute(statement, values)
                 rows = await cursor.fetchall()
         except BaseException as error:
             cut = isinstance(error, psycopg.OperationalError) and connection.broken

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
@@ -46,10 +47,11 @@ def store_deliveries(session: Session | Connection, deliveries: Sequence[NewDeli
         statement, values = postgres_store_statement(deliveries, now=now)
         if not values:
             return set()
+        from psycopg import RawCursor  # the PostgreSQL driver, when it is the database
+
         driver: Any = connection.connection.driver_connection
-        with driver.cursor() as cursor:
-            # Not prepared: the statement differs with the number of rows.
-            cursor.execute(statement, values, prepare=False)
+        with RawCursor(driver) as cursor:
+            cursor.execute(statement, values)
             return {found[0] for found in cursor.fetchall()}
     given = _unique(deliveries)
     if not given:
@@ -63,7 +65,6 @@ def store_deliveries(session: Session | Connection, deliveries: Sequence[NewDeli
 
 
 _GIVEN = ("delivery_id", "event", "action", "hook_id", "payload")
-_ROW = f"({', '.join(['%s'] * len(_GIVEN))})"
 
 
 def _unique(deliveries: Sequence[NewDelivery]) -> list[tuple[str, str, str, str, str]]:
@@ -84,23 +85,34 @@ def _new_row(now: datetime) -> dict[str, object]:
 
 def postgres_store_statement(deliveries: Sequence[NewDelivery], *,
                              now: datetime) -> tuple[str, list[object]]:
-    """The PostgreSQL statement (psycopg's %s placeholders) and its values that store
-    `deliveries` as `store_deliveries` does, returning the ids that were new; no values
-    when there is nothing to store.
+    """The PostgreSQL statement (in the server's own `$1` placeholders, for psycopg's raw
+    cursors) and its values that store `deliveries` as `store_deliveries` does, returning
+    the ids that were new; no values when there is nothing to store.
 
     The rows in one statement sent by the driver itself: one round trip, and a tenth of
     the CPU of SQLAlchemy's own multi-row statement (every acknowledgement waits for this;
     the driver's `executemany` would cost two round trips). What differs between the rows
-    is sent for each, what they share once."""
+    is sent for each, what they share once. The text depends on the number of rows alone,
+    so that it is built once for each and the server may prepare it."""
     given, same = _unique(deliveries), _new_row(now)
     if not given:
         return "", []
-    statement = (
+    return _store_statement(len(given)), [*same.values(), *(value for row in given
+                                                             for value in row)]
+
+
+@lru_cache(maxsize=256)
+def _store_statement(rows: int) -> str:
+    shared = _new_row(datetime.min)
+    numbers = iter(range(1, len(shared) + rows * len(_GIVEN) + 1))
+    shared_values = ", ".join(f"${next(numbers)}" for _ in shared)
+    given_rows = ", ".join("(" + ", ".join(f"${next(numbers)}" for _ in _GIVEN) + ")"
+                           for _ in range(rows))
+    return (
         f"INSERT INTO {WebhookDelivery.__tablename__} ({', '.join(_GIVEN)}, "
-        f"{', '.join(same)}) SELECT {', '.join(_GIVEN)}, {', '.join(['%s'] * len(same))} "
-        f"FROM (VALUES {', '.join([_ROW] * len(given))}) AS given ({', '.join(_GIVEN)}) "
+        f"{', '.join(shared)}) SELECT {', '.join(_GIVEN)}, {shared_values} "
+        f"FROM (VALUES {given_rows}) AS given ({', '.join(_GIVEN)}) "
         "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id")
-    return statement, [*same.values(), *(value for row in given for value in row)]
 
 
 CLAIM_HOLD = timedelta(seconds=30)
