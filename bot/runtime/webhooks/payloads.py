@@ -1,0 +1,80 @@
+"""What the receiver and the worker read in a delivery: its signature, its JSON, and what
+it is about."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+
+import orjson
+
+OFFLOAD_ABOVE = 256 * 1024
+"""Bodies larger than this are checked and parsed in a thread, so that the loop keeps
+answering other requests meanwhile (a 25 MB body takes a while to hash and parse)."""
+_EVENT_NAME = re.compile(r"[a-z_]{1,40}")
+
+
+def parse_json(text: str) -> Any:
+    """JSON as Python's json module reads it, in a third of the time for what GitHub sends.
+
+    orjson is the fast path (parsing is a good part of what an acknowledgement costs); what
+    it refuses and json accepts (a lone surrogate escape, an integer beyond 64 bits) goes to
+    json, so that both accept exactly the same bodies.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def signature_for(secret: bytes, *parts: bytes | bytearray) -> str:
+    """The X-Hub-Signature-256 of the body made of `parts`."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return "sha256=" + mac.hexdigest()
+
+
+def signature_ok(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
+    return bool(header) and hmac.compare_digest(signature_for(secret, body), header or "")
+
+
+
+def event_label(event: str) -> str:
+    """The event as a metric label: an event name, or "unknown"."""
+    return event if _EVENT_NAME.fullmatch(event) else "unknown"
+
+
+def delivery_owner(payload: dict[str, Any]) -> str:
+    """The org (or account) a delivery is about: its organization, else the owner of its
+    repository; "" when it names neither."""
+    for outer, inner in (("organization", ()), ("repository", ("owner",))):
+        value: Any = payload.get(outer)
+        for key in inner:
+            value = value.get(key) if isinstance(value, dict) else None
+        login = value.get("login") if isinstance(value, dict) else None
+        if isinstance(login, str) and login:
+            return login
+    return ""
+
+
+
+async def parsed_payload(payload_text: str) -> Any:
+    """A stored payload read back (large ones on a thread); None when it is not JSON."""
+    try:
+        return (parse_json(payload_text) if len(payload_text) <= OFFLOAD_ABOVE
+                else await asyncio.to_thread(parse_json, payload_text))
+    except (json.JSONDecodeError, RecursionError):
+        return None
+
+
+def repository_of(payload: Any) -> str:
+    """The repository a delivery is about (lower case), "" when it names none."""
+    repository = payload.get("repository") if isinstance(payload, dict) else None
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name.lower() if isinstance(name, str) else ""
+

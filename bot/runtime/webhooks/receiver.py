@@ -1,0 +1,320 @@
+"""The aiohttp handler for GitHub's deliveries: verify, store, answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from bot.core.logflood import RepeatedFailure
+from bot.core.polling import IN_BACKGROUND
+from bot.runtime.metrics import Metrics
+from bot.runtime.webhooks.budget import SMALL_BODY, BodyBudget, Holding
+from bot.runtime.webhooks.payloads import (
+    OFFLOAD_ABOVE,
+    event_label,
+    parse_json,
+    signature_for,
+    signature_ok,
+)
+from bot.runtime.webhooks.store import DeliveryStore
+from governance.clock import Clock
+from governance.db import Database
+from governance.inbox import service as inbox
+
+log = logging.getLogger("roadie.webhooks")
+TURNS_TO_START_A_REQUEST = 6
+IDLE_BEFORE_WORK = 0.001
+"""Background work (processing a delivery, sending a message) waits until the receiver has
+answered nothing for this long: in a burst, requests follow each other closer than this."""
+LONGEST_BEFORE_WORK = 0.1
+"""...but no longer than this: in a long burst, each background task still takes ten steps
+a second."""
+_EVENT_NAME = re.compile(r"[a-z_]{1,40}")
+_HEADERS = ("x-hub-signature-256", "x-github-event", "x-github-delivery", "x-github-hook-id")
+_SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{64}")
+_DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,200}")
+"""GitHub's delivery ids are GUIDs; anything printable up to 200 characters is kept whole."""
+_HOOK_ID = re.compile(r"[0-9]{1,40}")
+_EVENT_HEADER = re.compile(r"[a-z0-9_]{1,60}")
+_ACTION = re.compile(r"[A-Za-z0-9_]{0,60}")
+LARGE_BODY_RATE = 8 * 1024 * 1024
+"""Bytes a second at which a body is read past its first `SMALL_BODY` (25 MB in 3 s; faster
+when `read_timeout` asks for it). Until the last byte, nothing proves a body signed, and
+anyone may send large ones: read at full speed, one after the other, they took a good part
+of the event loop's time (reading, parsing, hashing) from every other request. GitHub's
+deliveries are a few kilobytes, and a large one is still read well within its time."""
+RETRY_AFTER = "5"
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    outcome: str
+    text: str
+    event: str = "unknown"
+
+
+WRONG_SIGNATURE = Refused(401, "bad_signature", "missing or wrong X-Hub-Signature-256 for this "
+                          "body; sign it with the webhook secret (HMAC-SHA256)")
+
+
+class WebhookReceiver:
+    """The aiohttp handler for `POST <webhook_path>`.
+
+    Refusals store nothing and are counted in `roadie_webhook_deliveries` by outcome; the
+    event label of a request whose signature was not checked is `unknown`, so that
+    unauthenticated requests cannot invent label values.
+    """
+
+    def __init__(self, db: Database, clock: Clock, metrics: Metrics, *, secret: bytes | None,
+                 max_body: int, on_stored: Callable[[], None], body_memory: int | None = None,
+                 read_timeout: float = 10.0) -> None:
+        """`body_memory`: bytes of bodies held at once (default: four of the largest);
+        `read_timeout`: seconds a body may take to arrive, GitHub's own 10 s by default."""
+        self._metrics = metrics
+        self._secret = secret
+        self._max_body = max_body
+        self._budget = BodyBudget(max(body_memory or 4 * max_body, max_body), largest=max_body)
+        self._read_timeout = read_timeout
+        # The largest body arrives within half the time it is given, however slow the pace.
+        self._large_rate = max(LARGE_BODY_RATE, 2 * max_body / max(read_timeout, 0.001))
+        self._on_stored = on_stored
+        self._store = DeliveryStore(db, clock)
+        self._store_failures = RepeatedFailure(log, "storing deliveries")
+        self._aborted = RepeatedFailure(log, "webhook upload", traceback=False)
+        self._in_flight = 0
+        self._idle = asyncio.Event()  # set once nothing was answered for IDLE_BEFORE_WORK
+        self._idle.set()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._turn_free = asyncio.Event()
+        self._turn_free.set()
+        self._one_in_background = asyncio.Semaphore(1)
+
+    def database_gate(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """`Database.gate`: while requests are being answered, background work's calls take
+        a worker thread one at a time.
+
+        Each thread of the database spends part of its call running Python (building the
+        statement, reading the rows), and for that takes the interpreter's lock from the
+        loop: several at once keep the loop, and the requests waiting on it, from the
+        lock for many turns. A request never waits for this: its own calls never queue here.
+        """
+        if IN_BACKGROUND.get() and not self._idle.is_set():
+            return self._one_in_background
+        return contextlib.nullcontext()
+
+    async def close(self) -> None:
+        """Close what the receiver holds of the database; once the server has stopped."""
+        await self._store.close()
+
+    async def quiet(self, longest: float = LONGEST_BEFORE_WORK) -> None:
+        """Wait for a turn to do some background work (processing a delivery, sending a
+        message): the worker and the sender call this before each step.
+
+        A turn comes once the receiver has answered nothing for `IDLE_BEFORE_WORK` (or after
+        `longest` seconds), and at most one step runs per turn of the event loop, so that a
+        request waits for one step at most, not for every background task's.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + longest
+        # A few turns of the loop, for requests that arrived to reach the handler.
+        for _ in range(TURNS_TO_START_A_REQUEST):
+            await asyncio.sleep(0)
+        while True:
+            if not self._idle.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(give_up):
+                        await self._idle.wait()
+            while not self._turn_free.is_set():
+                await self._turn_free.wait()
+            # Several steps may have waited for the same pause: each looks again once its
+            # turn comes, as a request may have started meanwhile.
+            if self._idle.is_set() or loop.time() >= give_up:
+                break
+        self._turn_free.clear()
+        loop.call_soon(self._turn_free.set)
+
+    def _refuse(self, refused: Refused, request: web.Request | None = None) -> web.Response:
+        self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
+        response = web.json_response({"error": refused.text}, status=refused.status)
+        if refused.status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER
+        if request is not None and not request.content.is_eof():
+            # What is left of the body is not read: close, rather than read it to keep the
+            # connection.
+            response.force_close()
+        return response
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self._in_flight += 1
+        self._idle.clear()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        try:
+            return await self._answer(request)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle_timer = asyncio.get_running_loop().call_later(IDLE_BEFORE_WORK,
+                                                                         self._idle.set)
+
+    def _before_reading(self, request: web.Request) -> Refused | None:
+        """What the headers alone show to be refused: nothing of the body is read for it."""
+        if self._secret is not None and not _SIGNATURE.fullmatch(
+                request.headers.get("X-Hub-Signature-256", "").strip()):
+            return Refused(401, "bad_signature", "missing or malformed X-Hub-Signature-256 "
+                           "(sha256=<64 hex digits>); sign it with the webhook secret "
+                           "(HMAC-SHA256)")
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            return Refused(415, "bad_encoding", f"Content-Encoding {encoding[:40]!r} is not "
+                           "accepted: GitHub sends deliveries uncompressed; send the body as is")
+        if request.content_length is not None and request.content_length > self._max_body:
+            return self._too_large()
+        return None
+
+    def _too_large(self) -> Refused:
+        return Refused(413, "too_large", f"the body is larger than {self._max_body} bytes; "
+                                         "GitHub never sends more than 25 MB")
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        refused = self._before_reading(request)
+        if refused is not None:
+            return self._refuse(refused, request)
+        with self._budget.holding() as holding:
+            declared = request.content_length
+            if declared is not None and declared > SMALL_BODY and not holding.grow_to(declared):
+                return self._refuse(self._busy(), request)
+            chunks: list[bytes] = []
+            refused = await self._read(request, chunks, holding)
+            if refused is None:
+                refused = await self._signed(request, chunks, holding.size)
+            if refused is not None:
+                return self._refuse(refused, request)
+            return await self._accept(request, chunks, holding.size)
+
+    def _busy(self) -> Refused:
+        return Refused(503, "busy", "Roadie holds as many bodies as it may at once; "
+                       f"redeliver in {RETRY_AFTER} s")
+
+    async def _read(self, request: web.Request, chunks: list[bytes],
+                    holding: Holding) -> Refused | None:
+        """Read the body into `chunks` as they come (no copy, no buffer to grow), holding
+        their bytes in the budget; past `SMALL_BODY`, at `LARGE_BODY_RATE` at most (while it
+        waits, the sender is held back by TCP's own flow control)."""
+        filled = 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(self._read_timeout):
+                while chunk := await request.content.readany():
+                    size = filled + len(chunk)
+                    if size > self._max_body:
+                        return self._too_large()
+                    if not holding.grow_to(size):
+                        return self._busy()
+                    chunks.append(chunk)
+                    filled = size
+                    if filled > SMALL_BODY:  # not read on until its pace allows
+                        wait = started + (filled - SMALL_BODY) / self._large_rate - loop.time()
+                        if wait > 0:
+                            await asyncio.sleep(wait)
+        except TimeoutError:
+            return Refused(408, "timeout", f"the body took longer than {self._read_timeout:g} s "
+                           "to arrive; send it at once")
+        except (ConnectionError, web.RequestPayloadError, HttpProcessingError) as error:
+            self._aborted.failed(error, f"from {request.remote or '?'} aborted after "
+                                        f"{filled} of {request.content_length or '?'} bytes")
+            return Refused(400, "aborted", "the body did not arrive whole")
+        holding.shrink_to(filled)  # the sender said more than it sent
+        return None
+
+    async def _signed(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> Refused | None:
+        """WRONG_SIGNATURE unless the body is signed with the secret. A large body is hashed
+        on a thread (hashing lets go of the interpreter): on the event loop, the unsigned
+        bodies anyone may send would take its time from every other request."""
+        if self._secret is None:
+            return None
+        signature = (signature_for(self._secret, *chunks) if size <= OFFLOAD_ABOVE
+                     else await asyncio.to_thread(signature_for, self._secret, *chunks))
+        header = request.headers.get("X-Hub-Signature-256", "").strip()
+        return None if hmac.compare_digest(signature, header) else WRONG_SIGNATURE
+
+    async def _accept(self, request: web.Request, chunks: list[bytes],
+                      size: int) -> web.Response:
+        headers = {name: request.headers.get(name, "") for name in _HEADERS}
+
+        def joined_and_checked() -> inbox.NewDelivery | Refused:
+            body = b"".join(chunks)  # a body of one chunk is that chunk, not a copy
+            chunks.clear()
+            return self.check(body, headers, signature_checked=True)
+
+        checked = (joined_and_checked() if size <= OFFLOAD_ABOVE
+                   else await asyncio.to_thread(joined_and_checked))
+        if isinstance(checked, Refused):
+            return self._refuse(checked)
+        try:
+            stored = await self._store.store(checked)
+        except Exception as error:
+            self._store_failures.failed(error, f"failed (delivery {checked.delivery_id}, "
+                                               f"{event_label(checked.event)})")
+            return self._refuse(Refused(503, "store_failed", "Roadie could not store the "
+                                        "delivery; redeliver it later", event_label(checked.event)))
+        self._store_failures.succeeded()
+        if not stored:
+            self._metrics.webhooks.labels(event_label(checked.event), "duplicate").inc()
+            return web.json_response({"status": "duplicate", "delivery": checked.delivery_id},
+                                     status=200)
+        self._metrics.webhooks.labels(event_label(checked.event), "accepted").inc()
+        self._on_stored()
+        return web.json_response({"status": "accepted", "delivery": checked.delivery_id},
+                                 status=202)
+
+    def check(self, body: bytes | bytearray, headers: Mapping[str, str], *,
+              signature_checked: bool = False) -> inbox.NewDelivery | Refused:
+        """The delivery in a request, or why it is refused. `headers` are GitHub's, named in
+        lower case."""
+        if self._secret is not None and not signature_checked and not signature_ok(
+            self._secret, body, headers.get("x-hub-signature-256")
+        ):
+            return WRONG_SIGNATURE
+        event = headers.get("x-github-event", "").strip()
+        if not event:
+            return Refused(400, "bad_request", "the X-GitHub-Event header is missing")
+        if not _EVENT_HEADER.fullmatch(event):
+            return Refused(400, "bad_request", "the X-GitHub-Event header is not an event name "
+                           "(lower-case letters, digits and _, up to 60)")
+        label = event_label(event)
+        delivery_id = headers.get("x-github-delivery", "").strip()
+        if not delivery_id:
+            return Refused(400, "bad_request", "the X-GitHub-Delivery header is missing", label)
+        if not _DELIVERY_ID.fullmatch(delivery_id):
+            return Refused(400, "bad_request", "the X-GitHub-Delivery header is not a delivery "
+                           "id (up to 200 printable characters without spaces, as GitHub's "
+                           "GUIDs)", label)
+        try:
+            text = body.decode("utf-8")
+            payload = parse_json(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return Refused(400, "bad_request", "the body is not JSON in UTF-8", label)
+        if not isinstance(payload, dict):
+            return Refused(400, "bad_request", "the body is not a JSON object", label)
+        action = payload.get("action")
+        if not isinstance(action, str) or not _ACTION.fullmatch(action):
+            action = ""  # no action name: no handler acts on an action it does not know
+        hook_id = headers.get("x-github-hook-id", "").strip()
+        return inbox.NewDelivery(delivery_id=delivery_id, event=event, action=action,
+                                 hook_id=hook_id if _HOOK_ID.fullmatch(hook_id) else "",
+                                 payload=text)
+
