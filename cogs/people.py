@@ -108,9 +108,9 @@ class PeopleCog(Cog):
                     "`/whoami`. Run `/link <github-login>` to link.")
         person_id = profile.person_id
         assert person_id is not None
-        identities = await self.ctx.db.autocommit(
-            lambda session: people.identities_of(session, person_id))
-        accounts = [f"{i.platform}:{i.display_name or i.user_id}" for i in identities]
+        linked = await self.ctx.db.autocommit(
+            lambda session: people.accounts_of(session, person_id))
+        accounts = [f"{a.platform}:{a.display_name or a.user_id}" for a in linked]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, update
+from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -122,6 +122,30 @@ def touch_identity(session: Session, platform: str, user_id: str, display_name: 
     return identity
 
 
+_IDENTITY = ChatIdentity.__table__  # type: ignore[attr-defined]
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_GRANT = RoleGrant.__table__  # type: ignore[attr-defined]
+# Built once: building a statement costs more CPU than running it (every command runs these).
+_SPEAKER = (
+    core_select(_IDENTITY.c.display_name, _PERSON.c.id, _PERSON.c.display_login,
+                _GRANT.c.role, _GRANT.c.project)
+    .select_from(_IDENTITY.outerjoin(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id)
+                 .outerjoin(_GRANT, and_(_GRANT.c.person_id == _PERSON.c.id,
+                                         _GRANT.c.revoked_at.is_(None))))
+    .where(_IDENTITY.c.platform == bindparam("platform"),
+           _IDENTITY.c.user_id == bindparam("user_id")))
+_RENAME = (update(_IDENTITY).where(_IDENTITY.c.platform == bindparam("of_platform"),
+                                   _IDENTITY.c.user_id == bindparam("of_user_id"))
+           .values(display_name=bindparam("new_name")))
+_FIRST_SIGHT = {dialect: insert(_IDENTITY).on_conflict_do_nothing(
+    index_elements=["platform", "user_id"]) for dialect, insert in (
+    ("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
+_IDENTITIES = (core_select(_IDENTITY.c.platform, _IDENTITY.c.user_id,
+                           _IDENTITY.c.display_name)
+               .where(_IDENTITY.c.person_id == bindparam("person_id"))
+               .order_by(_IDENTITY.c.platform, _IDENTITY.c.user_id))
+
+
 def speaker_profile(session: Session | Connection, platform: str, user_id: str, display_name: str,
                     now: datetime) -> Profile:
     """The profile of a chat account (its person, roles and leads) in one query, as every
@@ -129,29 +153,16 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
     fresh, but only then is anything written: usually this is one round trip (with
     `Database.autocommit`)."""
     connection = session.connection() if isinstance(session, Session) else session
-    identity = ChatIdentity.__table__  # type: ignore[attr-defined]
-    person = Person.__table__  # type: ignore[attr-defined]
-    grant = RoleGrant.__table__  # type: ignore[attr-defined]
-    rows = connection.execute(
-        core_select(identity.c.display_name, person.c.id, person.c.display_login,
-                    grant.c.role, grant.c.project)
-        .select_from(identity.outerjoin(person, person.c.id == identity.c.person_id)
-                     .outerjoin(grant, and_(grant.c.person_id == person.c.id,
-                                            grant.c.revoked_at.is_(None))))
-        .where(identity.c.platform == platform, identity.c.user_id == user_id)
-    ).all()
+    account = {"platform": platform, "user_id": user_id}
+    rows = connection.execute(_SPEAKER, account).all()
     if not rows:
         # Two first commands of one account may race: the database keeps one row.
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        connection.execute(insert(identity).on_conflict_do_nothing(
-            index_elements=["platform", "user_id"]).values(
-            platform=platform, user_id=user_id, display_name=display_name, first_seen_at=now,
-            linked_by=""))
+        connection.execute(_FIRST_SIGHT[connection.dialect.name], {
+            **account, "display_name": display_name, "first_seen_at": now, "linked_by": ""})
         return ANONYMOUS
     if display_name and rows[0].display_name != display_name:
-        connection.execute(update(identity).where(
-            identity.c.platform == platform, identity.c.user_id == user_id
-        ).values(display_name=display_name))
+        connection.execute(_RENAME, {"of_platform": platform, "of_user_id": user_id,
+                                     "new_name": display_name})
     person_id, login = rows[0].id, rows[0].display_login
     if person_id is None:
         return ANONYMOUS
@@ -160,6 +171,20 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
                    roles=frozenset(Role.parse(role) for role, _ in grants),
                    lead_of=frozenset(project.lower() for role, project in grants
                                      if role == Role.LEAD.label))
+
+
+@dataclass(frozen=True)
+class Account:
+    """A chat account linked to a person, as `/whoami` lists it."""
+    platform: str
+    user_id: str
+    display_name: str
+
+
+def accounts_of(session: Session | Connection, person_id: int) -> list[Account]:
+    """The chat accounts linked to a person, by platform: one prebuilt query, no ORM."""
+    connection = session.connection() if isinstance(session, Session) else session
+    return [Account(*row) for row in connection.execute(_IDENTITIES, {"person_id": person_id})]
 
 
 def profile_for_chat(session: Session, platform: str, user_id: str) -> Profile:
