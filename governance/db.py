@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, event, exc, text
+from sqlalchemy import Connection, Engine, Insert, Table, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
@@ -298,11 +299,16 @@ def insert_ignoring_conflicts(
     """Insert rows, skipping any that collide on the `conflict` columns; return how many went in."""
     if not rows:
         return 0
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Rows passed as parameters (not as .values()) keep the compiled statement cached; count
-    # what RETURNING gives back, as psycopg reports no rowcount (-1) for this statement.
-    statement = (insert(table).on_conflict_do_nothing(index_elements=conflict)
-                 .returning(*(table.c[name] for name in conflict)))
+    statement = _insert_ignoring(model.__table__,  # type: ignore[attr-defined]
+                                 tuple(conflict), session.get_bind().dialect.name)
+    # Count what RETURNING gives back, as psycopg reports no rowcount (-1) for this statement.
     return len(session.execute(statement, list(rows)).all())
+
+
+@lru_cache(maxsize=128)
+def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> Insert:
+    """Built once for each table: building a statement costs more CPU than running it. The
+    rows go as parameters (not as .values()), so that it stays one statement."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*(table.c[name] for name in conflict)))

@@ -145,12 +145,12 @@ class GitHubFeedCog(Cog):
                 return
         state = pushes.new_state(push)
         key = f"feed:{event.delivery_id}:{place}"
-        burst = feed.start_burst(session, destination=place, repo=push.repo, number=0,
-                                 ref=push.name, key=key, now=now,
-                                 window=self.settings.burst_window, state=state,
-                                 delivery_id=event.delivery_id)
+        closes_at = feed.start_burst(session, destination=place, repo=push.repo, number=0,
+                                     ref=push.name, key=key, now=now,
+                                     window=self.settings.burst_window, state=state,
+                                     delivery_id=event.delivery_id)
         self.ctx.outbox.post(session, place, pushes.render_gathered(state, limit), key=key,
-                             not_before=feed.aware(burst.closes_at))
+                             not_before=closes_at)
 
     @on_github("create", "delete")
     async def ref_changed(self, event: GitHubEvent) -> bool:
@@ -219,12 +219,11 @@ class GitHubFeedCog(Cog):
                 return True
         state = items.new_state(activity)
         key = f"feed:{event.delivery_id}:{place}"
-        burst = feed.start_burst(session, destination=place, repo=activity.repo,
-                                 number=activity.number, key=key, now=now,
-                                 window=self.settings.burst_window, state=state,
-                                 delivery_id=event.delivery_id)
-        self.ctx.outbox.post(session, place, items.render(state), key=key,
-                             not_before=feed.aware(burst.closes_at))
+        closes_at = feed.start_burst(session, destination=place, repo=activity.repo,
+                                     number=activity.number, key=key, now=now,
+                                     window=self.settings.burst_window, state=state,
+                                     delivery_id=event.delivery_id)
+        self.ctx.outbox.post(session, place, items.render(state), key=key, not_before=closes_at)
         return True
 
     @every("6h")
