@@ -29,8 +29,18 @@ class Readiness:
         self._now = now
         self._github_checked: tuple[float, str] | None = None
         self._github_lock = asyncio.Lock()
+        self._ping: asyncio.Future[str] | None = None
 
     async def database(self) -> str:
+        """"ok", or what is wrong. Checks made while a ping is under way share its answer:
+        a flood of /readyz costs the database one ping per round trip, not one each (pings
+        stuck behind a lock would otherwise queue without bound)."""
+        if self._ping is None or self._ping.done():
+            self._ping = asyncio.ensure_future(self._ping_once())
+        # Shielded: a caller that goes away does not take the others' answer with it.
+        return await asyncio.shield(self._ping)
+
+    async def _ping_once(self) -> str:
         return await self.db.ping_async(timeout=self.db_timeout) or "ok"
 
     def platforms(self) -> dict[str, str]:
