@@ -34,7 +34,7 @@ async def test_send_signs_and_posts_a_payload(tmp_path: Path, sqlite_db: Databas
         assert await asyncio.to_thread(main, argv) == 0
         assert "issues delivery try-1 to " in capsys.readouterr().out
         assert await asyncio.to_thread(main, argv) == 0
-        assert '200 {"status": "duplicate", "delivery": "try-1"}' in capsys.readouterr().out
+        assert '200 {"status":"duplicate","delivery":"try-1"}' in capsys.readouterr().out
         for _ in range(50):
             await roadie.settle()
             if chat.sent:
