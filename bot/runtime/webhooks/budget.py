@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 SMALL_BODY = 1024 * 1024
 """Bodies up to this size draw on the whole body budget; larger ones leave it a reserve, so
 that large bodies (rare from GitHub, cheap to send for anyone) cannot crowd out the usual
@@ -27,20 +24,24 @@ class BodyBudget:
         self.large_limit = max(largest, self.limit - SMALL_RESERVE)
         self.held = 0
 
-    @contextlib.contextmanager
-    def holding(self) -> Iterator[Holding]:
-        holding = Holding(self)
-        try:
-            yield holding
-        finally:
-            self.held -= holding.size
+    def holding(self) -> Holding:
+        """What one body holds, given back when its `with` block ends."""
+        return Holding(self)
 
 
 class Holding:
-    """What one body holds of the budget."""
+    """What one body holds of the budget. (A class rather than a generator: it is entered
+    on every request.)"""
 
     def __init__(self, budget: BodyBudget) -> None:
         self._budget = budget
+        self.size = 0
+
+    def __enter__(self) -> Holding:
+        return self
+
+    def __exit__(self, *_exception: object) -> None:
+        self._budget.held -= self.size
         self.size = 0
 
     def shrink_to(self, size: int) -> None:

@@ -67,6 +67,11 @@ def action_of(body: bytes | bytearray) -> str | None:
                     return action if isinstance(action, str) else None
             finally:
                 del document  # the parser reads its next body only once this is gone
+    return action_by_parsing(body)
+
+
+def action_by_parsing(body: bytes | bytearray) -> str | None:
+    """`action_of` the slow way: the whole body parsed by `parse_json`."""
     try:
         payload = parse_json(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
