@@ -36,9 +36,14 @@ def same_as_whole(body: bytes) -> None:
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
                     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-    max_leaves=16)
+
+
+def containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.one_of(st.lists(inner, max_size=4),
+                     st.dictionaries(st.text(max_size=10), inner, max_size=4))
+
+
+values = st.recursive(scalars, containers, max_leaves=16)
 objects = st.dictionaries(st.one_of(st.just("action"), st.text(max_size=10)), values,
                           max_size=6)
 
