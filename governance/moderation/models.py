@@ -39,7 +39,11 @@ class ModerationCase(SQLModel, table=True):
     """
 
     __tablename__ = "moderation_case"
-    __table_args__ = (Index("ix_moderation_case_actor_created", "actor", "created_at"),)
+    __table_args__ = (
+        Index("ix_moderation_case_actor_created", "actor", "created_at"),
+        # The public pages read the newest published cases: a few among thousands.
+        Index("ix_moderation_case_public_id", "public", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=200)

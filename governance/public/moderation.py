@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlmodel import Session, col
 
 from governance.moderation.models import ModerationCase
@@ -24,7 +24,7 @@ def published_cases(session: Session, *, since: datetime | None = None,
     # Only these columns are read: nothing else of a case may reach a page.
     query = select(ModerationCase.id, ModerationCase.public_summary, ModerationCase.public_name,
                    ModerationCase.state, ModerationCase.created_at, ModerationCase.lifted_at,
-                   ModerationCase.published_at).where(col(ModerationCase.public).is_(True))
+                   ModerationCase.published_at).where(col(ModerationCase.public) == true())
     if since is not None:
         query = query.where(col(ModerationCase.published_at) >= since)
     rows = session.execute(query.order_by(col(ModerationCase.id).desc()).limit(limit)).all()
