@@ -54,6 +54,20 @@ def _env_name(value: str) -> str:
 
 
 EnvName = Annotated[str, AfterValidator(_env_name)]
+
+
+def _empty_or(pattern: str, expected: str) -> AfterValidator:
+    """A field that is empty or matches `pattern` whole; else "expected <expected>"."""
+    whole = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if value and not whole.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+    return AfterValidator(check)
+
+
+_SNOWFLAKE = r"\d{15,21}"
 DEFAULT_COGS = ["cogs.people", "cogs.projects", "cogs.github_feed", "cogs.escalation",
                 "cogs.moderation", "cogs.onboarding", "cogs.voting", "cogs.digest",
                 "cogs.audit"]
@@ -214,16 +228,10 @@ class GitHubSection(SecretHolder):
 
 class DiscordSection(SecretHolder):
     enabled: bool = False
-    guild_id: str = ""
+    guild_id: Annotated[str, _empty_or(
+        _SNOWFLAKE, "a Discord id: 15 to 21 digits, as a quoted string")] = ""
     token_env: EnvName = "ROADIE_DISCORD_TOKEN"
     token_file: str | None = None
-
-    @field_validator("guild_id")
-    @classmethod
-    def _snowflake(cls, value: str) -> str:
-        if value and not re.fullmatch(r"\d{15,21}", value):
-            raise ValueError("expected a Discord id: 15 to 21 digits, as a quoted string")
-        return value
 
     @property
     def token(self) -> Secret:
@@ -262,16 +270,10 @@ class ProjectsSection(Section):
 
 class DestinationSection(Section):
     description: str = ""
-    discord_channel: str = ""
+    discord_channel: Annotated[str, _empty_or(
+        _SNOWFLAKE, "a Discord channel id: 15 to 21 digits, as a quoted string")] = ""
     zulip_stream: str = ""
     zulip_topic: str = ""
-
-    @field_validator("discord_channel")
-    @classmethod
-    def _snowflake(cls, value: str) -> str:
-        if value and not re.fullmatch(r"\d{15,21}", value):
-            raise ValueError("expected a Discord channel id: 15 to 21 digits, as a quoted string")
-        return value
 
 
 class FeedSection(Section):
@@ -305,15 +307,9 @@ class AuditSection(SecretHolder):
     decisions: list[str] = Field(default_factory=lambda: list(DECISIONS))
     destination: str = "audit"
     checkpoints_file: str = ""
-    github_repo: str = ""
+    github_repo: Annotated[str, _empty_or(
+        r"[A-Za-z0-9._-]{1,100}", "the name of a repository of the org, such as governance")] = ""
     github_issue: int = Field(default=0, ge=0)
-
-    @field_validator("github_repo")
-    @classmethod
-    def _repo(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value):
-            raise ValueError("expected the name of a repository of the org, such as governance")
-        return value
 
     @property
     def key(self) -> Secret:

@@ -36,6 +36,25 @@ def test_errors_name_key_value_and_expectation(tmp_path: Path) -> None:
     assert any(p.startswith("bot.colour: unknown key") for p in problems)
 
 
+@pytest.mark.parametrize(("path", "bad", "expected"), [
+    (("discord", "guild_id"), "my-server", "expected a Discord id: 15 to 21 digits"),
+    (("destinations", "feed", "discord_channel"), "12345",
+     "expected a Discord channel id: 15 to 21 digits"),
+    (("audit", "github_repo"), "org/governance", "expected the name of a repository of the org"),
+])
+def test_ids_and_names_are_checked_when_given(tmp_path: Path, path: tuple[str, ...], bad: str,
+                                               expected: str) -> None:
+    def setting(value: str) -> dict[str, object]:
+        nested: dict[str, object] = {path[-1]: value}
+        for key in reversed(path[:-1]):
+            nested = {key: nested}
+        return nested
+
+    problems = _problems(write_config(tmp_path, setting(bad)))
+    assert any(expected in p and repr(bad) in p for p in problems), problems
+    load_config(write_config(tmp_path, setting("")))  # left empty: not configured
+
+
 def test_a_secret_in_the_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"discord": {"token": "super-secret-value"}})
     problems = _problems(path)
