@@ -31,7 +31,10 @@ it is measured and printed. Each setting gets a PostgreSQL schema of its own
 The machine is often shared: the table also gives CPU time (this process's, Roadie and the
 fakes together, for the 200 commands and the 300 clicks; Roadie's own per delivery in the
 throughput run), to read along with the load average printed at the start and the share of
-CPU time the host took from this machine, if it is a virtual one (steal).
+CPU time the host took from this machine, if it is a virtual one (steal). For the webhook
+throughput it gives what each party spent per acknowledgement in its fastest round: the
+server, the client standing in for GitHub, PostgreSQL and the latency proxy share the same
+cores, so that Roadie's rate is bounded by all four, bare aiohttp's by two.
 
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
@@ -284,10 +287,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def processes_running(marker: str, where: str = "cmdline") -> list[int]:
+    """The ids of the processes whose command line (or, with `where="comm"`, name) holds
+    `marker` (Linux)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / where).read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # it ended meanwhile
+    return found
+
+
+def cpu_of_each(server: int) -> dict[str, float]:
+    """CPU seconds so far of everything an acknowledgement costs on this machine: the
+    server, this process (the client), PostgreSQL's processes and the latency proxy."""
+    own = os.times()
+    return {"server": cpu_seconds(server), "client": own.user + own.system,
+            "PostgreSQL": sum(map(cpu_seconds, processes_running("postgres", where="comm"))),
+            "proxy": sum(map(cpu_seconds, processes_running(PROXY.name)))}
+
+
 class FarWebhooks(webhooks.Bench):
     """bench_webhooks' setting, with Roadie on PostgreSQL at `url`. The CPU time each
     Roadie process used once it was serving is noted when it is stopped (`roadie_cpu`, by
-    its name)."""
+    its name), and the CPU time each party spent per acknowledgement in each throughput
+    round (`round_cpu`, by server: (acknowledged per second, ms per acknowledgement by
+    party)): the two cores are shared by all of them."""
 
     def __init__(self, quick: bool, url: str) -> None:
         super().__init__(quick)
@@ -303,6 +331,26 @@ class FarWebhooks(webhooks.Bench):
             stop(process)
 
         self.processes.stop = noting_cpu  # type: ignore[method-assign]
+        self.round_cpu: dict[str, list[tuple[float, dict[str, float]]]] = {}
+
+    async def measured_round(self, name: str, server: subprocess.Popen[bytes], url: str,
+                             deliveries: list[webhooks.Delivery],
+                             concurrency: int) -> tuple[float, int]:
+        before = cpu_of_each(server.pid)
+        seconds, acked = await super().measured_round(name, server, url, deliveries,
+                                                      concurrency)
+        after = cpu_of_each(server.pid)
+        self.round_cpu.setdefault(name, []).append((acked / seconds, {
+            party: 1000 * (after[party] - before[party]) / max(acked, 1) for party in after}))
+        return seconds, acked
+
+    def cpu_per_ack(self, name: str) -> str:
+        """The CPU ms per acknowledgement of each party in `name`'s fastest round, in the
+        order of `cpu_of_each`."""
+        if not self.round_cpu.get(name):
+            return "-"
+        _rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
+        return " / ".join(f"{ms:.2f}" for ms in parties.values())
 
     async def roadie(self, name: str) -> tuple[subprocess.Popen[bytes], str, Path]:
         directory = self.work / name
@@ -435,6 +483,11 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                 sent = 2 * ((1000 if quick else 4000) + 200)
                 results["webhooks: Roadie CPU ms per delivery"] = (
                     1000 * bench.roadie_cpu.get("throughput", float("nan")) / sent)
+                # The two cores are shared: what each party spent per acknowledgement.
+                results["webhooks, Roadie's round: CPU ms per ack (server / client / "
+                        "PostgreSQL / proxy)"] = bench.cpu_per_ack("roadie")
+                results["webhooks, bare's round: CPU ms per ack (same)"] = bench.cpu_per_ack(
+                    "bare")
                 bench.url = steady.url
                 p50, p99_ms = await bench.latency()
                 results["webhooks at 200/s: p50, p99 ms"] = f"{p50:.1f}, {p99_ms:.1f}"

@@ -485,12 +485,12 @@ class Bench:
         roadie, roadie_url, _ = await self.roadie("throughput")
         results: dict[str, list[float]] = {"bare": [], "roadie": []}
         for round_ in range(2):
-            for name, url in (("bare", bare_url), ("roadie", roadie_url)):
+            for name, url, server in (("bare", bare_url, bare), ("roadie", roadie_url, roadie)):
                 deliveries = build_deliveries(count, f"tp{round_}")
                 await closed_loop(url + "/github/webhook", build_deliveries(200, f"w{round_}"),
                                   concurrency)  # warm up
-                seconds, acked = await closed_loop(url + "/github/webhook", deliveries,
-                                                   concurrency)
+                seconds, acked = await self.measured_round(name, server, url, deliveries,
+                                                           concurrency)
                 results[name].append(acked / seconds)
                 print(f"   round {round_ + 1}, {name:6}: {acked} acknowledged in "
                       f"{seconds:.2f} s = {acked / seconds:,.0f}/s", flush=True)
@@ -503,6 +503,11 @@ class Bench:
                      f"({roadie_rate:,.0f}/s vs {bare_rate:,.0f}/s)",
                      roadie_rate >= bare_rate / 2)
         return bare_rate, roadie_rate
+
+    async def measured_round(self, name: str, server: subprocess.Popen[bytes], url: str,
+                             deliveries: list[Delivery], concurrency: int) -> tuple[float, int]:
+        """One measured round of the throughput part: (seconds, acknowledged)."""
+        return await closed_loop(url + "/github/webhook", deliveries, concurrency)
 
     # --- 2. latency -----------------------------------------------------------------------
 
