@@ -350,7 +350,7 @@ class FarWebhooks(webhooks.Bench):
         if not self.round_cpu.get(name):
             return "-"
         _rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
-        return " / ".join(f"{ms:.2f}" for ms in parties.values())
+        return "/".join(f"{ms:.2f}" for ms in parties.values())
 
     async def roadie(self, name: str) -> tuple[subprocess.Popen[bytes], str, Path]:
         directory = self.work / name
@@ -484,8 +484,8 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                 results["webhooks: Roadie CPU ms per delivery"] = (
                     1000 * bench.roadie_cpu.get("throughput", float("nan")) / sent)
                 # The two cores are shared: what each party spent per acknowledgement.
-                results["webhooks, Roadie's round: CPU ms per ack (server / client / "
-                        "PostgreSQL / proxy)"] = bench.cpu_per_ack("roadie")
+                results["webhooks, Roadie's round: CPU ms per ack (server/client/"
+                        "PostgreSQL/proxy)"] = bench.cpu_per_ack("roadie")
                 results["webhooks, bare's round: CPU ms per ack (same)"] = bench.cpu_per_ack(
                     "bare")
                 bench.url = steady.url
