@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -254,7 +254,9 @@ class Roadie:
             done.append(f"changed, applied at the next restart: {', '.join(restart)}")
         return done
 
-    async def start(self) -> None:
+    async def start(self, before_serving: Callable[[], None] | None = None) -> None:
+        """Start everything. `before_serving` is called once all is ready but the server
+        does not yet accept requests (`roadie run` sets the garbage collector up there)."""
         try:
             await asyncio.to_thread(self.prepare_database)
         except SQLAlchemyError as error:
@@ -265,6 +267,8 @@ class Roadie:
         self.sender.start()
         self.webhook_worker.start()
         self.scheduler.start()
+        if before_serving is not None:
+            before_serving()
         if self.server is not None:
             try:
                 await self.server.start()

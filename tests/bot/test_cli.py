@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.cli import FULL_COLLECTION_EVERY, freeze_what_start_up_made, main
+from bot.cli import (
+    FULL_COLLECTION_EVERY,
+    freeze_what_start_up_made,
+    freeze_what_the_platforms_made,
+    main,
+)
 from bot.config import load_config
 from bot.runtime.app import Roadie, StartupError
 from governance.db import Database
@@ -117,6 +122,10 @@ def test_what_start_up_made_is_left_out_of_full_collections() -> None:
         cycle.append(cycle)
         del cycle
         assert gc.collect() >= 1  # what comes after is still collected
+        frozen = gc.get_freeze_count()
+        made_later = [[index] for index in range(1000)]  # as connecting to a platform does
+        freeze_what_the_platforms_made()
+        assert gc.get_freeze_count() >= frozen + len(made_later)
     finally:
         gc.unfreeze()
         gc.set_threshold(*threshold)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -50,6 +51,33 @@ async def test_healthz_and_metrics(tmp_path: Path, sqlite_db: Database) -> None:
             text = await response.text()
         assert 'roadie_commands_total{command="help",outcome="ok"} 1.0' in text
         assert "roadie_outbox_depth" in text
+
+
+async def test_start_up_finishes_its_own_work_before_the_server_accepts_requests(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """`roadie run` sets the garbage collector up there: its first full collection takes
+    about 0.1 s, which no request should wait for."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    roadie = Roadie(make_config(tmp_path, {"server": {"bind": f"127.0.0.1:{port}"}}),
+                    db=sqlite_db, transports=[], use_config_github=False)
+    accepted_before: list[bool] = []
+
+    def before_serving() -> None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            accepted_before.append(True)
+        except ConnectionRefusedError:
+            accepted_before.append(False)
+
+    await roadie.start(before_serving=before_serving)
+    try:
+        assert accepted_before == [False]
+        async with aiohttp.ClientSession() as http, http.get(base(roadie) + "/healthz") as answer:
+            assert answer.status == 200
+    finally:
+        await roadie.stop()
 
 
 @pytest.mark.parametrize("endpoint", ["/healthz", "/readyz"])
