@@ -299,16 +299,16 @@ def insert_ignoring_conflicts(
     """Insert rows, skipping any that collide on the `conflict` columns; return how many went in."""
     if not rows:
         return 0
-    statement = _insert_ignoring(model.__table__,  # type: ignore[attr-defined]
+    statement = insert_ignoring_statement(model.__table__,  # type: ignore[attr-defined]
                                  tuple(conflict), session.get_bind().dialect.name)
     # Count what RETURNING gives back, as psycopg reports no rowcount (-1) for this statement.
     return len(session.execute(statement, list(rows)).all())
 
 
 @lru_cache(maxsize=128)
-def _insert_ignoring(table: Table, conflict: tuple[str, ...], dialect: str) -> Insert:
-    """Built once for each table: building a statement costs more CPU than running it. The
-    rows go as parameters (not as .values()), so that it stays one statement."""
+def insert_ignoring_statement(table: Table, conflict: tuple[str, ...], dialect: str) -> Insert:
+    """`insert_ignoring_conflicts`' statement, built once for each table (building a
+    statement costs more CPU than running it); the rows go as its parameters."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (insert(table).on_conflict_do_nothing(index_elements=list(conflict))
             .returning(*(table.c[name] for name in conflict)))

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from bot.core.messages import Message
 from governance.clock import Clock
 from governance.outbox import service as outbox_rows
-from governance.people.service import find_person, identities_of
+from governance.people.service import accounts_of, find_person
 
 log = logging.getLogger("roadie.outbox")
 
@@ -105,12 +105,12 @@ class Outbox:
             return []
         key = key or _default_key()
         reached = []
-        for identity in identities_of(session, person.id):
-            if identity.platform in self._platforms_for(DIRECT_PREFIX + identity.user_id):
-                outbox_rows.enqueue(session, platforms=[identity.platform],
-                                    destination=DIRECT_PREFIX + identity.user_id,
+        for account in accounts_of(session, person.id):
+            if account.platform in self._platforms_for(DIRECT_PREFIX + account.user_id):
+                outbox_rows.enqueue(session, platforms=[account.platform],
+                                    destination=DIRECT_PREFIX + account.user_id,
                                     payload=message.to_json(), key=key, now=self._clock.now())
-                reached.append(identity.platform)
+                reached.append(account.platform)
         if reached:
             session.info.setdefault(AFTER_COMMIT, []).append(self._wake)
         return reached

@@ -10,11 +10,12 @@ once it is final (success, failure or error) on a commit of the default branch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message
 from cogs.github_feed import formatting as fmt
+from governance.clock import aware
 
 ACTIONS_APP = "github-actions"
 
@@ -40,7 +41,7 @@ def _time(value: object) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware(moment)
 
 
 def read_run(event: GitHubEvent) -> CIRun | None:

@@ -19,6 +19,7 @@ from cogs.github_feed import checks, direct_push, items, news, pushes, security
 from cogs.github_feed import formatting as fmt
 from cogs.github_feed.router import Subject, accepts, destinations
 from cogs.github_feed.settings import Settings
+from governance.clock import aware
 from governance.feed import service as feed
 from governance.projects.service import find_project
 
@@ -211,7 +212,7 @@ class GitHubFeedCog(Cog):
             latest = current or (recent[0] if recent else None)
             if latest is None:
                 return False  # a label alone on an item the feed has not told: not news
-            if now - feed.aware(latest.closes_at) <= EDIT_WITHIN:
+            if now - aware(latest.closes_at) <= EDIT_WITHIN:
                 state = items.merge(feed.burst_state(latest), activity)
                 self.ctx.outbox.edit(session, place, latest.message_key, items.render(state),
                                      key=f"{latest.message_key}:edit:{event.delivery_id}")

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlmodel import Session, SQLModel, select
 
+from governance.clock import aware
+
 ROWS_KEY = "rows"
 REPLAYABLE = "audit.replayable"
 """The entry that marks where a log begun before rows were logged becomes replayable: its
@@ -28,8 +30,7 @@ REPLAYABLE = "audit.replayable"
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+        return aware(value).astimezone(UTC).isoformat(timespec="microseconds")
     return value
 
 

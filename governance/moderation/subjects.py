@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from governance.errors import Forbidden
 from governance.people.models import ChatIdentity, Person
 from governance.people.roles import Role
-from governance.people.service import ANONYMOUS, Profile, find_person, identities_of, profile_of
+from governance.people.service import ANONYMOUS, Profile, accounts_of, find_person, profile_of
 
 GITHUB = "github"
 
@@ -66,8 +66,8 @@ def github_account(login: str, display: str = "") -> Account:
 def _with_person(session: Session, label: str, person: Person) -> Subject:
     assert person.id is not None
     accounts = [github_account(person.login, person.display_login)]
-    accounts += [Account(i.platform, i.user_id, i.display_name)
-                 for i in identities_of(session, person.id)]
+    accounts += [Account(a.platform, a.user_id, a.display_name)
+                 for a in accounts_of(session, person.id)]
     return Subject(label, tuple(accounts), profile_of(session, person))
 
 

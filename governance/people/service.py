@@ -14,11 +14,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from governance.audit import Actor, record
-from governance.db import insert_ignoring_conflicts
+from governance.db import insert_ignoring_conflicts, insert_ignoring_statement
 from governance.errors import Conflict, Forbidden, NotFound, Refusal
 from governance.people.models import ChatIdentity, LinkCode, Person, RoleGrant
 from governance.people.roles import GRANTABLE, Role
@@ -137,9 +136,6 @@ _SPEAKER = (
 _RENAME = (update(_IDENTITY).where(_IDENTITY.c.platform == bindparam("of_platform"),
                                    _IDENTITY.c.user_id == bindparam("of_user_id"))
            .values(display_name=bindparam("new_name")))
-_FIRST_SIGHT = {dialect: insert(_IDENTITY).on_conflict_do_nothing(
-    index_elements=["platform", "user_id"]) for dialect, insert in (
-    ("postgresql", postgresql.insert), ("sqlite", sqlite.insert))}
 _IDENTITIES = (core_select(_IDENTITY.c.platform, _IDENTITY.c.user_id,
                            _IDENTITY.c.display_name)
                .where(_IDENTITY.c.person_id == bindparam("person_id"))
@@ -157,7 +153,8 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
     rows = connection.execute(_SPEAKER, account).all()
     if not rows:
         # Two first commands of one account may race: the database keeps one row.
-        connection.execute(_FIRST_SIGHT[connection.dialect.name], {
+        connection.execute(insert_ignoring_statement(
+            _IDENTITY, ("platform", "user_id"), connection.dialect.name), {
             **account, "display_name": display_name, "first_seen_at": now, "linked_by": ""})
         return ANONYMOUS
     if display_name and rows[0].display_name != display_name:
@@ -174,17 +171,18 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
 
 
 @dataclass(frozen=True)
-class Account:
-    """A chat account linked to a person, as `/whoami` lists it."""
+class LinkedAccount:
+    """A chat account linked to a person."""
     platform: str
     user_id: str
     display_name: str
 
 
-def accounts_of(session: Session | Connection, person_id: int) -> list[Account]:
+def accounts_of(session: Session | Connection, person_id: int) -> list[LinkedAccount]:
     """The chat accounts linked to a person, by platform: one prebuilt query, no ORM."""
     connection = session.connection() if isinstance(session, Session) else session
-    return [Account(*row) for row in connection.execute(_IDENTITIES, {"person_id": person_id})]
+    rows = connection.execute(_IDENTITIES, {"person_id": person_id})
+    return [LinkedAccount(*row) for row in rows]
 
 
 def profile_for_chat(session: Session, platform: str, user_id: str) -> Profile:
@@ -195,13 +193,6 @@ def profile_for_chat(session: Session, platform: str, user_id: str) -> Profile:
     if identity is None or identity.person_id is None:
         return ANONYMOUS
     return profile_of(session, session.get(Person, identity.person_id))
-
-
-def identities_of(session: Session, person_id: int) -> list[ChatIdentity]:
-    return list(session.exec(
-        select(ChatIdentity).where(ChatIdentity.person_id == person_id)
-        .order_by(col(ChatIdentity.platform))
-    ).all())
 
 
 def chat_ids_for_logins(session: Session, platform: str, logins: Iterable[str]) -> dict[str, str]:

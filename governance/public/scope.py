@@ -33,9 +33,7 @@ def iso(moment: datetime | None) -> str | None:
     """A stored moment as ISO 8601 UTC; SQLite hands them back without a zone."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return aware(moment).astimezone(UTC).isoformat(timespec="seconds")
 
 
 def seconds_between(start: datetime, end: datetime) -> int:
