@@ -30,9 +30,13 @@ from sqlmodel import Session, SQLModel, create_engine
 
 T = TypeVar("T")
 
-POSTGRES_OVERFLOW = 10
-"""Connections PostgreSQL may open beyond the pool in a burst; worker threads are sized to
-the pool plus this, so a worker never waits for a connection."""
+POSTGRES_CONNECTIONS = 15
+"""Connections to PostgreSQL at most, each opened when first needed and then kept: a burst
+needs them again moments later, and a connection closed after each (as SQLAlchemy's overflow
+connections are) costs the server a new backend process and the client several round trips
+to open. Worker threads are as many, so a worker never waits for a connection."""
+SQLITE_CONNECTIONS = 5
+"""Connections to a SQLite file kept open: the worker's, the pings', the migrations'."""
 
 
 class OnEventLoop(RuntimeError):
@@ -64,17 +68,18 @@ def database_url(value: str, base_dir: Path | None = None) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, connections: int = POSTGRES_CONNECTIONS) -> None:
+        """`connections`: at most, and as many worker threads, on PostgreSQL."""
         self.url = url
         self.dialect = make_url(url).get_backend_name()
-        self.engine = _make_engine(url, self.dialect, pool_size)
+        self.engine = _make_engine(url, self.dialect, connections)
         # Also the engine's own users (migrations, raw connections): no connection is taken
         # from the pool on a thread whose event loop runs.
         event.listen(self.engine, "checkout", _refuse_checkout_on_event_loop, insert=True)
         self._checkpoints_stop: threading.Event | None = None
         # SQLite takes one writer at a time (every transaction begins IMMEDIATE): one worker
         # queues them in order, where several would poll the busy handler in turn.
-        self.workers = 1 if self.is_sqlite else pool_size + POSTGRES_OVERFLOW
+        self.workers = 1 if self.is_sqlite else connections
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         self.gate: Callable[[], AbstractAsyncContextManager[object]] | None = None
@@ -220,18 +225,16 @@ def _refuse_checkout_on_event_loop(_dbapi_connection: Any, _record: Any, _proxy:
     _refuse_on_event_loop()
 
 
-def _make_engine(url: str, dialect: str, pool_size: int) -> Engine:
+def _make_engine(url: str, dialect: str, connections: int) -> Engine:
     if dialect == "sqlite":
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=SQLITE_CONNECTIONS)
         if ":memory:" not in url and make_url(url).database:
             Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    engine = create_engine(url, pool_size=pool_size,
-                           max_overflow=POSTGRES_OVERFLOW)
+    engine = create_engine(url, pool_size=connections, max_overflow=0)
     event.listen(engine, "checkin", _note_idle)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine

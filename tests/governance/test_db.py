@@ -105,3 +105,20 @@ def test_a_rested_connection_cut_by_the_server_is_replaced(pg_db: Database,
     admin.dispose()
     with pg_db.transaction() as session:
         assert session.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+async def test_a_burst_reuses_the_connections_the_last_one_opened(pg_db: Database) -> None:
+    """Every worker busy at once, twice: the second burst runs on the server processes the
+    first one started (a connection closed after each burst would be a new backend process
+    and several round trips the next time)."""
+    everyone_in = threading.Barrier(pg_db.workers, timeout=10)
+
+    def backend(session: Session) -> int:
+        pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        everyone_in.wait()  # each worker holds its connection until all of them hold one
+        return pid
+
+    first = set(await asyncio.gather(*(pg_db.run(backend) for _ in range(pg_db.workers))))
+    second = set(await asyncio.gather(*(pg_db.run(backend) for _ in range(pg_db.workers))))
+    assert len(first) == pg_db.workers
+    assert second == first
