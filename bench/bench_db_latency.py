@@ -19,7 +19,9 @@ it is measured and printed. Each setting gets a PostgreSQL schema of its own
 3. Webhooks (bench/bench_webhooks.py's processes: Roadie as `roadie run` wires it, a bare
    aiohttp server, a recording chat): acknowledgements per second against bare aiohttp
    (target: at least half), and their latency at 200 deliveries/s (target: p99 under 25 ms),
-   each in a schema of its own (the latency is not measured on the throughput run's backlog);
+   each in a schema of its own (the latency is not measured on the throughput run's backlog),
+   and beside it the latency of the same writes at the same rate without Roadie (the floor
+   that the database, the proxy and the machine set);
    then a burst of 1,000 deliveries, each a message to chat: the time until all are in chat
    (the fake chat allows 135 messages a second), and Roadie's CPU time per delivery.
 4. A burst of deliveries to chat, Roadie killed with SIGKILL while sending and restarted under
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import subprocess
@@ -75,7 +78,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from bot.core.messages import Message  # noqa: E402
+from bot.runtime.pgasync import AsyncPostgres  # noqa: E402
+from governance.clock import utcnow  # noqa: E402
 from governance.db import Database, database_url  # noqa: E402
+from governance.inbox import service as inbox  # noqa: E402
 from governance.migrate import upgrade  # noqa: E402
 from governance.outbox.models import OutboxMessage  # noqa: E402
 from governance.votes.models import DISPUTE, Ballot  # noqa: E402
@@ -301,13 +307,21 @@ def processes_running(marker: str, where: str = "cmdline") -> list[int]:
     return found
 
 
-def cpu_of_each(server: int) -> dict[str, float]:
-    """CPU seconds so far of everything an acknowledgement costs on this machine: the
-    server, this process (the client), PostgreSQL's processes and the latency proxy."""
+def cpu_of_each(server: int) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of everything an acknowledgement costs on this machine, by process:
+    the server, this process (the client), PostgreSQL's processes and the latency proxy."""
     own = os.times()
-    return {"server": cpu_seconds(server), "client": own.user + own.system,
-            "PostgreSQL": sum(map(cpu_seconds, processes_running("postgres", where="comm"))),
-            "proxy": sum(map(cpu_seconds, processes_running(PROXY.name)))}
+    return {"server": {server: cpu_seconds(server)},
+            "client": {os.getpid(): own.user + own.system},
+            "PostgreSQL": {pid: cpu_seconds(pid)
+                           for pid in processes_running("postgres", where="comm")},
+            "proxy": {pid: cpu_seconds(pid) for pid in processes_running(PROXY.name)}}
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes in `after` spent since `before`: one that ended meanwhile
+    takes its time with it, and is not counted."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 class FarWebhooks(webhooks.Bench):
@@ -341,7 +355,8 @@ class FarWebhooks(webhooks.Bench):
                                                       concurrency)
         after = cpu_of_each(server.pid)
         self.round_cpu.setdefault(name, []).append((acked / seconds, {
-            party: 1000 * (after[party] - before[party]) / max(acked, 1) for party in after}))
+            party: 1000 * cpu_spent(before[party], after[party]) / max(acked, 1)
+            for party in after}))
         return seconds, acked
 
     def cpu_per_ack(self, name: str) -> str:
@@ -460,6 +475,42 @@ async def burst_to_chat(bench: FarWebhooks, results: dict[str, Any]) -> None:
         1000 * bench.roadie_cpu.get("burst", float("nan")) / count)
 
 
+async def database_alone(url: str, rate: int, seconds: int) -> tuple[float, float]:
+    """The floor under the acknowledgement latency: the statement that stores a delivery,
+    sent at `rate` a second straight from this process over the receiver's kind of
+    connections, without Roadie: (p50, p99) in ms. What the database, the proxy and a
+    shared machine add to every write shows here."""
+    db = Database(url)
+    connections = AsyncPostgres(db, 4)
+    payload = webhooks.build_deliveries(1, "alone")[0].body.decode()
+    latencies: list[float] = []
+
+    async def store(number: int) -> None:
+        delivery = inbox.NewDelivery(delivery_id=f"alone-{number}", event="issues",
+                                     action="opened", hook_id="1", payload=payload)
+        statement, values = inbox.postgres_store_statement([delivery], now=utcnow())
+        started = time.perf_counter()
+        await connections.fetch_all(statement, values)
+        latencies.append(ms(time.perf_counter() - started))
+
+    await store(-1)  # opens a connection
+    latencies.clear()
+    writes: list[asyncio.Task[None]] = []
+    gc.collect()  # as when Roadie's latency is measured: this process's collections are not
+    gc.disable()  # the database's
+    try:
+        started = time.perf_counter()
+        for number in range(rate * seconds):
+            await asyncio.sleep(max(0.0, started + number / rate - time.perf_counter()))
+            writes.append(asyncio.create_task(store(number)))
+        await asyncio.gather(*writes)
+    finally:
+        gc.enable()
+    await connections.close()
+    db.dispose()
+    return statistics.median(latencies), p99(latencies)
+
+
 def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
     """Throughput, latency, the burst to chat and the kill -9 each in a schema of its own:
     the latency at a steady 200/s is not measured on top of the thousands of deliveries the
@@ -491,6 +542,11 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                 bench.url = steady.url
                 p50, p99_ms = await bench.latency()
                 results["webhooks at 200/s: p50, p99 ms"] = f"{p50:.1f}, {p99_ms:.1f}"
+                alone = await database_alone(steady.url, 200, 5 if quick else 15)
+                print(f"   the same writes without Roadie: p50 {alone[0]:.1f} ms, "
+                      f"p99 {alone[1]:.1f} ms", flush=True)
+                results["database alone, the same writes at 200/s: p50, p99 ms"] = (
+                    f"{alone[0]:.1f}, {alone[1]:.1f}")
                 bench.url = burst.url
                 await burst_to_chat(bench, results)
                 bench.url = fresh.url
