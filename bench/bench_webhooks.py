@@ -227,11 +227,12 @@ class HttpChat:
 
 
 def serve_roadie(config_path: str, chat_url: str) -> None:
-    from bot.cli import _serve
+    from bot.cli import _logging, _serve
     from bot.config import load_config
     from bot.runtime.app import Roadie
 
     config = load_config(config_path)
+    _logging(config)  # as `roadie run`: what it logs says when, and from where
     # A fixed replica name, as a StatefulSet gives: after a restart, the replica takes back
     # at once the deliveries and messages it had claimed when it was killed.
     roadie = Roadie(config, transports=[HttpChat(chat_url)],
