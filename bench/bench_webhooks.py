@@ -42,6 +42,8 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -359,6 +361,18 @@ async def open_loop(url: str, deliveries: list[Delivery], rate: float) -> list[f
     return latencies
 
 
+@contextmanager
+def collector_held_off() -> Iterator[None]:
+    """While this process measures latency: a full collection of its own garbage collector
+    (0.1-0.2 s once the Discord part has run here) would count as the server's latency."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 async def wait_healthy(url: str, timeout: float = 30.0) -> None:
     import aiohttp
 
@@ -521,14 +535,8 @@ class Bench:
         roadie, url, _ = await self.roadie("latency")
         await closed_loop(url + "/github/webhook", build_deliveries(200, "warm"), 8)
         deliveries = build_deliveries(rate * seconds, "lat")
-        # This process stands in for GitHub: a full collection of its own garbage collector
-        # (0.1-0.2 s once the Discord part has run here) would count as Roadie's latency.
-        gc.collect()
-        gc.disable()
-        try:
+        with collector_held_off():
             latencies = sorted(await open_loop(url + "/github/webhook", deliveries, rate))
-        finally:
-            gc.enable()
         self.processes.stop(roadie)
         await chat_reset(self.chat)
         if not latencies:
