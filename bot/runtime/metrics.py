@@ -58,6 +58,9 @@ class Metrics:
         self.sweeps = Histogram("roadie_sweep_duration_seconds", "Scheduled job durations",
                                 ["job"], registry=self.registry,
                                 buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5))
+        self.ticks_skipped = Counter("roadie_scheduled_ticks_skipped",
+                                     "Ticks of a scheduled job skipped because its last run "
+                                     "had not ended", ["job"], registry=self.registry)
         self.connections_refused = Counter("roadie_http_connections_refused",
                                            "Connections refused beyond server.max_connections",
                                            registry=self.registry)

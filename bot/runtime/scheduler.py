@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -31,6 +32,15 @@ STOP_GRACE = 5.0
 """Seconds a job that is running when Roadie stops has to finish; then it is cancelled
 (what it left undone is still due at its next tick)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class _Run:
+    """A run of a job under way in this replica."""
+
+    started: float  # time.monotonic()
+    stage: str = "claiming its tick"
+    skipped: int = 0  # ticks that fired meanwhile
 
 
 def tick_of(job: Job, now: datetime) -> datetime:
@@ -63,6 +73,7 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._lease_task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self._runs: dict[str, _Run] = {}
         self._stopping = False
         self._lease_failures = RepeatedFailure(log, "the scheduler lease")
         self._job_failures = {job.name: RepeatedFailure(log, f"scheduled job {job.name}")
@@ -98,8 +109,10 @@ class Scheduler:
 
     def start(self) -> None:
         for job in self._jobs:
+            # Two instances, so that a tick that fires while the last run goes on reaches
+            # `run_job`, which skips it and says why (APScheduler's own warning would not).
             self._aps.add_job(self.run_job, trigger_for(job), args=[job], id=job.name,
-                              name=job.name, max_instances=1, coalesce=True,
+                              name=job.name, max_instances=2, coalesce=True,
                               misfire_grace_time=30)
         self._aps.start()
         self._lease_task = asyncio.create_task(self._keep_lease(), name="scheduler-lease")
@@ -130,11 +143,15 @@ class Scheduler:
         """Run one tick of a job if this replica leads and the tick is not taken; True if run."""
         if self._stopping or not self.is_leader:
             return False
+        if job.name in self._runs:
+            self._skip(job, self._runs[job.name])
+            return False
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)  # from here on, `stop` waits for it
+        run = self._runs[job.name] = _Run(time.monotonic())
         try:
-            return await self._run_tick(job)
+            return await self._run_tick(job, run)
         except asyncio.CancelledError:
             if not self._stopping:
                 raise
@@ -144,8 +161,22 @@ class Scheduler:
             return False
         finally:
             self._running.discard(task)  # type: ignore[arg-type]
+            del self._runs[job.name]
+            if run.skipped:
+                log.info("scheduled job %s: the run that held up %d tick(s) ended after %.1f s",
+                         job.name, run.skipped, time.monotonic() - run.started)
 
-    async def _run_tick(self, job: Job) -> bool:
+    def _skip(self, job: Job, run: _Run) -> None:
+        """A tick that fired while the job's last run goes on: skipped (what the run leaves
+        undone is still due at the next tick), counted, and told once per run."""
+        run.skipped += 1
+        self._metrics.ticks_skipped.labels(job.name).inc()
+        if run.skipped == 1:
+            log.warning("scheduled job %s: the run that began %.1f s ago is still %s; the "
+                        "ticks due meanwhile are skipped", job.name,
+                        time.monotonic() - run.started, run.stage)
+
+    async def _run_tick(self, job: Job, run: _Run) -> bool:
         now = self._clock.now()
         failures = self._job_failures.setdefault(
             job.name, RepeatedFailure(log, f"scheduled job {job.name}"))
@@ -158,6 +189,7 @@ class Scheduler:
             return False
         if not claimed:
             return False
+        run.stage = "running"
         started = time.perf_counter()
         try:
             await job.run()

@@ -152,3 +152,37 @@ async def test_stopping_lets_a_running_job_finish_and_cancels_one_that_takes_too
     assert "test.endless stopped with Roadie before it finished" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert not await scheduler.run_job(jobs[0])  # stopped: a late firing runs nothing
+
+
+async def test_ticks_that_fire_while_a_run_goes_on_are_skipped_and_told_once(
+        db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    """APScheduler fires every 0.1 s; the first run takes 0.5 s. The ticks meanwhile run
+    nothing, and Roadie says once which job is held up and at what, not APScheduler."""
+    caplog.set_level(logging.INFO)
+    release = asyncio.Event()
+    runs: list[float] = []
+
+    async def slow() -> None:
+        runs.append(time.monotonic())
+        await release.wait()
+
+    metrics = Metrics()
+    scheduler = Scheduler(db, clock, [Job("test.slow", slow, every=timedelta(seconds=0.1))],
+                          metrics, holder="a", lease_ttl=timedelta(seconds=30))
+    scheduler.start()
+    try:
+        await asyncio.sleep(0.6)
+        release.set()
+        await asyncio.sleep(0.05)
+    finally:
+        await scheduler.stop()
+    assert len(runs) == 1
+    skipped = metrics.registry.get_sample_value("roadie_scheduled_ticks_skipped_total",
+                                                {"job": "test.slow"})
+    assert skipped is not None
+    assert skipped >= 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("scheduled job test.slow: the run that began")
+    assert "is still running; the ticks due meanwhile are skipped" in warnings[0]
+    assert f"held up {int(skipped)} tick(s) ended after" in caplog.text
