@@ -106,11 +106,7 @@ class PeopleCog(Cog):
             return (f"You are {call.display_name or call.user_id} on {call.platform}, not linked "
                     "to a GitHub login, so you count as anyone: you may read `/help` and "
                     "`/whoami`. Run `/link <github-login>` to link.")
-        person_id = profile.person_id
-        assert person_id is not None
-        linked = await self.ctx.db.autocommit(
-            lambda session: people.accounts_of(session, person_id))
-        accounts = [f"{a.platform}:{a.display_name or a.user_id}" for a in linked]
+        accounts = [f"{a.platform}:{a.display_name or a.user_id}" for a in profile.accounts]
         roles = sorted(profile.roles, reverse=True)
         role_text = ", ".join(r.label for r in roles) if roles else "none (you count as anyone)"
         lines = [f"You are {profile.login} on GitHub.",

@@ -12,7 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    literal,
+    null,
+    union_all,
+    update,
+)
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -37,6 +47,14 @@ def normalize_login(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class LinkedAccount:
+    """A chat account linked to a person."""
+    platform: str
+    user_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """What Roadie knows of a speaker: the linked person (if any) and their roles."""
 
@@ -46,6 +64,9 @@ class Profile:
     lead_of: frozenset[str] = field(default_factory=frozenset)
     seeded: frozenset[Role] = field(default_factory=frozenset)
     """The roles that come from the config file (changed there, not by `/revoke`)."""
+    accounts: tuple[LinkedAccount, ...] = ()
+    """The chat accounts linked to the person, by platform, as `speaker_profile` reads them
+    (`profile_of` leaves them out: `accounts_of` reads them)."""
 
     @property
     def role(self) -> Role:
@@ -125,14 +146,27 @@ _IDENTITY = ChatIdentity.__table__  # type: ignore[attr-defined]
 _PERSON = Person.__table__  # type: ignore[attr-defined]
 _GRANT = RoleGrant.__table__  # type: ignore[attr-defined]
 # Built once: building a statement costs more CPU than running it (every command runs these).
-_SPEAKER = (
-    core_select(_IDENTITY.c.display_name, _PERSON.c.id, _PERSON.c.display_login,
-                _GRANT.c.role, _GRANT.c.project)
+_LINKED = _IDENTITY.alias("linked")
+_THE_SPEAKER = and_(_IDENTITY.c.platform == bindparam("platform"),
+                    _IDENTITY.c.user_id == bindparam("user_id"))
+_SPEAKER = union_all(
+    # The account itself, its person and each of the person's roles (one row at least).
+    core_select(literal(0).label("kind"), _IDENTITY.c.display_name, _PERSON.c.id,
+                _PERSON.c.display_login, _GRANT.c.role.label("role_or_platform"),
+                _GRANT.c.project.label("project_or_user"),
+                null().cast(String).label("linked_name"))
     .select_from(_IDENTITY.outerjoin(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id)
                  .outerjoin(_GRANT, and_(_GRANT.c.person_id == _PERSON.c.id,
                                          _GRANT.c.revoked_at.is_(None))))
-    .where(_IDENTITY.c.platform == bindparam("platform"),
-           _IDENTITY.c.user_id == bindparam("user_id")))
+    .where(_THE_SPEAKER),
+    # Each chat account linked to the same person (for /whoami, in the same round trip);
+    # what the first part gives is not repeated.
+    core_select(literal(1).label("kind"), null().cast(String), null().cast(Integer),
+                null().cast(String), _LINKED.c.platform, _LINKED.c.user_id,
+                _LINKED.c.display_name)
+    .select_from(_IDENTITY.join(_LINKED, _LINKED.c.person_id == _IDENTITY.c.person_id))
+    .where(_THE_SPEAKER),
+).order_by("kind", "role_or_platform", "project_or_user")
 _RENAME = (update(_IDENTITY).where(_IDENTITY.c.platform == bindparam("of_platform"),
                                    _IDENTITY.c.user_id == bindparam("of_user_id"))
            .values(display_name=bindparam("new_name")))
@@ -144,10 +178,10 @@ _IDENTITIES = (core_select(_IDENTITY.c.platform, _IDENTITY.c.user_id,
 
 def speaker_profile(session: Session | Connection, platform: str, user_id: str, display_name: str,
                     now: datetime) -> Profile:
-    """The profile of a chat account (its person, roles and leads) in one query, as every
-    command needs it first. The account is recorded on first sight and its display name kept
-    fresh, but only then is anything written: usually this is one round trip (with
-    `Database.autocommit`)."""
+    """The profile of a chat account (its person, roles, leads and linked accounts) in one
+    query, as every command needs it first. The account is recorded on first sight and its
+    display name kept fresh, but only then is anything written: usually this is one round
+    trip (with `Database.autocommit`)."""
     connection = session.connection() if isinstance(session, Session) else session
     account = {"platform": platform, "user_id": user_id}
     rows = connection.execute(_SPEAKER, account).all()
@@ -157,25 +191,28 @@ def speaker_profile(session: Session | Connection, platform: str, user_id: str, 
             _IDENTITY, ("platform", "user_id"), connection.dialect.name), {
             **account, "display_name": display_name, "first_seen_at": now, "linked_by": ""})
         return ANONYMOUS
-    if display_name and rows[0].display_name != display_name:
+    renamed = bool(display_name) and rows[0].display_name != display_name
+    if renamed:
         connection.execute(_RENAME, {"of_platform": platform, "of_user_id": user_id,
                                      "new_name": display_name})
     person_id, login = rows[0].id, rows[0].display_login
     if person_id is None:
         return ANONYMOUS
-    grants = [(row.role, row.project) for row in rows if row.role is not None]
+    grants: list[tuple[str, str]] = []
+    accounts: list[LinkedAccount] = []
+    for row in rows:
+        kind, first, second = row.kind, row.role_or_platform, row.project_or_user
+        if kind == 0 and first is not None:
+            grants.append((first, second))
+        elif kind == 1:
+            itself = renamed and (first, second) == (platform, user_id)
+            accounts.append(LinkedAccount(first, second,
+                                          display_name if itself else row.linked_name))
     return Profile(login=login, person_id=person_id,
                    roles=frozenset(Role.parse(role) for role, _ in grants),
                    lead_of=frozenset(project.lower() for role, project in grants
-                                     if role == Role.LEAD.label))
-
-
-@dataclass(frozen=True)
-class LinkedAccount:
-    """A chat account linked to a person."""
-    platform: str
-    user_id: str
-    display_name: str
+                                     if role == Role.LEAD.label),
+                   accounts=tuple(accounts))
 
 
 def accounts_of(session: Session | Connection, person_id: int) -> list[LinkedAccount]:

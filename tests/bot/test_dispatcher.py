@@ -4,6 +4,7 @@ profile (person, roles, leads) is read in one query."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from governance.audit import Actor
 from governance.db import Database
 from governance.people.models import ChatIdentity
 from governance.people.roles import Role
-from governance.people.service import grant_role, link_directly, speaker_profile
+from governance.people.service import (
+    LinkedAccount,
+    grant_role,
+    link_directly,
+    speaker_profile,
+)
 from tests.support import make_config, running
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -50,10 +56,12 @@ async def test_many_people_at_once_each_get_their_own_answer(tmp_path: Path,
             assert reply.as_text().startswith(f"You are user{index} on GitHub.")
 
 
-def test_the_profile_comes_in_one_query_with_roles_and_leads(db: Database) -> None:
+def test_the_profile_comes_in_one_query_with_roles_leads_and_links(db: Database) -> None:
     with db.transaction() as session:
         link_directly(session, actor=Actor.system(), platform="discord", user_id="1",
                       display_name="Carol", login="Carol", now=NOW)
+        link_directly(session, actor=Actor.system(), platform="zulip", user_id="77",
+                      display_name="Carol Z", login="carol", now=NOW)
         grant_role(session, actor=Actor.system(), login="carol", role=Role.MEMBER, now=NOW)
         grant_role(session, actor=Actor.system(), login="carol", role=Role.LEAD,
                    project="Django-Sample", now=NOW, reason="elected")
@@ -71,11 +79,40 @@ def test_the_profile_comes_in_one_query_with_roles_and_leads(db: Database) -> No
     assert (profile.login, profile.role, profile.lead_of) == (
         "Carol", Role.LEAD, frozenset({"django-sample"}))
     assert profile.is_lead_of("django-sample")
+    assert profile.accounts == (LinkedAccount("discord", "1", "Carol"),
+                                LinkedAccount("zulip", "77", "Carol Z"))
     assert [s for s in statements if not s.startswith("BEGIN")] == [statements[-1]]
     with db.connection() as connection:
         renamed = speaker_profile(connection, "discord", "1", "Carol R.", NOW)
-        assert renamed == profile
+        assert renamed.accounts[0] == LinkedAccount("discord", "1", "Carol R.")
+        assert replace(renamed, accounts=profile.accounts) == profile
         assert speaker_profile(connection, "discord", "2", "Dave", NOW).linked is False
     with db.transaction() as session:
         names = {i.user_id: i.display_name for i in session.exec(select(ChatIdentity)).all()}
-    assert names == {"1": "Carol R.", "2": "Dave"}
+    assert names == {"1": "Carol R.", "77": "Carol Z", "2": "Dave"}
+
+
+async def test_whoami_lists_every_linked_account_from_one_query(tmp_path: Path,
+                                                                db: Database) -> None:
+    """With the database a round trip away, each statement a command waits for is one:
+    /whoami needs only the profile, which carries the linked accounts."""
+    def link_twice(session: Session) -> None:
+        for platform, user_id, name in (("console", "c1", "Carol"), ("zulip", "77", "Carol Z")):
+            link_directly(session, actor=Actor.system(), platform=platform, user_id=user_id,
+                          display_name=name, login="carol", now=NOW)
+
+    await db.run(link_twice)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    async with running(make_config(tmp_path), db=db) as roadie:
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            reply = await roadie.run_text(Speaker("console", "c1", "Carol", "test"), "whoami")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert "Linked chat accounts: console:Carol, zulip:Carol Z." in reply.as_text()
+    # (Background work, the sender's and the worker's polls, runs meanwhile: not counted.)
+    assert len([s for s in statements if "chat_identity" in s]) == 1
