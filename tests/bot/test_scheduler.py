@@ -158,7 +158,7 @@ async def test_ticks_that_fire_while_a_run_goes_on_are_skipped_and_told_once(
         db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
     """APScheduler fires every 0.1 s; the first run lasts until three ticks have come. They
     run nothing, and Roadie says once which job is held up and at what, not APScheduler."""
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="roadie.scheduler")
     release = asyncio.Event()
     runs: list[float] = []
 
