@@ -12,9 +12,9 @@ it is measured and printed. Each setting gets a PostgreSQL schema of its own
 1. Discord slash commands through the real discord.py client and the fake Discord of the
    end-to-end tests (without its checks against Discord's description, which the tests make
    and which would cost Roadie's loop milliseconds of CPU per request here), with the
-   garbage collector set as `roadie run` sets it: `/whoami`
-   alone (target: under 25 ms), and 200 at once from 200 people (targets: all answered or
-   deferred within 3 s, all done in under 1.5 s).
+   garbage collector set as `roadie run` sets it: `/whoami` alone (target: under 25 ms),
+   and 200 at once from 200 people (targets: all answered or deferred within 3 s, all done
+   in under 1.5 s).
 2. 300 clicks on a vote's buttons within one second, by 300 voters (targets: all answered
    within 3 s; 300 ballots counted).
 3. Webhooks (bench/bench_webhooks.py's processes: Roadie as `roadie run` wires it, a bare
