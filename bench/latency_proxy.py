@@ -139,6 +139,7 @@ class LatencyProxy:
         self.open = 0
         self.port = 0
         self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()  # the loop keeps weak references
 
     async def start(self) -> int:
         loop = asyncio.get_running_loop()
@@ -148,7 +149,9 @@ class LatencyProxy:
 
     def _accepted(self) -> asyncio.Protocol:
         client = _Side(self.delay)
-        asyncio.get_running_loop().create_task(self._connect(client))
+        connection = asyncio.get_running_loop().create_task(self._connect(client))
+        self._connections.add(connection)
+        connection.add_done_callback(self._connections.discard)
         return client
 
     async def _connect(self, client: _Side) -> None:
