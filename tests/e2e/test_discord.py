@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from bot.core.messages import Choice, Field, Message
 from bot.core.ports import PlatformError
+from bot.transports.discord.transport import CONNECTIONS
 from tests.e2e import probe_cog
 from tests.e2e.conftest import MakeWorld
 from tests.e2e.harness import World
@@ -259,3 +260,14 @@ async def test_a_slow_database_still_gets_every_interaction_answered_in_time(
     assert suggesting.choices == []
     assert asked.refusals == []  # nothing came too late
     assert suggesting.refusals == []
+
+
+async def test_a_burst_of_commands_is_answered_over_a_bounded_number_of_connections(
+        world: World) -> None:
+    members = await world.discord_members(2 * CONNECTIONS)
+    asked = await asyncio.gather(*(world.discord.dispatch_slash(user, "whoami")
+                                   for user, _ in members))
+    await asyncio.wait_for(asyncio.gather(*(a.answered.wait() for a in asked)), 60)
+    for interaction, (_, login) in zip(asked, members, strict=True):
+        assert interaction.answer().text.startswith(f"You are {login} on GitHub.")
+    assert len(world.discord.connections) <= CONNECTIONS

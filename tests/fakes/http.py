@@ -79,6 +79,8 @@ class FakeService:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.connections: set[object] = set()
+        """The client ends (address, port) that requests came from: one per connection."""
         self.failures: list[Failure] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -118,6 +120,8 @@ class FakeService:
         if request.can_read_body:
             body = parse_body(request.headers.get("Content-Type", ""), await request.read())
         self.calls.append(Call(request.method, request.path, body))
+        if request.transport is not None:
+            self.connections.add(request.transport.get_extra_info("peername"))
         exchange = self._check_request(request, body)
         try:
             response = await self._answer(request, handler, body)

@@ -43,6 +43,12 @@ MENTION = re.compile(r"<@!?(\d{15,21})>")
 UNKNOWN_BAN = 10026
 MAX_RATE_LIMIT_WAIT = 30.0  # the least discord.py accepts
 DEFER_AFTER = 1.5
+CONNECTIONS = 64
+"""Connections to Discord's API at most. discord.py's own pool has no bound: a burst of
+commands opened a connection for each answer at once (on Discord, a TLS handshake each,
+run on the event loop), and where the listener's queue overflowed, some answers waited a
+second for their connection to be tried again. Beyond this, requests wait for a
+connection already open, which the answers before them hold for one round trip."""
 """Seconds before a slow answer is deferred: Discord refuses answers after 3 s, and the
 deferral itself must reach it in time."""
 MEMBERS_INTENT_OFF = (
@@ -214,7 +220,8 @@ class DiscordTransport:
         # handed to the outbox, which then holds back the channel (or Discord) as asked.
         self.client = RoadieClient(
             self, intents=intents, chunk_guilds_at_startup=False,
-            max_ratelimit_timeout=MAX_RATE_LIMIT_WAIT, allowed_mentions=render.NO_MENTIONS)
+            max_ratelimit_timeout=MAX_RATE_LIMIT_WAIT, allowed_mentions=render.NO_MENTIONS,
+            connector=aiohttp.TCPConnector(limit=CONNECTIONS))
         self.tree = app_commands.CommandTree(self.client)
         self.tree.error(self._on_tree_error)
         return build_tree(self.tree, hub.registry, discord.Object(self.guild_id),
