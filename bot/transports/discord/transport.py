@@ -43,14 +43,14 @@ MENTION = re.compile(r"<@!?(\d{15,21})>")
 UNKNOWN_BAN = 10026
 MAX_RATE_LIMIT_WAIT = 30.0  # the least discord.py accepts
 DEFER_AFTER = 1.5
+"""Seconds before a slow answer is deferred: Discord refuses answers after 3 s, and the
+deferral itself must reach it in time."""
 CONNECTIONS = 64
 """Connections to Discord's API at most. discord.py's own pool has no bound: a burst of
 commands opened a connection for each answer at once (on Discord, a TLS handshake each,
 run on the event loop), and where the listener's queue overflowed, some answers waited a
 second for their connection to be tried again. Beyond this, requests wait for a
 connection already open, which the answers before them hold for one round trip."""
-"""Seconds before a slow answer is deferred: Discord refuses answers after 3 s, and the
-deferral itself must reach it in time."""
 MEMBERS_INTENT_OFF = (
     "Discord: the Server Members intent is off for this bot (gateway close code 4014): turn "
     "on Server Members Intent in the Developer Portal (Bot > Privileged Gateway Intents). "
