@@ -4,16 +4,18 @@ benchmark's figures are only as good as."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from tests.support import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-from latency_proxy import LatencyProxy
+from latency_proxy import WINDOW, LatencyProxy
 
 DELAY = 0.05
 
@@ -85,17 +87,37 @@ async def test_connections_beyond_the_bound_are_refused_without_reaching_the_tar
             kept_writer.close()
 
 
+def kernel_buffer_max(name: str, fallback: int = 8 * 1024 * 1024) -> int:
+    """The most a TCP socket's receive (`tcp_rmem`) or send (`tcp_wmem`) buffer may grow to
+    by the kernel's autotuning."""
+    try:
+        return int(Path(f"/proc/sys/net/ipv4/{name}").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return fallback
+
+
+SMALL_BUFFER = 65536
+"""The test's own ends keep small, fixed buffers, so that only the proxy's may grow."""
+
+
 async def test_a_side_that_does_not_read_holds_back_the_other_sides_reading() -> None:
     """Bounded: when the client stops reading, the proxy stops reading from the server,
-    rather than keeping what the server sends in memory."""
+    rather than keeping what the server sends in memory. What the server gets to send is
+    then bounded by the proxy's window and write buffer, the proxy's two sockets' buffers
+    (which the kernel may grow up to its maxima) and the test's own small ones."""
+    held_at_most = (WINDOW + 4 * 65536 + kernel_buffer_max("tcp_rmem")
+                    + kernel_buffer_max("tcp_wmem") + 8 * SMALL_BUFFER)
+    flood_size = held_at_most + 64 * 1024 * 1024  # a proxy that holds all of it fails
     flooded = asyncio.Event()
     sent = 0
 
     async def flood(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal sent
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                                   SMALL_BUFFER)
         chunk = b"x" * 65536
         try:
-            while sent < 64 * 1024 * 1024:
+            while sent < flood_size:
                 writer.write(chunk)
                 sent += len(chunk)
                 await asyncio.wait_for(writer.drain(), 1)
@@ -106,10 +128,13 @@ async def test_a_side_that_does_not_read_holds_back_the_other_sides_reading() ->
     server = await asyncio.start_server(flood, "127.0.0.1", 0)
     try:
         async with proxy_to(server.sockets[0].getsockname()[1]) as proxy:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port,
-                                                            limit=65536)
-            await asyncio.wait_for(flooded.wait(), 20)
-            assert sent < 16 * 1024 * 1024  # socket buffers and one transport's high-water
+            client = socket.socket()
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+            client.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(client, ("127.0.0.1", proxy.port))
+            _reader, writer = await asyncio.open_connection(sock=client, limit=65536)
+            await asyncio.wait_for(flooded.wait(), 30)
+            assert sent < held_at_most
             writer.close()
     finally:
         server.close()
