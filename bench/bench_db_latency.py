@@ -43,7 +43,7 @@ cores, so that Roadie's rate is bounded by all four, bare aiohttp's by two.
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
 a few round trips however many ballots it counts (cogs/voting/ballots.py,
-`votes.service.cast_many`); the webhook receiver's writes overlap, up to four at once, each
+`votes.casting.cast_many`); the webhook receiver's writes overlap, up to four at once, each
 one statement sent by the event loop over connections of its own (bot/runtime/webhooks/store.py
 `DeliveryStore`, bot/runtime/pgasync.py), and background work takes one database thread at a
 time while deliveries wait (`WebhookReceiver.database_gate`).

@@ -31,6 +31,9 @@ from governance.db import Database
 from governance.migrate import upgrade
 from governance.projects.service import register_project
 from governance.votes import service
+from governance.votes.casting import cast
+from governance.votes.closing import close as close_vote
+from governance.votes.closing import early_close_due
 from governance.votes.integrity import verify_votes
 from governance.votes.models import DISPUTE
 from governance.votes.rules import Rules
@@ -58,12 +61,12 @@ def cast_all(url: str, number: int, voters: list[str], clock: FakeClock) -> list
     for index, voter in enumerate(voters):
         started = time.perf_counter()
         with replica.transaction() as session:
-            casting = service.cast(session, number=number, login=voter,
-                                   choice=CHOICES[index % len(CHOICES)], reason="",
-                                   now=clock.now())
+            casting = cast(session, number=number, login=voter,
+                           choice=CHOICES[index % len(CHOICES)], reason="",
+                           now=clock.now())
             render.status(casting.vote, service.standing(session, casting.vote),
                           service.open_concerns(session, number), clock.now())
-            service.early_close_due(session, number)
+            early_close_due(session, number)
         times.append((time.perf_counter() - started) * 1000)
     replica.dispose()
     return times
@@ -83,7 +86,7 @@ def report(name: str, db: Database, voters: int) -> bool:
     times.sort()
     started = time.perf_counter()
     with db.transaction() as session:
-        closing = service.close(session, number=number, now=clock.now() + timedelta(days=4))
+        closing = close_vote(session, number=number, now=clock.now() + timedelta(days=4))
     close_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     with db.transaction() as session:

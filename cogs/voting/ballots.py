@@ -4,7 +4,7 @@ A vote's ballots are counted one after the other (each locks the vote's row and 
 head): one transaction each would hold those locks for several round trips per ballot, and
 a burst of clicks would queue for seconds on a distant database. Instead the first ballot
 starts a transaction at once, and the ballots that arrive while it runs go together into
-the next one (`service.cast_many`), each with its own answer.
+the next one (`casting.cast_many`), each with its own answer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from governance.errors import Refusal
-from governance.votes import service
+from governance.votes.casting import BallotRequest, Casting
 
 MAX_BATCH = 100
 """Ballots in one transaction at most: enough for a burst, short enough to keep each
@@ -27,7 +27,7 @@ class Counted:
     """A ballot's outcome: the casting, and whether the vote is settled after it (for the
     last ballot of its transaction only, so that the vote is closed once)."""
 
-    casting: service.Casting
+    casting: Casting
     settled: bool
 
 
@@ -35,7 +35,7 @@ class Counted:
 class Waiting:
     """A ballot waiting for its transaction. `private`: nobody but the voter sees it."""
 
-    request: service.BallotRequest
+    request: BallotRequest
     private: bool
     answer: asyncio.Future[Counted] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -55,7 +55,7 @@ class BallotBox:
         self._waiting: dict[int, list[Waiting]] = {}
         self._writers: dict[int, asyncio.Task[None]] = {}
 
-    async def cast(self, number: int, request: service.BallotRequest, *,
+    async def cast(self, number: int, request: BallotRequest, *,
                    private: bool) -> Counted:
         """The ballot's casting once its transaction committed; its refusal is raised."""
         waiting = Waiting(request, private)

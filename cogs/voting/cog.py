@@ -25,7 +25,8 @@ from governance.errors import Refusal
 from governance.people.roles import Role
 from governance.people.service import profile_for_login
 from governance.projects.service import require_project
-from governance.votes import service
+from governance.votes import closing, service
+from governance.votes.casting import BallotRequest, Casting, cast_many
 from governance.votes.models import DISPUTE, NOMINATION, OPEN, PENDING, Concern, Vote
 from governance.votes.rules import PASSED, Rules
 
@@ -184,7 +185,7 @@ class VotingCog(Cog):
             # Refused either way, but a secret ballot typed in public is withdrawn first.
             await self.ctx.db.run(
                 lambda session: self._refuse_public_secret_ballot(session, number))
-        counted = await self._ballot_box.cast(number, service.BallotRequest(
+        counted = await self._ballot_box.cast(number, BallotRequest(
             call.require_linked(), choice, reason, call.now), private=call.private)
         casting, settled = counted.casting, counted.settled
         reply = render.casting_reply(casting.vote, casting.ballot, casting.previous,
@@ -217,7 +218,7 @@ class VotingCog(Cog):
                 else:
                     todo.append(index)
             try:
-                results: list[service.Casting | Refusal] = service.cast_many(
+                results: list[Casting | Refusal] = cast_many(
                     session, number=number, requests=[batch[i].request for i in todo],
                     key=self.ctx.audit_key) if todo else []
             except Refusal as refusal:  # about the vote (changed nothing): each cast gets it
@@ -225,11 +226,11 @@ class VotingCog(Cog):
                     raise
                 results = [refusal] * len(todo)
             cast = [i for i, result in zip(todo, results, strict=True)
-                    if isinstance(result, service.Casting)]
-            settled = bool(cast) and service.early_close_due(session, number)
+                    if isinstance(result, Casting)]
+            settled = bool(cast) and closing.early_close_due(session, number)
             for index, result in zip(todo, results, strict=True):
                 outcomes[index] = (Counted(result, settled and index == cast[-1])
-                                   if isinstance(result, service.Casting) else result)
+                                   if isinstance(result, Casting) else result)
             return [outcome for outcome in outcomes if outcome is not None]
 
         try:
@@ -413,7 +414,7 @@ class VotingCog(Cog):
                 self._show_status(session, vote, now)
             for vote, missing in service.due_reminders(session, now=now):
                 self._remind(session, vote, missing, now)
-            due = service.due_to_close(session, now=now)
+            due = closing.due_to_close(session, now=now)
             return due
         due = await self.ctx.db.run(transact)
         for number in due:
@@ -436,12 +437,12 @@ class VotingCog(Cog):
 
     async def close_vote(self, number: int, now: datetime) -> None:
         def transact(session: Session) -> Any:
-            closing = service.close(session, number=number, now=now, key=self.ctx.audit_key)
-            if closing is None:
+            closed = closing.close(session, number=number, now=now, key=self.ctx.audit_key)
+            if closed is None:
                 return
-            vote = closing.vote
-            if closing.outcome is None:
-                if closing.newly_held:
+            vote = closed.vote
+            if closed.outcome is None:
+                if closed.newly_held:
                     self._show_status(session, vote, now)
                 return
             self._show_status(session, vote, now)
@@ -456,7 +457,7 @@ class VotingCog(Cog):
                                f"{render.option_label(vote.outcome)}.")
             elif vote.kind == NOMINATION and vote.outcome == PASSED and self.ctx.github is None:
                 note = self._escalate(session, vote, self._appointment_summary(vote))
-                service.follow_up_finished(session, number=number, escalated=True, note=note,
+                closing.follow_up_finished(session, number=number, escalated=True, note=note,
                                            now=now)
         return await self.ctx.db.run(transact)
 
@@ -489,7 +490,7 @@ class VotingCog(Cog):
         `check_invitations`) until they accept or the invitation expires."""
         due = await self.ctx.db.run(lambda session: [
             (v.number, v.project, v.subject, v.follow_up_attempts)
-            for v in service.due_follow_ups(session, now=now)])
+            for v in closing.due_follow_ups(session, now=now)])
         for number, project, nominee, attempts in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
@@ -509,11 +510,11 @@ class VotingCog(Cog):
         elif outcome.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
             note = self._escalate(session, vote, self._appointment_summary(vote)
                                   + f" GitHub answered: {outcome.detail}")
-            service.follow_up_finished(session, number=number, escalated=True, note=note,
+            closing.follow_up_finished(session, number=number, escalated=True, note=note,
                                        now=now)
         else:
             retry = timedelta(seconds=outcome.retry_after or 60 * 2 ** attempts)
-            service.follow_up_failed(session, number=number, error=outcome.detail, now=now,
+            closing.follow_up_failed(session, number=number, error=outcome.detail, now=now,
                                      retry_in=retry)
             self.log.warning("adding %s to %s failed (%s); retrying in %s", vote.subject,
                              team, outcome.detail, retry)
@@ -529,7 +530,7 @@ class VotingCog(Cog):
     def _joined(self, session: Session, vote: Vote, team: str, now: datetime, *,
                 accepted: bool) -> None:
         assert vote.number is not None
-        service.follow_up_finished(session, number=vote.number, escalated=False,
+        closing.follow_up_finished(session, number=vote.number, escalated=False,
                                    note=f"added to the team {team}", now=now)
         how = "accepted the invitation and " if accepted else ""
         self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
@@ -541,7 +542,7 @@ class VotingCog(Cog):
     def _invited(self, session: Session, vote: Vote, team: str, now: datetime) -> None:
         assert vote.number is not None
         wait = self.settings.invitation_expires_after
-        service.follow_up_invited(session, number=vote.number, team=team, now=now,
+        closing.follow_up_invited(session, number=vote.number, team=team, now=now,
                                   check_at=now + wait)
         self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project), Message(
             body=f"{vote.subject} was invited to the GitHub org {self.ctx.org}, as vote "
@@ -566,7 +567,7 @@ class VotingCog(Cog):
 
         def transact(session: Session) -> bool:
             acted = False
-            for vote in service.invitations_of(session, login):
+            for vote in closing.invitations_of(session, login):
                 leads = self.settings.team(self.settings.leads_team, vote.project)
                 if not team or team.lower() == leads:
                     self._joined(session, vote, leads, now, accepted=True)
@@ -579,7 +580,7 @@ class VotingCog(Cog):
         """Invitations whose time is up: asked of GitHub once more (a webhook may have been
         missed), then told as accepted, or as expired and escalated to the admins."""
         due = await self.ctx.db.run(lambda session: [
-            (v.number, v.project, v.subject) for v in service.due_invitations(session, now=now)])
+            (v.number, v.project, v.subject) for v in closing.due_invitations(session, now=now)])
         for number, project, nominee in due:
             assert number is not None
             team = self.settings.team(self.settings.leads_team, project)
@@ -588,7 +589,7 @@ class VotingCog(Cog):
             except PlatformError as error:
                 wait = timedelta(seconds=error.retry_after or 3600)
                 await self.ctx.db.run(lambda session, number=number, error=error, wait=wait:
-                                      service.follow_up_failed(
+                                      closing.follow_up_failed(
                                           session, number=number, error=error.detail, now=now,
                                           retry_in=wait))
                 continue
@@ -610,7 +611,7 @@ class VotingCog(Cog):
                              key=f"vote:{number}:expired")
         note = self._escalate(session, vote, self._appointment_summary(vote)
                               + " Their invitation to the org expired unanswered.")
-        service.follow_up_finished(session, number=number, escalated=True, note=note, now=now)
+        closing.follow_up_finished(session, number=number, escalated=True, note=note, now=now)
 
     async def _membership(self, team: str, login: str) -> TeamMembership | None:
         if self.ctx.github is None:
@@ -622,12 +623,12 @@ class VotingCog(Cog):
     def digest_sections(self, session: Session, *, now: datetime,
                         since: datetime) -> list[DigestSection]:
         live = service.live_votes(session)
-        closing = [render.digest_line(v, now, service.standing(session, v, latest=0)) for v in live
-                   if v.state == OPEN and v.closes_at is not None
-                   and v.closes_at <= now + DIGEST_HORIZON]
+        closing_soon = [render.digest_line(v, now, service.standing(session, v, latest=0))
+                        for v in live if v.state == OPEN and v.closes_at is not None
+                        and v.closes_at <= now + DIGEST_HORIZON]
         waiting = [render.waiting_line(v, now) for v in live if v.state == PENDING]
         decided = [render.digest_line(v, now, None) for v in service.closed_since(session, since)]
-        return [DigestSection("Votes closing within 24h", tuple(closing), order=DIGEST_ORDER),
+        return [DigestSection("Votes closing within 24h", tuple(closing_soon), order=DIGEST_ORDER),
                 DigestSection("Nominations waiting for the nominee", tuple(waiting),
                               order=DIGEST_ORDER),
                 DigestSection("Votes decided in the last day", tuple(decided),

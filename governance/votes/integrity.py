@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 from governance.audit.log import AuditEntry
 from governance.votes.models import CLOSED, Vote
 from governance.votes.rules import Cast, Rules, count
-from governance.votes.service import commitment, target
+from governance.votes.sealing import commitment
+from governance.votes.service import target
 
 
 def check_vote(number: int, entries: Iterable[AuditEntry]) -> list[str]:

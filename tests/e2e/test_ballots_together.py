@@ -12,7 +12,7 @@ from sqlalchemy import event, func
 from sqlmodel import Session, select
 
 from governance.audit import verify
-from governance.votes import service
+from governance.votes.closing import close as close_vote
 from governance.votes.integrity import verify_votes
 from governance.votes.models import DISPUTE, Ballot
 from governance.votes.rules import Rules
@@ -64,6 +64,6 @@ async def test_fifty_clicks_at_once_are_counted_and_answered_each(world: World) 
         return dict(rows)
 
     assert await world.roadie.db.run(tally) == {"revert": VOTERS // 2, "keep": VOTERS // 2}
-    await world.roadie.db.run(lambda session: service.close(
+    await world.roadie.db.run(lambda session: close_vote(
         session, number=number, now=now + timedelta(hours=73)))
     assert await world.roadie.db.run(verify_votes) == (1, [])

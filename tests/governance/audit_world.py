@@ -18,6 +18,8 @@ from governance.people.roles import Role
 from governance.people.service import grant_role, link_directly, touch_identity
 from governance.projects.service import register_project
 from governance.votes import service as votes
+from governance.votes.casting import cast
+from governance.votes.closing import close as close_vote
 from governance.votes.models import DISPUTE, Concern
 from governance.votes.rules import Rules
 
@@ -103,10 +105,10 @@ def build(db: Database, clock: FakeClock, key: AuditKey | None = None) -> World:
     for voter, choice in zip(VOTERS[:3], ("revert", "revert", "keep"), strict=True):
         world.step()
         with db.transaction() as session:
-            votes.cast(session, number=world.plain_vote, login=voter, choice=choice,
-                       reason=f"{voter} thinks so", now=now())
-            votes.cast(session, number=world.secret_vote, login=voter, choice=choice,
-                       reason=f"{voter}'s secret reason", now=now(), key=world.key)
+            cast(session, number=world.plain_vote, login=voter, choice=choice,
+                 reason=f"{voter} thinks so", now=now())
+            cast(session, number=world.secret_vote, login=voter, choice=choice,
+                 reason=f"{voter}'s secret reason", now=now(), key=world.key)
     world.step()
     with db.transaction() as session:
         session.add(Concern(vote=world.plain_vote, name="wait for CI", author="bob",
@@ -118,6 +120,6 @@ def build(db: Database, clock: FakeClock, key: AuditKey | None = None) -> World:
                               name="wait for CI", now=now())
     clock.advance(timedelta(hours=2))
     with db.transaction() as session:
-        votes.close(session, number=world.plain_vote, now=now())
+        close_vote(session, number=world.plain_vote, now=now())
     world.checkpoint()
     return world

@@ -17,7 +17,7 @@ from governance.audit import Actor
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.moderation import publishing
-from governance.votes import service as votes
+from governance.votes.closing import close as close_vote
 from tests.web import test_pages as pages
 from tests.web.conftest import PATH, web_app
 from tests.web.world import (
@@ -97,8 +97,8 @@ async def test_a_secret_ballot_shows_once_the_vote_closed(db: Database, clock: F
                                                           world: World) -> None:
     def close() -> None:
         with db.transaction() as session:
-            votes.close(session, number=world.secret_vote, now=clock.now() + timedelta(days=4),
-                        key=KEY)
+            close_vote(session, number=world.secret_vote, now=clock.now() + timedelta(days=4),
+                       key=KEY)
 
     await asyncio.to_thread(close)
     data = await (await client.get(f"{PATH}/api/votes")).json()

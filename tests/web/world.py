@@ -33,6 +33,8 @@ from governance.people.roles import Role
 from governance.people.service import ensure_person, grant_role
 from governance.projects.service import register_project
 from governance.votes import service as votes
+from governance.votes.casting import cast
+from governance.votes.closing import close as close_vote
 from governance.votes.models import DISPUTE, NOMINATION
 from governance.votes.rules import Rules
 
@@ -140,16 +142,16 @@ def seed(db: Database, clock: FakeClock) -> World:
         closed = _open(session, now, RULES_OPEN, "django-sample", NOMINATION, "frank",
                        ("adam", "ada", "alice"), accepts=False)
         for login, choice in (("adam", "+1"), ("ada", "+1"), ("alice", "-1")):
-            votes.cast(session, number=closed, login=login, choice=choice,
-                       reason="not yet" if choice == "-1" else "", now=now, key=KEY)
-        votes.cast(session, number=nomination, login="adam", choice="+1", reason="", now=now,
-                   key=KEY)
-        votes.cast(session, number=secret, login="adam", choice=SECRET_CHOICE,
-                   reason=SECRET_REASON, now=now, key=KEY)
-        votes.cast(session, number=secret, login="ada", choice="keep", reason="", now=now, key=KEY)
-        votes.cast(session, number=hidden_vote, login="ada", choice="+1", reason="", now=now,
-                   key=KEY)
-        votes.close(session, number=closed, now=now + timedelta(hours=73), key=KEY)
+            cast(session, number=closed, login=login, choice=choice,
+                 reason="not yet" if choice == "-1" else "", now=now, key=KEY)
+        cast(session, number=nomination, login="adam", choice="+1", reason="", now=now,
+             key=KEY)
+        cast(session, number=secret, login="adam", choice=SECRET_CHOICE,
+             reason=SECRET_REASON, now=now, key=KEY)
+        cast(session, number=secret, login="ada", choice="keep", reason="", now=now, key=KEY)
+        cast(session, number=hidden_vote, login="ada", choice="+1", reason="", now=now,
+             key=KEY)
+        close_vote(session, number=closed, now=now + timedelta(hours=73), key=KEY)
         waiting = _open(session, now, RULES_OPEN, "prettytable", NOMINATION, "gina",
                         ("adam", "ada"))
         away.go_away(session, login="ada", duration=timedelta(days=2), note=AWAY_NOTE, now=now,

@@ -23,13 +23,15 @@ from governance.db import Database
 from governance.errors import Forbidden, Refusal
 from governance.projects.service import register_project
 from governance.votes import service
+from governance.votes.casting import BallotRequest, Casting, cast_many
+from governance.votes.closing import close as close_vote
 from governance.votes.models import Ballot
 from governance.votes.rules import Rules
 from tests.governance.votes.test_concurrency import RULES, VOTERS, open_dispute
 
 
-def request(login: str, choice: str, clock: FakeClock, reason: str = "") -> service.BallotRequest:
-    return service.BallotRequest(login, choice, reason, clock.now())
+def request(login: str, choice: str, clock: FakeClock, reason: str = "") -> BallotRequest:
+    return BallotRequest(login, choice, reason, clock.now())
 
 
 def test_each_ballot_gets_its_own_answer(db: Database, clock: FakeClock) -> None:
@@ -41,20 +43,20 @@ def test_each_ballot_gets_its_own_answer(db: Database, clock: FakeClock) -> None
                 request("outsider", "keep", clock),                 # advisory, not a member
                 request("voter00", "keep", clock, reason="on second thought")]
     with db.transaction() as session:
-        outcomes = service.cast_many(session, number=number, requests=requests)
+        outcomes = cast_many(session, number=number, requests=requests)
 
     first, maybe, long_reason, review, outsider, changed = outcomes
-    assert isinstance(first, service.Casting)
+    assert isinstance(first, Casting)
     assert (first.ballot.choice, first.previous) == ("revert", None)
     assert isinstance(maybe, Refusal)
     assert "maybe" in maybe.reason
     assert isinstance(long_reason, Refusal)
     assert "501 characters" in long_reason.reason
-    assert isinstance(review, service.Casting)
+    assert isinstance(review, Casting)
     assert review.ballot.voter == "voter03"
     assert isinstance(outsider, Forbidden)
     assert "not in the electorate" in outsider.reason
-    assert isinstance(changed, service.Casting)
+    assert isinstance(changed, Casting)
     assert (changed.ballot.choice, changed.previous) == ("keep", "revert")
     with db.transaction() as session:
         rows = session.exec(select(Ballot).where(Ballot.vote == number)).all()
@@ -78,14 +80,14 @@ def test_each_ballot_gets_its_own_answer(db: Database, clock: FakeClock) -> None
 
 def test_a_refusal_of_the_vote_itself_is_raised(db: Database, clock: FakeClock) -> None:
     with pytest.raises(Refusal, match="There is no vote #99"), db.transaction() as session:
-        service.cast_many(session, number=99, requests=[request("voter00", "keep", clock)])
+        cast_many(session, number=99, requests=[request("voter00", "keep", clock)])
 
 
 def test_a_closed_vote_refuses_each_ballot(db: Database, clock: FakeClock) -> None:
     number = open_dispute(db, clock)
     clock.advance(timedelta(hours=2))  # past the close, and no concern holds it
     with db.transaction() as session:
-        outcomes = service.cast_many(session, number=number, requests=[
+        outcomes = cast_many(session, number=number, requests=[
             request("voter00", "keep", clock), request("voter01", "revert", clock)])
     assert all(isinstance(o, Refusal) and "no ballots after the close" in o.reason
                for o in outcomes)
@@ -115,9 +117,9 @@ def test_many_ballots_cost_the_statements_of_one(db: Database, clock: FakeClock)
     costs = []
     for voters in (VOTERS[:1], VOTERS[1:31]):
         with statements(db) as sent, db.transaction() as session:
-            outcomes = service.cast_many(session, number=number, requests=[
+            outcomes = cast_many(session, number=number, requests=[
                 request(voter, "keep", clock) for voter in voters])
-        assert all(isinstance(o, service.Casting) for o in outcomes)
+        assert all(isinstance(o, Casting) for o in outcomes)
         if db.is_sqlite:  # no round trips there: the ORM inserts new rows one by one
             sent = [s for s in sent if not s.startswith("INSERT INTO vote_ballot")]
         costs.append(len(sent))
@@ -139,16 +141,16 @@ def test_a_secret_vote_seals_each_ballot(db: Database, clock: FakeClock) -> None
         assert vote.number is not None
         number = vote.number
     with db.transaction() as session:
-        outcomes = service.cast_many(session, number=number, key=key, requests=[
+        outcomes = cast_many(session, number=number, key=key, requests=[
             request("voter00", "keep", clock), request("voter01", "revert", clock),
             request("voter00", "review", clock)])
     assert [(o.ballot.choice, o.previous) for o in outcomes
-            if isinstance(o, service.Casting)] == [("keep", None), ("revert", None),
+            if isinstance(o, Casting)] == [("keep", None), ("revert", None),
                                                    ("review", "keep")]
     with db.transaction() as session:
         assert all(b.sealed and not b.choice for b in session.exec(select(Ballot)).all())
-        closing = service.close(session, number=number, now=clock.now() + timedelta(hours=2),
-                                key=key)
+        closing = close_vote(session, number=number, now=clock.now() + timedelta(hours=2),
+                             key=key)
         assert closing is not None
         assert closing.outcome is not None
         assert closing.outcome.binding["review"] == 1

@@ -14,6 +14,8 @@ from governance.clock import FakeClock
 from governance.db import Database
 from governance.projects.service import register_project
 from governance.votes import service
+from governance.votes.casting import cast
+from governance.votes.closing import close as close_vote
 from governance.votes.integrity import verify_votes
 from governance.votes.models import DISPUTE, Ballot
 from governance.votes.rules import Rules
@@ -46,8 +48,8 @@ def test_two_replicas_reach_the_exact_tally(db: Database, clock: FakeClock) -> N
         choice, voters = plans[name]
         for voter in voters:
             with engine.transaction() as session:
-                service.cast(session, number=number, login=voter, choice=choice, reason="",
-                             now=clock.now())
+                cast(session, number=number, login=voter, choice=choice, reason="",
+                     now=clock.now())
         engine.dispose()
 
     with ThreadPoolExecutor(2) as pool:
@@ -61,7 +63,7 @@ def test_two_replicas_reach_the_exact_tally(db: Database, clock: FakeClock) -> N
         assert len(entries) == 60
         last = {e.actor.removeprefix("github:"): json.loads(e.data)["choice"] for e in entries}
         assert {b.voter: b.choice for b in rows} == last  # the rows are the last in the log
-        closing = service.close(session, number=number, now=clock.now() + timedelta(hours=2))
+        closing = close_vote(session, number=number, now=clock.now() + timedelta(hours=2))
         assert closing is not None
         assert closing.outcome is not None
         revert = sum(1 for c in last.values() if c == "revert")

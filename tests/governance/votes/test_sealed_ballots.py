@@ -16,6 +16,8 @@ from governance.errors import Conflict, Refusal
 from governance.projects.service import register_project
 from governance.schema import tables
 from governance.votes import service
+from governance.votes.casting import cast
+from governance.votes.closing import close as close_vote
 from governance.votes.integrity import verify_votes
 from governance.votes.models import Ballot
 from tests.governance.audit_world import SECRET, open_dispute
@@ -34,8 +36,8 @@ def cast_secret_ballots(db: Database, clock: FakeClock, key: AuditKey) -> int:
     for voter, (choice, reason) in BALLOTS.items():
         clock.advance(timedelta(minutes=1))
         with db.transaction() as session:
-            casting = service.cast(session, number=number, login=voter, choice=choice,
-                                   reason=reason, now=clock.now(), key=key)
+            casting = cast(session, number=number, login=voter, choice=choice,
+                           reason=reason, now=clock.now(), key=key)
         assert casting.ballot.choice == choice  # the voter's own reply shows it
     return number
 
@@ -80,7 +82,7 @@ def test_a_dump_before_the_close_gives_no_choice_away(db: Database, clock: FakeC
 
     clock.advance(timedelta(hours=2))
     with db.transaction() as session:
-        closing = service.close(session, number=number, now=clock.now(), key=key)
+        closing = close_vote(session, number=number, now=clock.now(), key=key)
     assert closing is not None
     assert closing.outcome is not None
     assert closing.outcome.result == "revert"
@@ -100,8 +102,8 @@ def test_a_secret_ballot_without_a_key_is_refused(db: Database, clock: FakeClock
         register_project(session, name="django-sample", now=clock.now(), actor=Actor.system())
         number = open_dispute(session, clock, SECRET, "1a2b3c4d5e6f")
     with pytest.raises(Refusal, match="no audit key"), db.transaction() as session:
-        service.cast(session, number=number, login="alice", choice="keep", reason="",
-                     now=clock.now())
+        cast(session, number=number, login="alice", choice="keep", reason="",
+             now=clock.now())
     with db.transaction() as session:
         assert service.ballots_of(session, number) == []
 
@@ -115,7 +117,7 @@ def test_a_swapped_seal_stops_the_count(db: Database, clock: FakeClock) -> None:
         conn.execute(update(Ballot).where(Ballot.voter == "bob").values(sealed=sealed["alice"]))
     clock.advance(timedelta(hours=2))
     with pytest.raises(Conflict, match="bob"), db.transaction() as session:
-        service.close(session, number=number, now=clock.now(), key=key)
+        close_vote(session, number=number, now=clock.now(), key=key)
     with db.transaction() as session:
         assert service.require_vote(session, number).state == "open"
 
@@ -124,4 +126,4 @@ def test_another_key_cannot_open_the_seals(db: Database, clock: FakeClock) -> No
     number = cast_secret_ballots(db, clock, AuditKey.generate())
     clock.advance(timedelta(hours=2))
     with pytest.raises(Conflict, match="alice, bob, carol"), db.transaction() as session:
-        service.close(session, number=number, now=clock.now(), key=AuditKey.generate())
+        close_vote(session, number=number, now=clock.now(), key=AuditKey.generate())
