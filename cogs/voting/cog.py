@@ -1,4 +1,5 @@
-"""The voting cog: nominations, disputes, ballots, concerns, the close and what follows."""
+"""The voting cog: nominations, disputes, ballots, concerns and the close; what follows an
+election is in `cogs.voting.appointment`."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from bot.core.cog import Cog, DigestSection, Job, completer, on_github
 from bot.core.commands import Arg, Invocation, Text, Withdrawn, command
 from bot.core.events import GitHubEvent
 from bot.core.messages import Message, Reply
-from bot.core.ports import PlatformError, TeamMembership
-from cogs.escalation.api import EscalationsNotLoaded, known_kinds, open_escalation
+from bot.core.ports import PlatformError
+from cogs.escalation.api import known_kinds
 from cogs.voting import render
+from cogs.voting.admins import ask_the_admins
+from cogs.voting.appointment import Appointments
 from cogs.voting.ballots import BallotBox, Counted, Outcome, Waiting
 from cogs.voting.commits import parse_commit
 from cogs.voting.electorate import read_electorate
 from cogs.voting.settings import VotingSettings
-from governance.durations import format_duration
 from governance.errors import Refusal
 from governance.people.roles import Role
 from governance.people.service import profile_for_login
@@ -31,7 +33,6 @@ from governance.votes.models import DISPUTE, NOMINATION, OPEN, PENDING, Concern,
 from governance.votes.rules import PASSED, Rules
 
 NUMBER = Arg("number", "the vote's number", kind="int", autocomplete="votes")
-FOLLOW_UP_ATTEMPTS = 6
 DIGEST_HORIZON = timedelta(hours=24)
 DIGEST_ORDER = 30
 
@@ -50,6 +51,7 @@ class VotingCog(Cog):
         self._stale: set[int] = set()
         self._refreshing: dict[int, asyncio.Task[None]] = {}
         self._ballot_box = BallotBox(self._cast_together)
+        self.appointments = Appointments(self.ctx, self.settings, self.log)
 
     async def start(self) -> None:
         kinds = known_kinds(self.ctx)
@@ -419,8 +421,8 @@ class VotingCog(Cog):
         due = await self.ctx.db.run(transact)
         for number in due:
             await self.close_vote(number, now)
-        await self.follow_up(now)
-        await self.check_invitations(now)
+        await self.appointments.follow_up(now)
+        await self.appointments.check_invitations(now)
 
     def _remind(self, session: Session, vote: Vote, missing: list[str], now: datetime) -> None:
         """Remind each voter who has not voted; those without a chat account are named to
@@ -451,105 +453,16 @@ class VotingCog(Cog):
                                  render.result(vote, service.ballots_of(session, number)),
                                  key=f"vote:{number}:result")
             if vote.kind == DISPUTE and vote.outcome in self.settings.dispute.escalate_on:
-                self._escalate(session, vote,
+                ask_the_admins(self.ctx, self.settings, session, vote,
                                f"Vote #{number} decided to {vote.outcome} the direct push "
                                f"{vote.subject[:12]} to {vote.project}: "
                                f"{render.option_label(vote.outcome)}.")
             elif vote.kind == NOMINATION and vote.outcome == PASSED and self.ctx.github is None:
-                note = self._escalate(session, vote, self._appointment_summary(vote))
+                note = ask_the_admins(self.ctx, self.settings, session, vote,
+                                      self.appointments.summary(vote))
                 closing.follow_up_finished(session, number=number, escalated=True, note=note,
                                            now=now)
         return await self.ctx.db.run(transact)
-
-    def _appointment_summary(self, vote: Vote) -> str:
-        team = self.settings.team(self.settings.leads_team, vote.project)
-        return (f"Vote #{vote.number} elected {vote.subject} as a lead of {vote.project}: add "
-                f"them to the GitHub team {team} (Roadie could not do it itself).")
-
-    def _escalate(self, session: Session, vote: Vote, summary: str) -> str:
-        """Open an escalation for the admins, or tell them directly when none can open."""
-        try:
-            ticket = open_escalation(self.ctx, session, project=vote.project,
-                                     kind=self.settings.escalation_kind, summary=summary,
-                                     reporter_login=vote.proposer,
-                                     source=f"vote:{vote.number}")
-            return f"escalation #{ticket.number}"
-        except (Refusal, EscalationsNotLoaded) as error:
-            why = error.reason if isinstance(error, Refusal) else str(error)
-            self.ctx.outbox.post(session, "admins",
-                                 Message(title=f"Vote #{vote.number} needs an admin",
-                                         body=f"{summary}\nRoadie could not open an escalation: "
-                                              f"{why}", tone="warning"),
-                                 key=f"vote:{vote.number}:admins")
-            return "the admins were told"
-
-    async def follow_up(self, now: datetime) -> None:
-        """Add elected leads to the project's leads team on GitHub, retrying on failure;
-        what Roadie cannot do goes to the admins as an escalation. Someone who is not an org
-        member is only invited by GitHub: that is said, and followed (`joined`,
-        `check_invitations`) until they accept or the invitation expires."""
-        due = await self.ctx.db.run(lambda session: [
-            (v.number, v.project, v.subject, v.follow_up_attempts)
-            for v in closing.due_follow_ups(session, now=now)])
-        for number, project, nominee, attempts in due:
-            assert number is not None
-            team = self.settings.team(self.settings.leads_team, project)
-            outcome = await self._add_to_team(team, nominee)
-            await self.ctx.db.run(lambda session, number=number, team=team, outcome=outcome,
-                                  attempts=attempts: self._followed_up(
-                                      session, number, team, outcome, attempts, now))
-
-    def _followed_up(self, session: Session, number: int, team: str,
-                     outcome: TeamMembership | PlatformError, attempts: int,
-                     now: datetime) -> None:
-        vote = service.require_vote(session, number)
-        if outcome == "active":
-            self._joined(session, vote, team, now, accepted=False)
-        elif outcome == "pending":
-            self._invited(session, vote, team, now)
-        elif outcome.permanent or attempts + 1 >= FOLLOW_UP_ATTEMPTS:
-            note = self._escalate(session, vote, self._appointment_summary(vote)
-                                  + f" GitHub answered: {outcome.detail}")
-            closing.follow_up_finished(session, number=number, escalated=True, note=note,
-                                       now=now)
-        else:
-            retry = timedelta(seconds=outcome.retry_after or 60 * 2 ** attempts)
-            closing.follow_up_failed(session, number=number, error=outcome.detail, now=now,
-                                     retry_in=retry)
-            self.log.warning("adding %s to %s failed (%s); retrying in %s", vote.subject,
-                             team, outcome.detail, retry)
-
-    async def _add_to_team(self, team: str, login: str) -> TeamMembership | PlatformError:
-        if self.ctx.github is None:
-            return PlatformError("github", "Roadie has no GitHub token", permanent=True)
-        try:
-            return await self.ctx.github.add_team_member(team, login)
-        except PlatformError as error:
-            return error
-
-    def _joined(self, session: Session, vote: Vote, team: str, now: datetime, *,
-                accepted: bool) -> None:
-        assert vote.number is not None
-        closing.follow_up_finished(session, number=vote.number, escalated=False,
-                                   note=f"added to the team {team}", now=now)
-        how = "accepted the invitation and " if accepted else ""
-        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
-                             Message(body=f"{vote.subject} {how}is now in the GitHub team "
-                                          f"{team}, as vote #{vote.number} decided.",
-                                     tone="success"),
-                             key=f"vote:{vote.number}:team")
-
-    def _invited(self, session: Session, vote: Vote, team: str, now: datetime) -> None:
-        assert vote.number is not None
-        wait = self.settings.invitation_expires_after
-        closing.follow_up_invited(session, number=vote.number, team=team, now=now,
-                                  check_at=now + wait)
-        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project), Message(
-            body=f"{vote.subject} was invited to the GitHub org {self.ctx.org}, as vote "
-                 f"#{vote.number} decided: they join the team {team} when they accept the "
-                 f"invitation (Roadie waits for it until {render.when(now + wait)}).",
-            tone="info"),
-            key=f"vote:{vote.number}:invited")
 
     @on_github("membership", "organization")
     async def joined(self, event: GitHubEvent) -> bool:
@@ -564,59 +477,8 @@ class VotingCog(Cog):
         if not login:
             return False
         now = self.ctx.clock.now()
-
-        def transact(session: Session) -> bool:
-            acted = False
-            for vote in closing.invitations_of(session, login):
-                leads = self.settings.team(self.settings.leads_team, vote.project)
-                if not team or team.lower() == leads:
-                    self._joined(session, vote, leads, now, accepted=True)
-                    acted = True
-            return acted
-
-        return await self.ctx.db.run(transact)
-
-    async def check_invitations(self, now: datetime) -> None:
-        """Invitations whose time is up: asked of GitHub once more (a webhook may have been
-        missed), then told as accepted, or as expired and escalated to the admins."""
-        due = await self.ctx.db.run(lambda session: [
-            (v.number, v.project, v.subject) for v in closing.due_invitations(session, now=now)])
-        for number, project, nominee in due:
-            assert number is not None
-            team = self.settings.team(self.settings.leads_team, project)
-            try:
-                state = await self._membership(team, nominee)
-            except PlatformError as error:
-                wait = timedelta(seconds=error.retry_after or 3600)
-                await self.ctx.db.run(lambda session, number=number, error=error, wait=wait:
-                                      closing.follow_up_failed(
-                                          session, number=number, error=error.detail, now=now,
-                                          retry_in=wait))
-                continue
-            await self.ctx.db.run(lambda session, number=number, team=team, state=state:
-                                  self._invitation_ended(session, number, team, state, now))
-
-    def _invitation_ended(self, session: Session, number: int, team: str,
-                          state: TeamMembership | None, now: datetime) -> None:
-        vote = service.require_vote(session, number)
-        if state == "active":
-            self._joined(session, vote, team, now, accepted=True)
-            return
-        wait = format_duration(self.settings.invitation_expires_after)
-        self.ctx.outbox.post(session, self.ctx.destinations.for_project(vote.project),
-                             Message(body=f"{vote.subject} did not accept the invitation to the "
-                                          f"GitHub org {self.ctx.org} within {wait}, so is not "
-                                          f"in the team {team}; an admin is asked to sort it "
-                                          "out.", tone="warning"),
-                             key=f"vote:{number}:expired")
-        note = self._escalate(session, vote, self._appointment_summary(vote)
-                              + " Their invitation to the org expired unanswered.")
-        closing.follow_up_finished(session, number=number, escalated=True, note=note, now=now)
-
-    async def _membership(self, team: str, login: str) -> TeamMembership | None:
-        if self.ctx.github is None:
-            raise PlatformError("github", "Roadie has no GitHub token", permanent=True)
-        return await self.ctx.github.team_membership(team, login)
+        return await self.ctx.db.run(
+            lambda session: self.appointments.joined(session, login, team, now))
 
     # --- the digest ----------------------------------------------------------------------
 
