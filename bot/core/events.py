@@ -37,9 +37,13 @@ is refused whole, rather than stored in part."""
 _UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 """Control characters (but tab and line breaks) and lone surrogates: PostgreSQL refuses NUL
 in text, no encoder takes a lone surrogate, and the others have no business in a message."""
-_MAYBE_UNSAFE = re.compile(r"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2})|\x7f")
-"""How an unsafe character can appear in JSON text: escaped (a raw one is not JSON), or a
-raw DEL."""
+_MAYBE_UNSAFE = re.compile(
+    r"\\(?:u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2})|[bf])|\x7f")
+"""How an unsafe character can appear in JSON text: escaped (a raw one is not JSON), as
+`\\uXXXX` or as JSON's own `\\b` (backspace) and `\\f` (form feed), or a raw DEL. (An
+escaped backslash before a `b` matches too: that only costs the walk.)"""
+_UNSAFE_MARKERS = ("\\u", "\\b", "\\f", "\x7f")
+"""What `_MAYBE_UNSAFE` cannot match without."""
 LONGEST_KEY_ID = 64
 
 
@@ -57,8 +61,8 @@ def delivery_key(delivery_id: str) -> str:
 
 def might_be_unsafe(payload_text: str) -> bool:
     """False when the JSON text cannot hold an unsafe character (the usual, fast case)."""
-    # Substring searches first: a tenth of the regex's time on a payload with neither.
-    if "\\u" not in payload_text and "\x7f" not in payload_text:
+    # Substring searches first: a fifth of the regex's time on a payload with none.
+    if not any(marker in payload_text for marker in _UNSAFE_MARKERS):
         return False
     return _MAYBE_UNSAFE.search(payload_text) is not None
 

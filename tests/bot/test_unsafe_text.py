@@ -34,4 +34,7 @@ def test_a_github_payload_without_escapes_is_safe_at_once() -> None:
     assert not might_be_unsafe(json.dumps({"title": "Fix the build ✅", "body": "tab\tok"},
                                           ensure_ascii=False))
     assert might_be_unsafe(json.dumps({"title": "nul \u0000"}))
+    # JSON's short escapes of two control characters: \b and \f, not \u0008 and \u000c.
+    assert might_be_unsafe(json.dumps({"title": "form feed \f"}))
+    assert might_be_unsafe(json.dumps({"title": "backspace \b"}))
     assert might_be_unsafe('{"title": "del \x7f"}')

@@ -104,6 +104,21 @@ async def test_a_huge_body_is_acknowledged_and_quoted_briefly(tmp_path: Path,
         assert "> All work and no play makes Jack a dull boy." in text
 
 
+async def test_control_characters_in_json_s_short_escapes_never_reach_chat(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """A form feed and a backspace are sent by JSON as `\\f` and `\\b`, not as `\\u000c`
+    and `\\u0008`: they are replaced like every other control character."""
+    async with feed_roadie(tmp_path, sqlite_db, config=EVERY_COG) as feed:
+        data = github_payload("issues/opened")
+        data["issue"]["title"] = "Page\fbreak and back\bspace"
+        assert await feed.deliver("issues", data) == 202
+        await feed.later()
+        (text,) = feed.texts()
+        assert "Page\ufffdbreak and back\ufffdspace" in text
+        assert "\f" not in text
+        assert "\b" not in text
+
+
 def render_everything(event: GitHubEvent) -> list[Message]:
     """Every renderer of the feed on one event; checks the bounds of what reaches a table."""
     messages: list[Message] = []
