@@ -145,10 +145,14 @@ def _appoint(session: Session, vote: Vote, now: datetime) -> None:
 # --- after the close ----------------------------------------------------------------------
 
 
-def due_follow_ups(session: Session, *, now: datetime) -> list[Vote]:
-    return list(session.exec(select(Vote).where(Vote.follow_up == FOLLOW_UP_PENDING,
+def _follow_ups_due(session: Session, state: str, now: datetime) -> list[Vote]:
+    return list(session.exec(select(Vote).where(Vote.follow_up == state,
                                                 col(Vote.follow_up_not_before) <= now)
                              .order_by(col(Vote.number))).all())
+
+
+def due_follow_ups(session: Session, *, now: datetime) -> list[Vote]:
+    return _follow_ups_due(session, FOLLOW_UP_PENDING, now)
 
 
 def follow_up_finished(session: Session, *, number: int, escalated: bool, note: str,
@@ -183,9 +187,7 @@ def invitations_of(session: Session, login: str) -> list[Vote]:
 
 def due_invitations(session: Session, *, now: datetime) -> list[Vote]:
     """Invitations whose time is up: checked once more, then told as accepted or expired."""
-    return list(session.exec(select(Vote).where(Vote.follow_up == FOLLOW_UP_INVITED,
-                                                col(Vote.follow_up_not_before) <= now)
-                             .order_by(col(Vote.number))).all())
+    return _follow_ups_due(session, FOLLOW_UP_INVITED, now)
 
 
 def follow_up_failed(session: Session, *, number: int, error: str, now: datetime,

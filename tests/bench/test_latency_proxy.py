@@ -105,6 +105,7 @@ async def test_a_side_that_does_not_read_holds_back_the_other_sides_reading() ->
     rather than keeping what the server sends in memory. What the server gets to send is
     then bounded by the proxy's window and write buffer, the proxy's two sockets' buffers
     (which the kernel may grow up to its maxima) and the test's own small ones."""
+    # 4 * 65536: the write buffers of the four transports, at asyncio's default high-water.
     held_at_most = (WINDOW + 4 * 65536 + kernel_buffer_max("tcp_rmem")
                     + kernel_buffer_max("tcp_wmem") + 8 * SMALL_BUFFER)
     flood_size = held_at_most + 64 * 1024 * 1024  # a proxy that holds all of it fails
