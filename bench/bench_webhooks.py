@@ -8,8 +8,9 @@ Four processes on 127.0.0.1: this one (the client, standing in for GitHub), Road
 (`roadie run`'s wiring, on SQLite, with a chat platform that posts over HTTP), a bare aiohttp
 server answering 202, and a recording fake chat that enforces its rate limits. Figures:
 
-1. signed deliveries acknowledged per second: bare aiohttp vs Roadie, same client, same run
-   (target: Roadie at least half of bare);
+1. signed deliveries acknowledged per second: bare aiohttp vs Roadie, same client, same run,
+   at 32 and at 128 in flight, each server judged by its best (target: Roadie at least
+   half of bare; `IN_FLIGHT` says why two);
 2. acknowledgement latency at a steady 200 deliveries/s (target: p99 under 25 ms);
 3. a burst of 5,000 deliveries: every one reaches chat once, and no rate limit is breached;
 4. the same burst with `kill -9` of Roadie in the middle of receiving it and a restart
@@ -56,6 +57,13 @@ PLACES = [f"feed-{i}" for i in range(5)]
 CHAT_PER_PLACE, CHAT_PER_PLATFORM = 40, 150  # what the fake chat enforces, per second
 DECLARED_PER_PLACE, DECLARED_PER_PLATFORM = 36, 135  # what Roadie is told: a margin below
 MARKER = re.compile(r"bench-(\d+)#(\d+) ")
+IN_FLIGHT = (32, 128)
+"""Deliveries in flight in the throughput rounds; each server is judged by its best. An
+answer that waits for a database round trip R caps a server at n / (R + the time client and
+server take for a request) with n in flight: at 32, with R = 5 ms and bare aiohttp's own
+4-5 ms per request, at about half of bare's rate however fast the server itself is. GitHub
+does not wait for one answer before it sends the next delivery; 128 in flight cover the
+wait. Bare aiohttp, which waits for nothing, is at its best at either."""
 
 
 def free_port() -> int:
@@ -452,6 +460,7 @@ class Bench:
         self.chat_port = free_port()
         self.chat = f"http://127.0.0.1:{self.chat_port}"
         self.verdicts: list[tuple[str, bool]] = []
+        self.rates: dict[tuple[str, int], float] = {}
 
     def verdict(self, what: str, ok: bool) -> None:
         self.verdicts.append((what, ok))
@@ -490,30 +499,40 @@ class Bench:
     # --- 1. throughput --------------------------------------------------------------------
 
     async def throughput(self) -> tuple[float, float]:
-        """Deliveries acknowledged per second: (bare aiohttp, Roadie)."""
-        count, concurrency = (1000 if self.quick else 4000), 32
+        """Deliveries acknowledged per second, each server's best at any of `IN_FLIGHT`:
+        (bare aiohttp, Roadie). Each rate is also kept in `rates`, by (server, in flight)."""
+        count = 1000 if self.quick else 4000
         print(f"\n1. Acknowledgement throughput: {count} signed deliveries (issues.opened, "
-              f"12 KB), {concurrency} in flight, best of 2 rounds", flush=True)
+              f"12 KB), {' and '.join(map(str, IN_FLIGHT))} in flight, best of 2 rounds "
+              "each", flush=True)
         bare_port = free_port()
         bare = self.processes.start("--role", "bare", str(bare_port))
         bare_url = f"http://127.0.0.1:{bare_port}"
         await wait_healthy(bare_url)
         roadie, roadie_url, _ = await self.roadie("throughput")
-        results: dict[str, list[float]] = {"bare": [], "roadie": []}
         for round_ in range(2):
-            for name, url, server in (("bare", bare_url, bare), ("roadie", roadie_url, roadie)):
-                deliveries = build_deliveries(count, f"tp{round_}")
-                await closed_loop(url + "/github/webhook", build_deliveries(200, f"w{round_}"),
-                                  concurrency)  # warm up
-                seconds, acked = await self.measured_round(name, server, url, deliveries,
-                                                           concurrency)
-                results[name].append(acked / seconds)
-                print(f"   round {round_ + 1}, {name:6}: {acked} acknowledged in "
-                      f"{seconds:.2f} s = {acked / seconds:,.0f}/s", flush=True)
+            for in_flight in IN_FLIGHT:
+                for name, url, server in (("bare", bare_url, bare),
+                                          ("roadie", roadie_url, roadie)):
+                    run = f"tp{round_}-{in_flight}"
+                    await closed_loop(url + "/github/webhook",
+                                      build_deliveries(200, f"w{run}"), in_flight)  # warm up
+                    seconds, acked = await self.measured_round(
+                        name, server, url, build_deliveries(count, run), in_flight)
+                    rate = acked / seconds
+                    self.rates[name, in_flight] = max(self.rates.get((name, in_flight), 0.0),
+                                                      rate)
+                    print(f"   round {round_ + 1}, {in_flight:3} in flight, {name:6}: {acked} "
+                          f"acknowledged in {seconds:.2f} s = {rate:,.0f}/s", flush=True)
         self.processes.stop(bare)
         self.processes.stop(roadie)
-        bare_rate, roadie_rate = max(results["bare"]), max(results["roadie"])
-        print(f"   bare aiohttp {bare_rate:,.0f}/s, Roadie {roadie_rate:,.0f}/s "
+        for in_flight in IN_FLIGHT:
+            bare_at, roadie_at = self.rates["bare", in_flight], self.rates["roadie", in_flight]
+            print(f"   {in_flight:3} in flight: bare aiohttp {bare_at:,.0f}/s, Roadie "
+                  f"{roadie_at:,.0f}/s ({roadie_at / bare_at:.0%} of bare)")
+        bare_rate, roadie_rate = (max(rate for (server, _), rate in self.rates.items()
+                                      if server == name) for name in ("bare", "roadie"))
+        print(f"   best: bare aiohttp {bare_rate:,.0f}/s, Roadie {roadie_rate:,.0f}/s "
               f"({roadie_rate / bare_rate:.0%} of bare)")
         self.verdict(f"Roadie acknowledges at least half of bare "
                      f"({roadie_rate:,.0f}/s vs {bare_rate:,.0f}/s)",
