@@ -24,6 +24,7 @@ from bot.core.ports import PlatformError
 from bot.runtime.app import Roadie
 from bot.runtime.metrics import Metrics
 from bot.runtime.webhooks import LARGE_BODY_RATE, SMALL_BODY, WebhookWorker, signature_for
+from bot.runtime.webhooks.receiver import BUSY_STEP_EVERY
 from governance.clock import FakeClock
 from governance.db import Database
 from governance.inbox import service as inbox
@@ -634,3 +635,39 @@ async def test_background_work_takes_one_thread_at_a_time_while_a_request_waits(
         background.most = 0
         await in_background(three_background_calls)
         assert background.most == 3
+
+
+async def test_in_a_long_burst_background_work_takes_a_few_steps_a_second_in_all(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    async with feed_roadie(tmp_path, sqlite_db) as feed:
+        receiver = feed.roadie.receiver
+        assert receiver is not None
+        loop = asyncio.get_running_loop()
+        steps = [0] * 20  # twenty channels with messages waiting, say
+
+        async def lane(index: int) -> None:
+            while True:
+                await receiver.quiet()
+                steps[index] += 1
+
+        # A request in flight all along: its body is yet to come.
+        reader, writer = await open_upload(feed.roadie, 100, b"{", headers=WELL_FORMED_SIGNATURE)
+        await asyncio.sleep(0.1)  # for the server to read its head
+        started = loop.time()
+        lanes = [asyncio.create_task(lane(index)) for index in range(len(steps))]
+        try:
+            await asyncio.sleep(1.0)
+            busy, took = list(steps), loop.time() - started
+            # A step every BUSY_STEP_EVERY for all the lanes together, not for each; and
+            # every lane's turn came.
+            assert sum(busy) <= took / BUSY_STEP_EVERY + 2
+            assert min(busy) >= 1
+            writer.close()
+            await answer_of(reader, within=0.5)
+            await asyncio.sleep(0.2)
+            # Nothing being answered: a step every turn of the event loop.
+            assert sum(steps) - sum(busy) >= 200
+        finally:
+            for task in lanes:
+                task.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -36,9 +37,10 @@ TURNS_TO_START_A_REQUEST = 6
 IDLE_BEFORE_WORK = 0.001
 """Background work (processing a delivery, sending a message) waits until the receiver has
 answered nothing for this long: in a burst, requests follow each other closer than this."""
-LONGEST_BEFORE_WORK = 0.1
-"""...but no longer than this: in a long burst, each background task still takes ten steps
-a second."""
+BUSY_STEP_EVERY = 0.02
+"""...while it answers, background work as a whole takes a step this often at most: fifty a
+second, however many channels and repositories have work waiting, so that a long burst
+keeps most of the CPU for the answers, and the work still moves on."""
 _EVENT_NAME = re.compile(r"[a-z_]{1,40}")
 _HEADERS = ("x-hub-signature-256", "x-github-event", "x-github-delivery", "x-github-hook-id")
 _SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{64}")
@@ -96,9 +98,10 @@ class WebhookReceiver:
         self._idle = asyncio.Event()  # set once nothing was answered for IDLE_BEFORE_WORK
         self._idle.set()
         self._idle_timer: asyncio.TimerHandle | None = None
-        self._turn_free = asyncio.Event()
-        self._turn_free.set()
         self._one_in_background = asyncio.Semaphore(1)
+        self._turns_asked: deque[asyncio.Future[None]] = deque()  # background steps waiting
+        self._next_turn: asyncio.Handle | None = None
+        self._next_busy_step = 0.0
 
     def database_gate(self) -> contextlib.AbstractAsyncContextManager[object]:
         """`Database.gate`: while requests are being answered, background work's calls take
@@ -115,34 +118,57 @@ class WebhookReceiver:
 
     async def close(self) -> None:
         """Close what the receiver holds of the database; once the server has stopped."""
+        if self._next_turn is not None:
+            self._next_turn.cancel()
+            self._next_turn = None
         await self._store.close()
 
-    async def quiet(self, longest: float = LONGEST_BEFORE_WORK) -> None:
-        """Wait for a turn to do some background work (processing a delivery, sending a
-        message): the worker and the sender call this before each step.
+    async def quiet(self) -> None:
+        """Wait for a turn to take one step of background work (processing a delivery,
+        sending a message): the worker and the sender call this before each step.
 
-        A turn comes once the receiver has answered nothing for `IDLE_BEFORE_WORK` (or after
-        `longest` seconds), and at most one step runs per turn of the event loop, so that a
-        request waits for one step at most, not for every background task's.
+        Turns go in the order they were asked for, one per turn of the event loop, so that
+        a request waits for one step at most, not for every background task's. While the
+        receiver answers requests (until it has answered nothing for `IDLE_BEFORE_WORK`),
+        they come every `BUSY_STEP_EVERY` at most, for all background work together.
         """
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + longest
         # A few turns of the loop, for requests that arrived to reach the handler.
         for _ in range(TURNS_TO_START_A_REQUEST):
             await asyncio.sleep(0)
-        while True:
-            if not self._idle.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout_at(give_up):
-                        await self._idle.wait()
-            while not self._turn_free.is_set():
-                await self._turn_free.wait()
-            # Several steps may have waited for the same pause: each looks again once its
-            # turn comes, as a request may have started meanwhile.
-            if self._idle.is_set() or loop.time() >= give_up:
-                break
-        self._turn_free.clear()
-        loop.call_soon(self._turn_free.set)
+        turn: asyncio.Future[None] = loop.create_future()
+        self._turns_asked.append(turn)
+        self._give_a_turn_soon()
+        await turn
+
+    def _give_a_turn_soon(self, at: float | None = None) -> None:
+        if self._next_turn is None:
+            loop = asyncio.get_running_loop()
+            self._next_turn = (loop.call_soon(self._give_a_turn) if at is None
+                               else loop.call_at(at, self._give_a_turn))
+
+    def _give_a_turn(self) -> None:
+        self._next_turn = None
+        while self._turns_asked and self._turns_asked[0].done():  # its task was cancelled
+            self._turns_asked.popleft()
+        if not self._turns_asked:
+            return
+        if not self._idle.is_set():
+            now = asyncio.get_running_loop().time()
+            if now < self._next_busy_step:
+                self._give_a_turn_soon(at=self._next_busy_step)
+                return
+            self._next_busy_step = now + BUSY_STEP_EVERY
+        self._turns_asked.popleft().set_result(None)
+        if self._turns_asked:
+            self._give_a_turn_soon()
+
+    def _became_idle(self) -> None:
+        self._idle.set()
+        if self._next_turn is not None:  # a turn set for later, as the receiver was busy
+            self._next_turn.cancel()
+            self._next_turn = None
+        self._give_a_turn_soon()
 
     def _refuse(self, refused: Refused, request: web.Request | None = None) -> web.Response:
         self._metrics.webhooks.labels(refused.event, refused.outcome).inc()
@@ -167,7 +193,7 @@ class WebhookReceiver:
             self._in_flight -= 1
             if not self._in_flight:
                 self._idle_timer = asyncio.get_running_loop().call_later(IDLE_BEFORE_WORK,
-                                                                         self._idle.set)
+                                                                         self._became_idle)
 
     def _before_reading(self, request: web.Request) -> Refused | None:
         """What the headers alone show to be refused: nothing of the body is read for it."""
