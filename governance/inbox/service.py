@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, or_, select
 
 from governance.db import insert_ignoring_conflicts
@@ -115,6 +116,9 @@ def _store_statement(rows: int) -> str:
         "ON CONFLICT (delivery_id) DO NOTHING RETURNING delivery_id")
 
 
+_DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_CLAIM = (update(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+          .values(claimed_by=bindparam("worker"), claimed_until=bindparam("until")))
 CLAIM_HOLD = timedelta(seconds=30)
 """How long a claim on a delivery lasts unless held longer (`hold_longer`): a replica that
 died leaves what it had claimed to the others after this."""
@@ -138,13 +142,17 @@ def claim_pending(session: Session, *, worker: str, now: datetime, limit: int = 
         .order_by(col(WebhookDelivery.not_before), col(WebhookDelivery.id)).limit(limit)
         .with_for_update(skip_locked=True)
     ).all())
-    for row in rows:
-        row.claimed_by, row.claimed_until = worker, now + hold
-    session.flush()
+    if rows:
+        until = now + hold
+        # One statement for the batch: flushed as objects, each row was a statement of its own.
+        session.connection().execute(_CLAIM, {"ids": [row.id for row in rows],
+                                              "worker": worker, "until": until})
+        for row in rows:
+            set_committed_value(row, "claimed_by", worker)
+            set_committed_value(row, "claimed_until", until)
     return rows
 
 
-_DELIVERIES = WebhookDelivery.__table__  # type: ignore[attr-defined]
 # Built once (the worker settles every delivery): building it anew cost more CPU than the
 # round trip.
 _SETTLE = (update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
