@@ -601,9 +601,9 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                 few = webhooks.IN_FLIGHT[0]
                 results[f"webhooks at {few} in flight: acks/s, Roadie vs bare"] = (
                     f"{bench.rates['roadie', few]:,.0f} vs {bench.rates['bare', few]:,.0f}")
-                # Two rounds of `count` deliveries at each in-flight count, each after 200 to
+                # `ROUNDS` rounds of `count` deliveries at each in-flight count, each after 200 to
                 # warm up.
-                sent = 2 * len(webhooks.IN_FLIGHT) * ((1000 if quick else 4000) + 200)
+                sent = webhooks.ROUNDS * len(webhooks.IN_FLIGHT) * ((1000 if quick else 4000) + 200)
                 results["webhooks: Roadie CPU ms per delivery"] = (
                     1000 * bench.roadie_cpu.get("throughput", float("nan")) / sent)
                 # The two cores are shared: what each party spent per acknowledgement.
