@@ -33,6 +33,7 @@ from bot.config import (
 )
 from bot.core.ports import PlatformError
 from bot.doctor import diagnose, platform_problems
+from bot.runtime import eventloop
 from bot.runtime.app import Roadie, StartupError
 from bot.runtime.logs import configure_logging
 from bot.runtime.webhooks import signature_for
@@ -153,7 +154,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             update={"enabled": "always"})})
     _logging(config)
     try:
-        asyncio.run(_serve(Roadie(config), args.config))
+        eventloop.run(_serve(Roadie(config), args.config))
     except (StartupError, PlatformError) as error:
         print(f"roadie: {error}", file=sys.stderr)
         return 2

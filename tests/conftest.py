@@ -8,20 +8,25 @@ Every exchange with a fake service is checked against the service's description
 (tests/fakes/contract.py); an invalid one fails the test that made it, at its teardown.
 `pytest --traffic-report` prints, per service, how many exchanges the run made and how many
 requests and answers were valid.
+
+Asynchronous tests run on the event loop `roadie run` serves on (`bot.runtime.eventloop`:
+uvloop's where it is installed).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.runtime import eventloop
 from governance.clock import FakeClock
 from governance.db import Database, database_url
 from governance.migrate import upgrade
@@ -44,6 +49,12 @@ def _postgres_reachable() -> str | None:
         return None
     except Exception as error:  # any failure to connect means: no server here
         return str(error).splitlines()[0]
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[
+        str, Callable[[], asyncio.AbstractEventLoop]]:
+    """pytest-asyncio's loops are the ones Roadie serves on."""
+    return {"roadie": eventloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -175,7 +175,8 @@ class _Refuse(asyncio.Protocol):
     """Answers a connection beyond the limit at once, without reading it."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # A socket's transport; uvloop's are not subclasses of asyncio's.
+        transport = cast(asyncio.Transport, transport)
         transport.write(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\n"
                         b"Connection: close\r\nContent-Length: 0\r\n\r\n")
         transport.close()
