@@ -6,7 +6,8 @@
 
 Four processes on 127.0.0.1: this one (the client, standing in for GitHub), Roadie itself
 (`roadie run`'s wiring, on SQLite, with a chat platform that posts over HTTP), a bare aiohttp
-server answering 202, and a recording fake chat that enforces its rate limits. Figures:
+server answering 202 (on the same event loop as Roadie: `bot.runtime.eventloop`), and a
+recording fake chat that enforces its rate limits. Figures:
 
 1. signed deliveries acknowledged per second: bare aiohttp vs Roadie, same client, same run,
    at 32 and at 128 in flight, each server judged by its best (target: Roadie at least
@@ -158,7 +159,10 @@ def serve_chat(port: int) -> None:
 
 
 def serve_bare(port: int) -> None:
+    """aiohttp answering 202 and doing nothing else, on the event loop Roadie serves on."""
     from aiohttp import web
+
+    from bot.runtime.eventloop import new_event_loop
 
     async def hook(request: web.Request) -> web.Response:
         await request.read()
@@ -170,7 +174,8 @@ def serve_bare(port: int) -> None:
     app = web.Application(client_max_size=26 * 1024 * 1024)
     app.router.add_post("/github/webhook", hook)
     app.router.add_get("/healthz", healthz)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None,
+                loop=new_event_loop())
 
 
 # --- Roadie with a chat platform over HTTP (its own process) --------------------------------
@@ -246,6 +251,7 @@ class HttpChat:
 def serve_roadie(config_path: str, chat_url: str) -> None:
     from bot.cli import _logging, _serve
     from bot.config import load_config
+    from bot.runtime import eventloop
     from bot.runtime.app import Roadie
 
     config = load_config(config_path)
@@ -254,7 +260,7 @@ def serve_roadie(config_path: str, chat_url: str) -> None:
     # at once the deliveries and messages it had claimed when it was killed.
     roadie = Roadie(config, transports=[HttpChat(chat_url)],
                     instance=config.bot.instance or "bench-roadie")
-    asyncio.run(_serve(roadie))
+    eventloop.run(_serve(roadie))
 
 
 def write_roadie_config(directory: Path, port: int, database: str = "") -> Path:
