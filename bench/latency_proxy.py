@@ -22,6 +22,7 @@ import argparse
 import asyncio
 from collections import deque
 from pathlib import Path
+from typing import cast
 
 WINDOW = 4 * 1024 * 1024
 """Bytes under way in one direction at most, as a TCP window bounds them on a network: past
@@ -50,11 +51,10 @@ class _Side(asyncio.Protocol):
         self.made: asyncio.Future[None] = self._loop.create_future()  # connection_made came
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio's
         self.made.set_result(None)
         if self.peer is None:
-            transport.pause_reading()  # until its peer is connected: `LatencyProxy._connect`
+            self.transport.pause_reading()  # until its peer is connected: `LatencyProxy._connect`
 
     def data_received(self, data: bytes) -> None:
         self._later(data)
