@@ -88,6 +88,7 @@ from sqlmodel import select  # noqa: E402
 
 from bot.cli import freeze_what_start_up_made  # noqa: E402
 from bot.core.messages import Message  # noqa: E402
+from bot.runtime import eventloop  # noqa: E402
 from bot.runtime.pgasync import AsyncPostgres  # noqa: E402
 from governance.clock import utcnow  # noqa: E402
 from governance.db import Database, database_url  # noqa: E402
@@ -306,7 +307,7 @@ def discord_part(url: str, quick: bool) -> dict[str, Any]:
             finally:
                 monkeypatch.undo()
 
-        asyncio.run(run())
+        eventloop.run(run())
     return results
 
 

@@ -19,7 +19,6 @@ message), for information.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import statistics
 import sys
@@ -32,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.cog import CogContext, Destinations
 from bot.core.outbox import Outbox
+from bot.runtime import eventloop
 from cogs.escalation.cog import EscalationCog
 from cogs.escalation.settings import EscalationSettings
 from governance.audit import Actor
@@ -110,7 +110,7 @@ def whole_sweep(db: Database, clock: FakeClock) -> tuple[float, int]:
                      org="jazzband", bot_login="roadie-bot")
     cog = EscalationCog(ctx, EscalationSettings())
     started = time.perf_counter()
-    sent = asyncio.run(cog.sweep())
+    sent = eventloop.run(cog.sweep())
     return (time.perf_counter() - started) * 1000, sent
 
 

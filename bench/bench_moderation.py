@@ -8,7 +8,6 @@ recording chat platform, all on 127.0.0.1. Prints figures; asserts nothing about
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.core.ports import PlatformError  # noqa: E402
 from bot.github.client import PyGithubPort  # noqa: E402
+from bot.runtime import eventloop  # noqa: E402
 from bot.runtime.dispatcher import Speaker  # noqa: E402
 from governance.audit import Actor  # noqa: E402
 from governance.clock import FakeClock  # noqa: E402
@@ -97,7 +97,7 @@ def bench_score() -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(bench_blocks(Path(directory)))
+        eventloop.run(bench_blocks(Path(directory)))
     bench_score()
 
 

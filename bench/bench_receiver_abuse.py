@@ -263,10 +263,11 @@ enabled = "never"
 def serve_roadie(config_path: str) -> None:
     from bot.cli import _serve
     from bot.config import load_config
+    from bot.runtime import eventloop
     from bot.runtime.app import Roadie
 
     roadie = Roadie(load_config(config_path), transports=[], instance="abuse-roadie")
-    asyncio.run(_serve(roadie))
+    eventloop.run(_serve(roadie))
 
 
 # --- the measuring side (this process) -----------------------------------------------------

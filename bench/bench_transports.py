@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pytest
 
 from bot.core.messages import Message
+from bot.runtime import eventloop
 from governance.db import Database
 from governance.migrate import upgrade
 from tests.e2e.harness import World, running_world
@@ -80,4 +81,4 @@ async def main(commands: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=100)
-    asyncio.run(main(parser.parse_args().commands))
+    eventloop.run(main(parser.parse_args().commands))

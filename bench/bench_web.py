@@ -27,7 +27,6 @@ page computes them at most once a minute, and the time of computing them is prin
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import statistics
@@ -40,6 +39,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from engines import on_each_database
 from sqlalchemy import insert, text
 
+from bot.runtime import eventloop
 from bot.web.settings import WebSection
 from bot.web.site import mount
 from governance.clock import FakeClock
@@ -202,7 +202,7 @@ def report(name: str, db: Database, args: argparse.Namespace) -> bool:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     print(f"\n== {name}: {args.tickets:,} tickets ({args.open_share:.0%} open), {args.votes:,} "
           f"votes, {args.projects} projects; filled in {time.perf_counter() - started:.0f} s")
-    times, cpu = asyncio.run(timings(db, clock, args.runs))
+    times, cpu = eventloop.run(timings(db, clock, args.runs))
     figures = []
     for _ in range(5):
         with db.transaction() as session:
