@@ -27,4 +27,4 @@ async def test_the_tests_run_on_the_loop_roadie_serves_on() -> None:
 
 def test_without_uvloop_it_is_asyncios_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvloop", None)  # as where it is not installed
-    assert eventloop.run(_loop_module()) == type(asyncio.new_event_loop()).__module__
+    assert eventloop.run(_loop_module()).startswith("asyncio.")
