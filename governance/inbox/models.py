@@ -16,7 +16,7 @@ class WebhookDelivery(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: str = Field(max_length=200, unique=True)
-    event: str = Field(max_length=60, index=True)
+    event: str = Field(max_length=60)
     action: str = Field(default="", max_length=60)
     hook_id: str = Field(default="", max_length=40)
     payload: str = Field(sa_column=Column(Text, nullable=False))
