@@ -257,7 +257,11 @@ class WebhookReceiver:
         content = request.content
         if content.is_eof() and content.exception() is None and content.total_bytes <= SMALL_BODY:
             # It has all arrived (most bodies have): taken at once, without a timer or a wait.
-            return self._took(content.read_nowait(), chunks, holding)
+            body = content.read_nowait()
+            refused = self._hold(len(body), holding)
+            if refused is None and body:
+                chunks.append(body)
+            return refused
         filled = 0
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -265,10 +269,8 @@ class WebhookReceiver:
             async with asyncio.timeout(self._read_timeout):
                 while chunk := await content.readany():
                     size = filled + len(chunk)
-                    if size > self._max_body:
-                        return self._too_large()
-                    if not holding.grow_to(size):
-                        return self._busy()
+                    if (refused := self._hold(size, holding)) is not None:
+                        return refused
                     chunks.append(chunk)
                     filled = size
                     if filled > SMALL_BODY:  # not read on until its pace allows
@@ -285,15 +287,12 @@ class WebhookReceiver:
         holding.shrink_to(filled)  # the sender said more than it sent
         return None
 
-    def _took(self, body: bytes, chunks: list[bytes], holding: Holding) -> Refused | None:
-        """`_read` of a body that had all arrived."""
-        if len(body) > self._max_body:
+    def _hold(self, size: int, holding: Holding) -> Refused | None:
+        """Hold `size` bytes of body in all, or why not."""
+        if size > self._max_body:
             return self._too_large()
-        if not holding.grow_to(len(body)):
+        if not holding.grow_to(size):
             return self._busy()
-        holding.shrink_to(len(body))  # the sender said more than it sent
-        if body:
-            chunks.append(body)
         return None
 
     async def _signed(self, request: web.Request, chunks: list[bytes],
@@ -372,9 +371,10 @@ class WebhookReceiver:
                                  payload=body.decode("utf-8"))
 
 
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def _json(answer: dict[str, str], *, status: int) -> web.Response:
     """`web.json_response` without its encoder's cost (an answer is a few short strings)."""
     return web.Response(body=orjson.dumps(answer), status=status, headers=_JSON_HEADERS)
 
-
-_JSON_HEADERS = {"Content-Type": "application/json"}
