@@ -377,4 +377,3 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 def _json(answer: dict[str, str], *, status: int) -> web.Response:
     """`web.json_response` without its encoder's cost (an answer is a few short strings)."""
     return web.Response(body=orjson.dumps(answer), status=status, headers=_JSON_HEADERS)
-
