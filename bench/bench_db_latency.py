@@ -431,7 +431,7 @@ class FarWebhooks(webhooks.Bench):
             "[bot]\n", f'[bot]\ninstance = "bench-{self.work.name}"\n', 1))
         process = self.processes.start("--role", "roadie", str(config), self.chat)
         url = f"http://127.0.0.1:{port}"
-        await webhooks.wait_healthy(url)
+        await webhooks.wait_healthy(url, server=process)
         self._serving[process.pid] = name, cpu_seconds(process.pid)
         return process, url, config
 

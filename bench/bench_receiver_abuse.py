@@ -360,7 +360,7 @@ async def bench(quick: bool, attacks: list[str]) -> int:
     roadie = spawn("roadie", str(config))
     attackers: list[subprocess.Popen[bytes]] = []
     try:
-        await wait_healthy(url)
+        await wait_healthy(url, server=roadie)
         await asyncio.sleep(1.0)
         before = rss_mb(roadie.pid)
         print(f"bench_receiver_abuse: {os.cpu_count()} cores, {seconds:.0f} s of abuse; "

@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -322,6 +322,11 @@ def build_deliveries(count: int, run: str) -> list[Delivery]:
     return deliveries
 
 
+NOT_ACKNOWLEDGED: Counter[str] = Counter()
+"""What came back instead of an acknowledgement, by status or error, since it was cleared: a
+round that acknowledged less than it sent says why (`not_acknowledged`)."""
+
+
 async def post(session: Any, url: str, delivery: Delivery) -> int:
     import aiohttp
 
@@ -330,9 +335,22 @@ async def post(session: Any, url: str, delivery: Delivery) -> int:
             await answer.read()
             if answer.status in (200, 202):
                 delivery.acked += 1
+            else:
+                NOT_ACKNOWLEDGED[f"HTTP {answer.status}"] += 1
             return answer.status
-    except (TimeoutError, aiohttp.ClientError, OSError):
+    except (TimeoutError, aiohttp.ClientError, OSError) as error:
+        NOT_ACKNOWLEDGED[type(error).__name__] += 1
         return 0
+
+
+def not_acknowledged(server: subprocess.Popen[bytes]) -> str:
+    """What the requests since the last call got instead of an acknowledgement, and whether
+    `server` has exited; empty when all were acknowledged and it runs."""
+    found = [f"{what} x{count}" for what, count in NOT_ACKNOWLEDGED.most_common(4)]
+    NOT_ACKNOWLEDGED.clear()
+    if server.poll() is not None:
+        found.append(f"the server exited with code {server.returncode}")
+    return "; ".join(found)
 
 
 async def closed_loop(url: str, deliveries: list[Delivery], concurrency: int,
@@ -404,15 +422,21 @@ def collector_held_off() -> Iterator[None]:
         gc.enable()
 
 
-async def wait_healthy(url: str, timeout: float = 30.0) -> None:
+async def wait_healthy(url: str, timeout: float = 30.0,
+                       server: subprocess.Popen[bytes] | None = None) -> None:
+    """Until `url` answers /healthz; when `server` is the process that should answer, it
+    must still run then (another process may hold its port)."""
     import aiohttp
 
     deadline = time.perf_counter() + timeout
     async with aiohttp.ClientSession() as session:
         while time.perf_counter() < deadline:
+            if server is not None and server.poll() is not None:
+                raise SystemExit(f"bench: the server for {url} exited with code "
+                                 f"{server.returncode}")
             try:
                 async with session.get(url + "/healthz") as answer:
-                    if answer.status == 200:
+                    if answer.status == 200 and (server is None or server.poll() is None):
                         return
             except (aiohttp.ClientError, OSError):
                 pass
@@ -496,12 +520,12 @@ class Bench:
         config = write_roadie_config(directory, port)
         process = self.processes.start("--role", "roadie", str(config), self.chat)
         url = f"http://127.0.0.1:{port}"
-        await wait_healthy(url)
+        await wait_healthy(url, server=process)
         return process, url, config
 
     async def restart(self, config: Path, url: str) -> subprocess.Popen[bytes]:
         process = self.processes.start("--role", "roadie", str(config), self.chat)
-        await wait_healthy(url)
+        await wait_healthy(url, server=process)
         return process
 
     async def run(self) -> int:
@@ -531,7 +555,7 @@ class Bench:
         bare_port = free_port()
         bare = self.processes.start("--role", "bare", str(bare_port))
         bare_url = f"http://127.0.0.1:{bare_port}"
-        await wait_healthy(bare_url)
+        await wait_healthy(bare_url, server=bare)
         roadie, roadie_url, _ = await self.roadie("throughput")
         for round_ in range(ROUNDS):
             for in_flight in IN_FLIGHT:
@@ -550,6 +574,8 @@ class Bench:
                                                       rate)
                     print(f"   round {round_ + 1}, {in_flight:3} in flight, {name:6}: {acked} "
                           f"acknowledged in {seconds:.2f} s = {rate:,.0f}/s", flush=True)
+                    if failed := not_acknowledged(server):
+                        print(f"     not acknowledged: {failed}", flush=True)
         self.processes.stop(bare)
         self.processes.stop(roadie)
         for in_flight in IN_FLIGHT:
