@@ -44,7 +44,9 @@ server, the client standing in for GitHub, PostgreSQL and the latency proxy shar
 cores, so that Roadie's rate is bounded by all four, bare aiohttp's by two. From those
 figures it estimates the share Roadie would reach with the database on a machine of its own,
 as the 5 ms round trip stands for: bare's server and client CPU per acknowledgement over
-Roadie's (no target: the measured share is the one the target is about).
+Roadie's (no target: the measured share is the one the target is about); and how much of
+the machine's CPU all four kept busy in each server's fastest round (a server that leaves
+more of it idle than the other is held back by waiting rather than by CPU).
 
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
@@ -408,6 +410,14 @@ class FarWebhooks(webhooks.Bench):
         _rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
         return "/".join(f"{ms:.2f}" for ms in parties.values())
 
+    def machine_used(self, name: str) -> str:
+        """The share of the machine's cores that all parties kept busy in `name`'s fastest
+        round: below the other server's, a server is held back by waiting, not by CPU."""
+        if not self.round_cpu.get(name):
+            return "-"
+        rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
+        return f"{rate * sum(parties.values()) / 1000 / (os.cpu_count() or 1):.0%}"
+
     def share_by_cpu(self, parties: tuple[str, ...] = ("server", "client")) -> str:
         """Bare's CPU per acknowledgement over Roadie's, counting `parties` only, each in its
         fastest round: the share of bare that Roadie would reach were that CPU all it took,
@@ -612,6 +622,8 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
                         "PostgreSQL/proxy)"] = bench.cpu_per_ack("roadie")
                 results["webhooks, bare's round: CPU ms per ack (same)"] = bench.cpu_per_ack(
                     "bare")
+                results["webhooks, fastest rounds: the machine's CPU in use, Roadie vs bare"] = (
+                    f"{bench.machine_used('roadie')} vs {bench.machine_used('bare')}")
                 results["webhooks: share of bare by server and client CPU per ack "
                         "(estimate, database elsewhere)"] = bench.share_by_cpu()
                 await asyncio.to_thread(settle, db)
