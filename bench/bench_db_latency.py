@@ -402,20 +402,25 @@ class FarWebhooks(webhooks.Bench):
             for party in after}))
         return seconds, acked
 
+    def fastest(self, name: str) -> tuple[float, dict[str, float]] | None:
+        """`name`'s fastest round: (acknowledged per second, CPU ms per acknowledgement by
+        party); None before any."""
+        rounds = self.round_cpu.get(name)
+        return max(rounds, key=lambda measured: measured[0]) if rounds else None
+
     def cpu_per_ack(self, name: str) -> str:
         """The CPU ms per acknowledgement of each party in `name`'s fastest round, in the
         order of `cpu_of_each`."""
-        if not self.round_cpu.get(name):
+        if (fastest := self.fastest(name)) is None:
             return "-"
-        _rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
-        return "/".join(f"{ms:.2f}" for ms in parties.values())
+        return "/".join(f"{ms:.2f}" for ms in fastest[1].values())
 
     def machine_used(self, name: str) -> str:
         """The share of the machine's cores that all parties kept busy in `name`'s fastest
         round: below the other server's, a server is held back by waiting, not by CPU."""
-        if not self.round_cpu.get(name):
+        if (fastest := self.fastest(name)) is None:
             return "-"
-        rate, parties = max(self.round_cpu[name], key=lambda measured: measured[0])
+        rate, parties = fastest
         return f"{rate * sum(parties.values()) / 1000 / (os.cpu_count() or 1):.0%}"
 
     def share_by_cpu(self, parties: tuple[str, ...] = ("server", "client")) -> str:
@@ -423,12 +428,11 @@ class FarWebhooks(webhooks.Bench):
         fastest round: the share of bare that Roadie would reach were that CPU all it took,
         as with the database on a machine of its own. An estimate: the measured share is
         `throughput`'s."""
-        fastest = {name: max(rounds, key=lambda measured: measured[0])[1]
-                   for name, rounds in self.round_cpu.items() if rounds}
-        if "bare" not in fastest or "roadie" not in fastest:
+        bare_round, roadie_round = self.fastest("bare"), self.fastest("roadie")
+        if bare_round is None or roadie_round is None:
             return "-"
-        bare, roadie = (sum(fastest[name][party] for party in parties)
-                        for name in ("bare", "roadie"))
+        bare, roadie = (sum(measured[1][party] for party in parties)
+                        for measured in (bare_round, roadie_round))
         return f"{bare / roadie:.0%}" if roadie else "-"
 
     async def roadie(self, name: str) -> tuple[subprocess.Popen[bytes], str, Path]:

@@ -564,6 +564,7 @@ class Bench:
                     run = f"tp{round_}-{in_flight}"
                     # Roadie works through what earlier rounds stored whenever it answers
                     # nothing: paused, it takes no CPU from bare's round.
+                    NOT_ACKNOWLEDGED.clear()  # what earlier parts (a kill -9) left in it
                     with paused(roadie) if name == "bare" else contextlib.nullcontext():
                         await closed_loop(url + "/github/webhook",
                                           build_deliveries(200, f"w{run}"), in_flight)  # warm
