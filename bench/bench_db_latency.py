@@ -2,7 +2,7 @@
 """A slow database never stalls chat: Discord commands, vote buttons, webhooks, /healthz and
 a kill -9, against PostgreSQL at a 0 ms and a 5 ms round trip, side by side.
 
-    .venv/bin/python bench/bench_db_latency.py [--quick]
+    .venv/bin/python bench/bench_db_latency.py [--quick] [--database-apart]
 
 The 5 ms round trip is a TCP proxy (bench/latency_proxy.py, its own process) that delays each
 direction by half of it, as a managed database in another zone would; the round trip through
@@ -48,6 +48,14 @@ Roadie's (no target: the measured share is the one the target is about); and how
 the machine's CPU all four kept busy in each server's fastest round (a server that leaves
 more of it idle than the other is held back by waiting rather than by CPU).
 
+With --database-apart, the webhook throughput rounds are measured with PostgreSQL, the
+latency proxy and the fake chat on the machine's last core and the servers and the client on
+the others (bench/cores.py), as a database in another zone takes none of the server's CPU;
+the table then says whether they could be (moving PostgreSQL's processes needs root or
+PostgreSQL's own user), and the target is judged on that measurement. Everything else is
+measured on shared cores as without it: with one core left for Roadie and the client, the
+proxy's and PostgreSQL's own latency at 200/s is no longer what a network's would be.
+
 How Roadie keeps to the targets at 5 ms: every database call runs on a worker thread;
 ballots on one vote that arrive together share one transaction, whose locks are held for
 a few round trips however many ballots it counts (cogs/voting/ballots.py,
@@ -83,6 +91,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_webhooks as webhooks  # noqa: E402
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
+from cores import database_apart, postgres_processes, processes_running  # noqa: E402
 from engines import postgres_schema  # noqa: E402
 from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -336,28 +345,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def processes_running(marker: str, where: str = "cmdline") -> list[int]:
-    """The ids of the processes whose command line (or, with `where="comm"`, name) holds
-    `marker` (Linux)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / where).read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue  # it ended meanwhile
-    return found
-
-
 def cpu_of_each(server: int) -> dict[str, dict[int, float]]:
     """CPU seconds so far of everything an acknowledgement costs on this machine, by process:
     the server, this process (the client), PostgreSQL's processes and the latency proxy."""
     own = os.times()
     return {"server": {server: cpu_seconds(server)},
             "client": {os.getpid(): own.user + own.system},
-            "PostgreSQL": {pid: cpu_seconds(pid)
-                           for pid in processes_running("postgres", where="comm")},
+            "PostgreSQL": {pid: cpu_seconds(pid) for pid in postgres_processes()},
             "proxy": {pid: cpu_seconds(pid) for pid in processes_running(PROXY.name)}}
 
 
@@ -374,9 +368,14 @@ class FarWebhooks(webhooks.Bench):
     round (`round_cpu`, by server: (acknowledged per second, ms per acknowledgement by
     party)): the two cores are shared by all of them."""
 
-    def __init__(self, quick: bool, url: str) -> None:
+    def __init__(self, quick: bool, url: str, *, apart: bool = False) -> None:
+        """`apart`: the throughput rounds with PostgreSQL, the latency proxy and the fake
+        chat on a core of their own (`cores.database_apart`); `apart_refused` then says why
+        not, if they could not be."""
         super().__init__(quick)
         self.url = url
+        self.apart = apart
+        self.apart_refused = ""
         self.roadie_cpu: dict[str, float] = {}
         self._serving: dict[int, tuple[str, float]] = {}  # pid: name, CPU once serving
         stop = self.processes.stop
@@ -389,6 +388,16 @@ class FarWebhooks(webhooks.Bench):
 
         self.processes.stop = noting_cpu  # type: ignore[method-assign]
         self.round_cpu: dict[str, list[tuple[float, dict[str, float]]]] = {}
+
+    async def throughput(self) -> tuple[float, float]:
+        if not self.apart:
+            return await super().throughput()
+        chat = [process.pid for process in self.processes.started if "chat" in process.args]
+        with database_apart([*chat, *processes_running(PROXY.name)]) as refused:
+            self.apart_refused = refused
+            print(f"\n   PostgreSQL, the latency proxy and the chat on a core of their own: "
+                  f"{f'no, {refused}' if refused else 'yes'}", flush=True)
+            return await super().throughput()
 
     async def measured_round(self, name: str, server: subprocess.Popen[bytes], url: str,
                              deliveries: list[webhooks.Delivery],
@@ -593,7 +602,8 @@ def settle(db: Database) -> None:
         print(f"   (no CHECKPOINT after the throughput run: {str(error).splitlines()[0]})")
 
 
-def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
+def webhooks_part(url: str, quick: bool, results: dict[str, Any], *,
+                  apart: bool = False) -> None:
     """Throughput, latency, the burst to chat and the kill -9 each in a schema of its own:
     the latency at a steady 200/s is not measured on top of the thousands of deliveries the
     throughput run left to process, and the burst and the kill -9 start with an empty
@@ -606,10 +616,13 @@ def webhooks_part(url: str, quick: bool, results: dict[str, Any]) -> None:
             upgrade(schema)
 
         async def run() -> None:
-            bench = FarWebhooks(quick, db.url)
+            bench = FarWebhooks(quick, db.url, apart=apart)
             bench.processes.start("--role", "chat", str(bench.chat_port))
             try:
                 bare, roadie = await bench.throughput()
+                if apart:
+                    results["webhooks: throughput with the database on a core of its own"] = (
+                        f"no: {bench.apart_refused}" if bench.apart_refused else "yes")
                 results["webhooks: acks/s, Roadie vs bare (best of 32 and 128 in flight)"] = (
                     f"{roadie:,.0f} vs {bare:,.0f}")
                 results["webhooks: share of bare"] = f"{roadie / bare:.0%}"
@@ -747,6 +760,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a try")
+    parser.add_argument("--database-apart", action="store_true",
+                        help="webhook throughput rounds with PostgreSQL, the latency proxy and "
+                             "the fake chat on the last core, the servers and the client on "
+                             "the others (needs the right to move PostgreSQL's processes)")
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["discord", "webhooks", "healthz"], help="parts to leave out")
     args = parser.parse_args()
@@ -763,7 +780,7 @@ def main() -> int:
                 figures.update(discord_part(url, args.quick))
                 print(f"   Discord done: {figures}", flush=True)
             if "webhooks" not in args.skip:
-                webhooks_part(url, args.quick, figures)
+                webhooks_part(url, args.quick, figures, apart=args.database_apart)
             stolen, total = (now - before for now, before
                              in zip(cpu_stolen(), (stolen_before, total_before), strict=True))
             # A virtual machine's host may take CPU time from it: figures measured while it
