@@ -397,6 +397,9 @@ class FarWebhooks(webhooks.Bench):
             self.apart_refused = refused
             print(f"\n   PostgreSQL, the latency proxy and the chat on a core of their own: "
                   f"{f'no, {refused}' if refused else 'yes'}", flush=True)
+            if not refused:
+                print("   (should this run be killed, `bench/cores.py --give-back` gives "
+                      "PostgreSQL its cores back)", flush=True)
             return await super().throughput()
 
     async def measured_round(self, name: str, server: subprocess.Popen[bytes], url: str,

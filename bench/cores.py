@@ -1,14 +1,20 @@
+#!/usr/bin/env python3
 """The database on a core of its own, for a benchmark on a machine with few cores (Linux).
+
+    .venv/bin/python bench/cores.py --give-back    (after a benchmark was killed meanwhile)
 
 A database at a 5 ms round trip is on another machine: its CPU, and the network's, are not
 the server's. On a small machine the benchmark's PostgreSQL, the latency proxy standing in
 for the network and the fake chat share the cores with the servers it compares, so that a
 server that uses the database is measured with less CPU than one that does not.
-`database_apart` gives them the last core and everything else the others.
+`database_apart` gives them the last core and everything else the others, and their cores
+back when it ends; a benchmark killed meanwhile (SIGKILL) cannot, and `--give-back` gives
+PostgreSQL's processes every core this one may use.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -95,3 +101,19 @@ def _give_back(moved: dict[int, set[int]]) -> None:
             os.sched_setaffinity(pid, cores)
         except (ProcessLookupError, PermissionError):
             continue  # it ended meanwhile
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--give-back", action="store_true", required=True,
+                        help="give PostgreSQL's processes every core this process may use")
+    parser.parse_args()
+    cores = os.sched_getaffinity(0)
+    _give_back({pid: cores for pid in postgres_processes()})
+    print(f"PostgreSQL's processes may use cores {sorted(cores)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -67,3 +67,21 @@ def test_a_service_that_cannot_be_found_changes_nothing() -> None:
             pytest.skip(f"the database could not be set apart here: {refused}")
         assert os.sched_getaffinity(0) != own_before
     assert os.sched_getaffinity(0) == own_before
+
+
+@pytest.mark.postgres
+def test_give_back_returns_every_core_to_postgresql_after_a_killed_run(
+        postgres_url: str) -> None:
+    cores = os.sched_getaffinity(0)
+    postgres = postgres_processes()
+    try:
+        for pid in postgres:
+            os.sched_setaffinity(pid, {max(cores)})  # as a run killed while inside leaves it
+    except PermissionError:
+        pytest.skip("no right to move PostgreSQL's processes here")
+    finally:
+        given = subprocess.run([sys.executable, str(ROOT / "bench" / "cores.py"), "--give-back"],
+                               capture_output=True, text=True, check=True)
+    assert "may use cores" in given.stdout
+    assert all(os.sched_getaffinity(pid) == cores for pid in postgres
+               if pid in postgres_processes())
