@@ -625,7 +625,7 @@ def throughput_figures(bench: FarWebhooks, bare: float, roadie: float,
     results["webhooks, fastest rounds: the machine's CPU in use, Roadie vs bare"] = (
         f"{bench.machine_used('roadie')} vs {bench.machine_used('bare')}")
     results["webhooks: share of bare by server and client CPU per ack "
-            "(estimate, database elsewhere)"] = bench.share_by_cpu()
+            "(estimate)"] = bench.share_by_cpu()
 
 
 async def shared_throughput(bench: FarWebhooks, url: str, results: dict[str, Any]) -> None:
