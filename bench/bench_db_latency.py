@@ -366,7 +366,7 @@ class FarWebhooks(webhooks.Bench):
     Roadie process used once it was serving is noted when it is stopped (`roadie_cpu`, by
     its name), and the CPU time each party spent per acknowledgement in each throughput
     round (`round_cpu`, by server: (acknowledged per second, ms per acknowledgement by
-    party)): the two cores are shared by all of them."""
+    party)): the cores are shared by all of them, or set apart for the database (`apart`)."""
 
     def __init__(self, quick: bool, url: str, *, apart: bool = False) -> None:
         """`apart`: the throughput rounds with PostgreSQL, the latency proxy and the fake
