@@ -633,13 +633,14 @@ async def shared_throughput(bench: FarWebhooks, url: str, results: dict[str, Any
     for comparison with the run judged, which had the database on a core of its own."""
     print("\n   The same, everything on shared cores (for comparison; the target is judged "
           "on the run above):", flush=True)
-    judged_url, bench.url, bench.apart = bench.url, url, False
+    judged = bench.url, bench.apart
+    bench.url, bench.apart = url, False
     bench.rates.clear()
     bench.round_cpu.clear()
     try:
         bare, roadie = await bench.throughput()
     finally:
-        bench.url = judged_url
+        bench.url, bench.apart = judged
     results["webhooks, all on shared cores: acks/s, Roadie vs bare; share"] = (
         f"{roadie:,.0f} vs {bare:,.0f}; {roadie / bare:.0%}")
     results["webhooks, all on shared cores: CPU ms per ack, Roadie's round"] = (

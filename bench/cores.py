@@ -59,7 +59,6 @@ def database_apart(services: Iterable[int]) -> Iterator[str]:
         return
     database, others = {cores[-1]}, set(cores[:-1])
     moved: dict[int, set[int]] = {}  # pid: the cores it had
-    own = os.sched_getaffinity(0)
     postgres = postgres_processes()
     restore_postgres = os.sched_getaffinity(_postmaster(postgres)) if postgres else set(cores)
     try:
@@ -77,7 +76,7 @@ def database_apart(services: Iterable[int]) -> Iterator[str]:
     try:
         yield ""
     finally:
-        os.sched_setaffinity(0, own)
+        os.sched_setaffinity(0, set(cores))
         for pid in postgres_processes():  # the backends started meanwhile too
             moved.setdefault(pid, restore_postgres)
         _give_back(moved)

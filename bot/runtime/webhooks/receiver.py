@@ -258,6 +258,7 @@ class WebhookReceiver:
         if content.is_eof() and content.exception() is None and content.total_bytes <= SMALL_BODY:
             # It has all arrived (most bodies have): taken at once, without a timer or a wait.
             body = content.read_nowait()
+            holding.shrink_to(len(body))  # as below: no more held than what arrived
             refused = self._hold(len(body), holding)
             if refused is None and body:
                 chunks.append(body)
